@@ -1,0 +1,28 @@
+//! # frelu — the fully parametric ReLU for Burn
+//!
+//! FReLU (Varshney & Singh, *Optimizing nonlinear activation function for convolutional neural
+//! networks*, SIViP 2021) generalises ReLU with two learnable slopes per channel:
+//!
+//! ```text
+//! f(x)[n, c, ...] = pos[c] · x   if x > 0
+//!                   neg[c] · x   if x ≤ 0
+//! ```
+//!
+//! ReLU is `pos = 1, neg = 0` with nothing learned; PReLU learns only `neg`; FReLU learns both.
+//!
+//! This crate is what a Burn user adds to their own model:
+//! - [`activation`]: the [`FRelu`] layer and a string-parsable activation registry
+//!   ([`ActivationConfig`]) covering ReLU and its usual rivals;
+//! - [`ops`]: the FReLU operation itself (composed from tensor ops, or fused);
+//! - [`schedule`]: the alternate optimisation of the paper — weights and slopes take turns —
+//!   wired into Burn's optimiser and learning-rate scheduler so that it runs inside
+//!   burn-train's `Learner` on any training strategy.
+
+pub mod activation;
+pub mod ops;
+pub mod schedule;
+
+pub use activation::{
+    Activation, ActivationConfig, FRelu, FReluConfig, ParseActivationError, SlopeSharing,
+};
+pub use schedule::{Phase, Schedule, ScheduleConfig, Unit};
