@@ -21,6 +21,7 @@
 pub mod activation;
 pub mod ops;
 pub mod schedule;
+pub mod slopes;
 
 pub use activation::{
     Activation, ActivationConfig, FRelu, FReluConfig, ParseActivationError, SlopeSharing,

@@ -1,0 +1,89 @@
+//! Building blocks shared by the models, and their weight initialisation (in one place).
+
+use burn::module::Module;
+use burn::nn::conv::{Conv2d, Conv2dConfig};
+use burn::nn::{BatchNorm, BatchNormConfig, Initializer, PaddingConfig2d};
+use burn::tensor::{Device, Tensor};
+use frelu::{Activation, ActivationConfig};
+
+/// He (Kaiming) normal initialisation, fan-out mode, for ReLU-family networks — what
+/// torchvision's ResNet uses: std = √(2 / fan_out).
+pub fn kaiming_fan_out() -> Initializer {
+    Initializer::KaimingNormal {
+        gain: core::f64::consts::SQRT_2,
+        fan_out_only: true,
+    }
+}
+
+/// A `k×k` convolution without bias, padded to keep the size at stride 1.
+pub fn conv(
+    in_channels: usize,
+    out_channels: usize,
+    kernel: usize,
+    stride: usize,
+    groups: usize,
+    device: &Device,
+) -> Conv2d {
+    let pad = kernel / 2;
+    Conv2dConfig::new([in_channels, out_channels], [kernel, kernel])
+        .with_stride([stride, stride])
+        .with_padding(PaddingConfig2d::Explicit(pad, pad, pad, pad))
+        .with_groups(groups)
+        .with_bias(false)
+        .with_initializer(kaiming_fan_out())
+        .init(device)
+}
+
+/// Batch normalisation with γ = 1, β = 0 (optionally γ = 0: the "zero-init residual" trick).
+pub fn batch_norm(channels: usize, device: &Device) -> BatchNorm {
+    BatchNormConfig::new(channels).init(device)
+}
+
+/// Convolution → batch norm → activation.
+#[derive(Module, Debug)]
+pub struct ConvBnAct {
+    /// The convolution.
+    pub conv: Conv2d,
+    /// Its batch normalisation.
+    pub bn: BatchNorm,
+    /// The activation, with its own slopes when it has any.
+    pub act: Activation,
+}
+
+impl ConvBnAct {
+    /// A `k×k` conv-BN-act block.
+    pub fn new(
+        in_channels: usize,
+        out_channels: usize,
+        kernel: usize,
+        stride: usize,
+        act: &ActivationConfig,
+        device: &Device,
+    ) -> Self {
+        Self::grouped(in_channels, out_channels, kernel, stride, 1, act, device)
+    }
+
+    /// A grouped (e.g. depthwise) conv-BN-act block.
+    pub fn grouped(
+        in_channels: usize,
+        out_channels: usize,
+        kernel: usize,
+        stride: usize,
+        groups: usize,
+        act: &ActivationConfig,
+        device: &Device,
+    ) -> Self {
+        Self {
+            conv: conv(in_channels, out_channels, kernel, stride, groups, device),
+            bn: batch_norm(out_channels, device),
+            act: act.init(out_channels, device),
+        }
+    }
+
+    /// # Shapes
+    /// - input: `[batch, in_channels, h, w]`
+    /// - output: `[batch, out_channels, h / stride, w / stride]`
+    pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+        self.act.forward(self.bn.forward(self.conv.forward(x)))
+    }
+}

@@ -1,0 +1,314 @@
+//! ResNets (He et al., 2016): residual blocks, shortcuts, layer builders and weight init.
+//!
+//! CIFAR ResNet-20/32/44/56/110 ("Deep Residual Learning for Image Recognition", §4.2): a 3×3
+//! stem of 16 channels, three stages of `n = (depth − 2) / 6` basic blocks with 16, 32, 64
+//! channels (stride 2 at the start of stages 2 and 3), global average pooling and a linear head.
+//! The shortcut is an option:
+//! - **A** (the paper's CIFAR choice, the default): identity; where the shape changes, the input
+//!   is subsampled by the stride and zero-padded with extra channels — no parameters
+//!   (ResNet-20 has 0.27 M parameters).
+//! - **B**: a 1×1 convolution + BN projection where the shape changes (identity elsewhere).
+//!
+//! Every activation — the one inside each block and the one after each addition — is built
+//! from the [`ActivationConfig`] given, so FReLU gets its own slopes at every place.
+
+use burn::config::Config;
+use burn::module::Module;
+use burn::nn::conv::Conv2d;
+use burn::nn::pool::{AdaptiveAvgPool2d, AdaptiveAvgPool2dConfig};
+use burn::nn::{BatchNorm, Identity, Linear, LinearConfig};
+use burn::tensor::ops::PadMode;
+use burn::tensor::{Device, Tensor, s};
+use frelu::{Activation, ActivationConfig};
+use serde::{Deserialize, Serialize};
+
+use super::common::{ConvBnAct, batch_norm, conv};
+
+/// How a residual block's shortcut matches shapes when the block changes them.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ShortcutKind {
+    /// Subsample and zero-pad channels: no parameters (He et al.'s option A).
+    #[default]
+    A,
+    /// 1×1 convolution + BN projection (option B).
+    B,
+}
+
+/// The shortcut branch of a residual block.
+#[derive(Module, Debug)]
+pub enum Shortcut {
+    /// Same shape in and out.
+    Identity(Identity),
+    /// Option A: subsample by `stride`, pad `pad` zero channels on each side.
+    Pad(PadShortcut),
+    /// Option B: 1×1 conv + BN.
+    Projection(Projection),
+}
+
+/// Option-A shortcut: no parameters.
+#[derive(Module, Debug)]
+pub struct PadShortcut {
+    /// Spatial subsampling factor.
+    pub stride: usize,
+    /// Zero channels added before and after the input's channels.
+    pub pad: usize,
+}
+
+/// Option-B shortcut.
+#[derive(Module, Debug)]
+pub struct Projection {
+    /// 1×1 strided convolution.
+    pub conv: Conv2d,
+    /// Its batch norm.
+    pub bn: BatchNorm,
+}
+
+impl Shortcut {
+    /// The shortcut for a block going from `in_channels` to `out_channels` at `stride`.
+    pub fn new(
+        kind: ShortcutKind,
+        in_channels: usize,
+        out_channels: usize,
+        stride: usize,
+        device: &Device,
+    ) -> Self {
+        if stride == 1 && in_channels == out_channels {
+            return Shortcut::Identity(Identity::new());
+        }
+        match kind {
+            ShortcutKind::A => {
+                assert!(
+                    out_channels >= in_channels && (out_channels - in_channels) % 2 == 0,
+                    "option-A shortcut needs an even channel increase"
+                );
+                Shortcut::Pad(PadShortcut {
+                    stride,
+                    pad: (out_channels - in_channels) / 2,
+                })
+            }
+            ShortcutKind::B => Shortcut::Projection(Projection {
+                conv: conv(in_channels, out_channels, 1, stride, 1, device),
+                bn: batch_norm(out_channels, device),
+            }),
+        }
+    }
+
+    /// # Shapes
+    /// - input: `[batch, in_channels, h, w]`
+    /// - output: `[batch, out_channels, h / stride, w / stride]`
+    pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+        match self {
+            Shortcut::Identity(_) => x,
+            Shortcut::Pad(pad) => {
+                let x = if pad.stride > 1 {
+                    x.slice(s![.., .., ..;pad.stride as isize, ..;pad.stride as isize])
+                } else {
+                    x
+                };
+                x.pad(
+                    [(0, 0), (pad.pad, pad.pad), (0, 0), (0, 0)],
+                    PadMode::Constant(0.0),
+                )
+            }
+            Shortcut::Projection(p) => p.bn.forward(p.conv.forward(x)),
+        }
+    }
+}
+
+/// The basic residual block: conv3×3 → BN → act → conv3×3 → BN, plus shortcut, then act.
+#[derive(Module, Debug)]
+pub struct BasicBlock {
+    /// First conv-BN-act.
+    pub first: ConvBnAct,
+    /// Second convolution.
+    pub conv2: Conv2d,
+    /// Second batch norm.
+    pub bn2: BatchNorm,
+    /// The shortcut.
+    pub shortcut: Shortcut,
+    /// Activation after the addition.
+    pub act: Activation,
+}
+
+impl BasicBlock {
+    /// A block from `in_channels` to `out_channels`, downsampling by `stride`.
+    pub fn new(
+        in_channels: usize,
+        out_channels: usize,
+        stride: usize,
+        shortcut: ShortcutKind,
+        act: &ActivationConfig,
+        device: &Device,
+    ) -> Self {
+        Self {
+            first: ConvBnAct::new(in_channels, out_channels, 3, stride, act, device),
+            conv2: conv(out_channels, out_channels, 3, 1, 1, device),
+            bn2: batch_norm(out_channels, device),
+            shortcut: Shortcut::new(shortcut, in_channels, out_channels, stride, device),
+            act: act.init(out_channels, device),
+        }
+    }
+
+    /// # Shapes
+    /// - input: `[batch, in_channels, h, w]`
+    /// - output: `[batch, out_channels, h / stride, w / stride]`
+    pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+        let residual = self.bn2.forward(self.conv2.forward(self.first.forward(x.clone())));
+        self.act.forward(residual + self.shortcut.forward(x))
+    }
+}
+
+/// Configuration of a CIFAR-style ResNet.
+#[derive(Config, Debug)]
+pub struct CifarResNetConfig {
+    /// Depth `6n + 2`: 20, 32, 44, 56, 110, ...
+    #[config(default = 20)]
+    pub depth: usize,
+    /// Input channels.
+    #[config(default = 3)]
+    pub in_channels: usize,
+    /// Number of classes.
+    #[config(default = 10)]
+    pub num_classes: usize,
+    /// Channels of the first stage (doubled at each of the two later stages).
+    #[config(default = 16)]
+    pub base_width: usize,
+    /// Shortcut option.
+    #[config(default = "ShortcutKind::A")]
+    pub shortcut: ShortcutKind,
+    /// The activation used everywhere.
+    #[config(default = "ActivationConfig::Relu")]
+    pub activation: ActivationConfig,
+}
+
+/// A CIFAR-style ResNet.
+#[derive(Module, Debug)]
+pub struct CifarResNet {
+    /// 3×3 stem.
+    pub stem: ConvBnAct,
+    /// All residual blocks, stage after stage.
+    pub blocks: Vec<BasicBlock>,
+    pool: AdaptiveAvgPool2d,
+    /// Classifier.
+    pub head: Linear,
+}
+
+impl CifarResNetConfig {
+    /// Blocks per stage, or an error for a depth that is not `6n + 2`.
+    pub fn blocks_per_stage(&self) -> Result<usize, String> {
+        if self.depth < 8 || (self.depth - 2) % 6 != 0 {
+            Err(format!(
+                "CIFAR ResNet depth must be 6n + 2 (20, 32, 44, 56, 110, ...), got {}",
+                self.depth
+            ))
+        } else {
+            Ok((self.depth - 2) / 6)
+        }
+    }
+
+    /// Builds the network.
+    ///
+    /// # Panics
+    /// If the depth is not `6n + 2` (check with [`Self::blocks_per_stage`] first).
+    pub fn init(&self, device: &Device) -> CifarResNet {
+        let n = self.blocks_per_stage().unwrap_or_else(|e| panic!("{e}"));
+        let act = &self.activation;
+        let w = self.base_width;
+        let mut blocks = Vec::with_capacity(3 * n);
+        let mut channels = w;
+        for (stage, width) in [w, 2 * w, 4 * w].into_iter().enumerate() {
+            for i in 0..n {
+                let stride = if stage > 0 && i == 0 { 2 } else { 1 };
+                blocks.push(BasicBlock::new(
+                    channels,
+                    width,
+                    stride,
+                    self.shortcut,
+                    act,
+                    device,
+                ));
+                channels = width;
+            }
+        }
+        CifarResNet {
+            stem: ConvBnAct::new(self.in_channels, w, 3, 1, act, device),
+            blocks,
+            pool: AdaptiveAvgPool2dConfig::new([1, 1]).init(),
+            head: LinearConfig::new(channels, self.num_classes).init(device),
+        }
+    }
+}
+
+impl CifarResNet {
+    /// # Shapes
+    /// - input: `[batch, in_channels, h, w]`
+    /// - output: `[batch, num_classes]` (logits)
+    pub fn forward(&self, x: Tensor<4>) -> Tensor<2> {
+        let mut x = self.stem.forward(x);
+        for block in &self.blocks {
+            x = block.forward(x);
+        }
+        self.head.forward(self.pool.forward(x).flatten(1, 3))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use burn::tensor::Distribution;
+
+    #[test]
+    fn resnet20_has_the_papers_parameter_count() {
+        let device = Device::flex();
+        let net = CifarResNetConfig::new().init(&device);
+        // 0.27 M in He et al. (2016), Table 6: convolutions, BN affine parameters and the head.
+        assert_eq!(super::super::trainable_params(&net), 269_722);
+        let x = Tensor::<4>::random([2, 3, 32, 32], Distribution::Default, &device);
+        assert_eq!(net.forward(x).dims(), [2, 10]);
+    }
+
+    #[test]
+    fn depth_and_shortcut_variants() {
+        let device = Device::flex();
+        for depth in [32, 56] {
+            let config = CifarResNetConfig::new().with_depth(depth);
+            assert_eq!(config.init(&device).blocks.len(), 3 * (depth - 2) / 6);
+        }
+        assert!(CifarResNetConfig::new().with_depth(21).blocks_per_stage().is_err());
+        let b = CifarResNetConfig::new()
+            .with_shortcut(ShortcutKind::B)
+            .with_in_channels(1)
+            .init(&device);
+        let x = Tensor::<4>::random([1, 1, 28, 28], Distribution::Default, &device);
+        assert_eq!(b.forward(x).dims(), [1, 10]);
+        // Two projections: 16→32 and 32→64 (1×1 conv + BN).
+        let stem_diff = 3 * 16 * 9 - 16 * 9;
+        assert_eq!(super::super::trainable_params(&b), 269_722 - stem_diff + 16 * 32 + 64 + 32 * 64 + 128);
+    }
+
+    #[test]
+    fn frelu_adds_two_slopes_per_channel_per_activation() {
+        let device = Device::flex();
+        let relu = CifarResNetConfig::new().init(&device).num_params();
+        let frelu = CifarResNetConfig::new()
+            .with_activation(ActivationConfig::frelu())
+            .init(&device)
+            .num_params();
+        // Stem 16 + per block two activations of its width: 3 blocks × (16, 32, 64) × 2.
+        let channels = 16 + 2 * 3 * (16 + 32 + 64);
+        assert_eq!(frelu - relu, 2 * channels);
+    }
+
+    #[test]
+    fn pad_shortcut_subsamples_and_pads() {
+        let device = Device::flex();
+        let shortcut = Shortcut::new(ShortcutKind::A, 2, 4, 2, &device);
+        let x = Tensor::<4>::ones([1, 2, 4, 4], &device);
+        let y = shortcut.forward(x);
+        assert_eq!(y.dims(), [1, 4, 2, 2]);
+        let values = y.try_into_vec_as::<f32>().unwrap();
+        assert_eq!(values[..4], [0.0; 4]);
+        assert_eq!(values[4..12], [1.0; 8]);
+        assert_eq!(values[12..], [0.0; 4]);
+    }
+}

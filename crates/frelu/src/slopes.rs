@@ -1,0 +1,111 @@
+//! Reading the learned slopes of every FReLU layer of any module (for analyses and logs).
+
+use burn::module::{Module, ModuleVisitor, Param};
+use burn::tensor::Tensor;
+use serde::{Deserialize, Serialize};
+
+/// The learned slopes of one [`crate::FRelu`] layer at one moment.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LayerSlopes {
+    /// Where the layer sits in the module, e.g. `blocks.3.act`.
+    pub path: String,
+    /// Positive-side slopes (`None` when fixed, e.g. PReLU). One value per channel, or a single
+    /// value for a layer with shared slopes.
+    pub pos: Option<Vec<f32>>,
+    /// Negative-side slopes (`None` when fixed, e.g. leaky ReLU).
+    pub neg: Option<Vec<f32>>,
+}
+
+#[derive(Default)]
+struct Collector {
+    path: Vec<String>,
+    containers: Vec<String>,
+    layers: Vec<LayerSlopes>,
+}
+
+impl ModuleVisitor for Collector {
+    fn enter_module(&mut self, name: &str, container_type: &str) {
+        self.path.push(name.to_string());
+        self.containers.push(container_type.to_string());
+    }
+
+    fn exit_module(&mut self, _name: &str, _container_type: &str) {
+        self.path.pop();
+        self.containers.pop();
+    }
+
+    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+        // `enter_module(field, "Struct:FRelu")` precedes each of FRelu's parameters.
+        if self.containers.last().map(String::as_str) != Some("Struct:FRelu") {
+            return;
+        }
+        let Some((field, parent)) = self.path.split_last() else {
+            return;
+        };
+        // Inside the registry's `Activation` enum the variant name is a path component too.
+        let parent = match parent.split_last() {
+            Some((last, rest)) if last == "FRelu" && !rest.is_empty() => rest,
+            _ => parent,
+        };
+        let path = parent.join(".");
+        let values = param
+            .val()
+            .try_into_vec_as::<f32>()
+            .expect("slopes are float tensors");
+        if self.layers.last().is_none_or(|l| l.path != path) {
+            self.layers.push(LayerSlopes {
+                path,
+                pos: None,
+                neg: None,
+            });
+        }
+        let layer = self.layers.last_mut().expect("just pushed");
+        match field.as_str() {
+            "pos" => layer.pos = Some(values),
+            "neg" => layer.neg = Some(values),
+            _ => {}
+        }
+    }
+}
+
+/// The learned slopes of every FReLU layer (lrelu/prelu/frelu activations) of `module`, in
+/// visiting order. Layers with no learned slope (leaky ReLU) do not appear.
+pub fn snapshot<M: Module>(module: &M) -> Vec<LayerSlopes> {
+    let mut collector = Collector::default();
+    module.visit(&mut collector);
+    collector.layers
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ActivationConfig;
+    use burn::tensor::Device;
+
+    #[derive(Module, Debug)]
+    struct Net {
+        first: crate::Activation,
+        blocks: Vec<crate::Activation>,
+    }
+
+    #[test]
+    fn snapshots_every_learned_layer_with_its_path() {
+        let device = Device::flex();
+        let frelu: ActivationConfig = "frelu:0.1".parse().unwrap();
+        let prelu: ActivationConfig = "prelu".parse().unwrap();
+        let lrelu: ActivationConfig = "lrelu".parse().unwrap();
+        let net = Net {
+            first: frelu.init(3, &device),
+            blocks: vec![prelu.init(2, &device), lrelu.init(2, &device), frelu.init(1, &device)],
+        };
+        let layers = snapshot(&net);
+        assert_eq!(layers.len(), 3);
+        assert_eq!(layers[0].path, "first");
+        assert_eq!(layers[0].pos, Some(vec![1.0; 3]));
+        assert_eq!(layers[0].neg, Some(vec![0.1; 3]));
+        assert_eq!(layers[1].path, "blocks.0");
+        assert_eq!(layers[1].pos, None);
+        assert_eq!(layers[1].neg, Some(vec![0.25; 2]));
+        assert_eq!(layers[2].path, "blocks.2");
+    }
+}
