@@ -1,1 +1,254 @@
-fn main() {}
+//! `frelu`: train, compare and analyse networks with FReLU and its rivals.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+use frelu::ActivationConfig;
+use frelu::schedule::{LrShape, Schedule, ScheduleConfig, Warmup};
+use frelu_vision::data::Augment;
+use frelu_vision::models::Architecture;
+use frelu_vision::models::resnet::ShortcutKind;
+use frelu_vision::tasks::classify::{self, DatasetKind, RunOptions, TrainConfig};
+
+mod demo;
+
+#[derive(Parser)]
+#[command(
+    name = "frelu",
+    version,
+    about = "FReLU, the fully parametric ReLU, in Rust with Burn",
+    long_about = "Train, compare and analyse CNNs whose activations learn two slopes per \
+                  channel (FReLU, Varshney & Singh 2021), against ReLU and its variants."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Train one image classifier.
+    Train(TrainArgs),
+    /// ReLU vs FReLU on Fashion-MNIST in a few minutes on a laptop CPU.
+    Demo(demo::DemoArgs),
+    /// What FReLU costs next to ReLU: the op alone and whole training steps.
+    Bench(BenchArgs),
+}
+
+/// Options of `frelu bench`.
+#[derive(Args, Debug, Clone)]
+pub struct BenchArgs {
+    /// Device: flex (CPU), wgpu, cuda[:N].
+    #[arg(long, default_value = "flex")]
+    device: String,
+    /// Timed repeats per measurement.
+    #[arg(long, default_value_t = 15)]
+    repeats: usize,
+    /// Untimed warm-up repeats.
+    #[arg(long, default_value_t = 3)]
+    warmup: usize,
+    /// Batch size of the training-step benchmark.
+    #[arg(long, default_value_t = 128)]
+    batch: usize,
+    /// Only the op benchmark.
+    #[arg(long)]
+    ops_only: bool,
+    /// Models of the step benchmark (comma-separated).
+    #[arg(long, value_delimiter = ',', default_value = "simple-cnn,resnet20")]
+    models: Vec<Architecture>,
+    /// Where to write the JSON report.
+    #[arg(long, default_value = "bench.json")]
+    out: PathBuf,
+}
+
+fn run_bench(args: &BenchArgs) -> anyhow::Result<()> {
+    use frelu_vision::bench;
+    let config = bench::BenchConfig {
+        device: args.device.clone(),
+        repeats: args.repeats.max(1),
+        warmup: args.warmup,
+        batch: args.batch.max(1),
+        ops_only: args.ops_only,
+        models: args.models.clone(),
+        ..bench::BenchConfig::default()
+    };
+    let report =
+        bench::run(&config, &mut |line| eprintln!("{line}")).map_err(anyhow::Error::msg)?;
+    println!("{}", report.markdown());
+    classify::write_json(&args.out, &report)?;
+    println!("JSON report: {}", args.out.display());
+    Ok(())
+}
+
+/// Options of `frelu train`.
+#[derive(Args, Debug, Clone)]
+pub struct TrainArgs {
+    /// Dataset: fashion-mnist, cifar10, cifar100.
+    #[arg(long, default_value = "fashion-mnist")]
+    dataset: DatasetKind,
+    /// Folder holding the dataset (else $FRELU_DATA, the Debian package, or the bundled subset).
+    #[arg(long)]
+    data: Option<PathBuf>,
+    /// Model: simple-cnn, resnet20, resnet32, resnet44, resnet56, resnet110.
+    #[arg(long, default_value = "simple-cnn")]
+    model: Architecture,
+    /// Activation: relu, lrelu[:slope], prelu[:init], elu[:alpha], selu, swish, mish, gelu,
+    /// frelu[:neg_init] (options: shared, composed, pos=, neg=).
+    #[arg(long, default_value = "relu")]
+    act: ActivationConfig,
+    /// Slope schedule: joint, frozen, alternate:K:M:UNIT (UNIT = iter | epoch).
+    #[arg(long, default_value = "alternate:1:1:iter")]
+    schedule: Schedule,
+    /// Weights-only warm-up before the schedule: N or N:UNIT (e.g. 1:epoch, 200:iter).
+    #[arg(long)]
+    warmup: Option<Warmup>,
+    /// Slope learning rate = this × the weights' learning rate.
+    #[arg(long, default_value_t = 1.0)]
+    slope_lr_mult: f64,
+    /// Apply weight decay to the slopes too.
+    #[arg(long)]
+    slope_wd: bool,
+    /// Number of epochs.
+    #[arg(long, default_value_t = 10)]
+    epochs: usize,
+    /// Batch size.
+    #[arg(long, default_value_t = 128)]
+    batch: usize,
+    /// Learning rate (SGD).
+    #[arg(long, default_value_t = 0.01)]
+    lr: f64,
+    /// Learning-rate schedule: constant or cosine (annealed to 0 over the run).
+    #[arg(long, default_value = "cosine")]
+    lr_schedule: LrShape,
+    /// Linear learning-rate warm-up, in epochs (may be fractional).
+    #[arg(long, default_value_t = 0.0)]
+    lr_warmup: f64,
+    /// SGD momentum (0 for none).
+    #[arg(long, default_value_t = 0.9)]
+    momentum: f64,
+    /// Nesterov momentum.
+    #[arg(long)]
+    nesterov: bool,
+    /// Weight decay of the weights.
+    #[arg(long, default_value_t = 5e-4)]
+    wd: f64,
+    /// Seed (initialisation, shuffling, augmentation).
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Training augmentation: none, flip, crop[:PAD], crop[:PAD]+flip (default: the dataset's
+    /// usual one — none for Fashion-MNIST, crop:4+flip for CIFAR).
+    #[arg(long)]
+    augment: Option<Augment>,
+    /// ResNet shortcut option: A (zero-pad, the CIFAR paper's) or B (1×1 projection).
+    #[arg(long, default_value = "a", value_parser = parse_shortcut)]
+    shortcut: ShortcutKind,
+    /// Use only the first N training images.
+    #[arg(long)]
+    limit_train: Option<usize>,
+    /// Use only the first N test images.
+    #[arg(long)]
+    limit_test: Option<usize>,
+    /// Data-loading worker threads.
+    #[arg(long, default_value_t = 1)]
+    workers: usize,
+    /// Device: flex (CPU), wgpu, cuda[:N] (the last two need the cargo features).
+    #[arg(long, default_value = "flex")]
+    device: String,
+    /// Do not write per-epoch checkpoints.
+    #[arg(long)]
+    no_checkpoints: bool,
+    /// Output folder (default runs/DATASET-MODEL-ACT-sSEED).
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// No progress bar or table.
+    #[arg(long, short)]
+    quiet: bool,
+}
+
+fn parse_shortcut(text: &str) -> Result<ShortcutKind, String> {
+    match text.to_ascii_lowercase().as_str() {
+        "a" => Ok(ShortcutKind::A),
+        "b" => Ok(ShortcutKind::B),
+        other => Err(format!("unknown shortcut '{other}' (use A or B)")),
+    }
+}
+
+impl TrainArgs {
+    fn config(&self) -> TrainConfig {
+        TrainConfig {
+            dataset: self.dataset,
+            data_dir: self.data.clone(),
+            model: self.model,
+            shortcut: self.shortcut,
+            activation: self.act.clone(),
+            schedule: ScheduleConfig {
+                schedule: self.schedule,
+                warmup: self.warmup,
+                slope_lr_mult: self.slope_lr_mult,
+                slope_weight_decay: self.slope_wd,
+            },
+            epochs: self.epochs,
+            batch_size: self.batch,
+            lr: self.lr,
+            lr_shape: self.lr_schedule,
+            lr_warmup_epochs: self.lr_warmup,
+            momentum: self.momentum,
+            nesterov: self.nesterov,
+            weight_decay: self.wd,
+            seed: self.seed,
+            workers: self.workers,
+            augment: self.augment,
+            limit_train: self.limit_train,
+            limit_test: self.limit_test,
+            device: self.device.clone(),
+            checkpoints: !self.no_checkpoints,
+        }
+    }
+
+    fn out_dir(&self) -> PathBuf {
+        self.out.clone().unwrap_or_else(|| {
+            let act = self.act.to_string().replace([':', '='], "_");
+            PathBuf::from("runs").join(format!(
+                "{}-{}-{act}-s{}",
+                self.dataset, self.model, self.seed
+            ))
+        })
+    }
+}
+
+fn run_train(args: &TrainArgs) -> anyhow::Result<()> {
+    let config = args.config();
+    let out = args.out_dir();
+    let options = RunOptions {
+        quiet: args.quiet,
+        label: config.activation.name().to_string(),
+    };
+    let summary = classify::train(&config, &out, &options)
+        .with_context(|| format!("run in {}", out.display()))?;
+    println!(
+        "final test accuracy {:.2}% (best {:.2}%), {:.1} s/epoch; results in {}",
+        summary.final_test_acc,
+        summary.best_test_acc,
+        summary.seconds_per_epoch,
+        out.display()
+    );
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match &cli.command {
+        Command::Train(args) => run_train(args),
+        Command::Demo(args) => demo::run(args),
+        Command::Bench(args) => run_bench(args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -65,8 +65,16 @@ mod tests {
     fn parses_flex_and_reports_others() {
         assert!(parse_device("flex").is_ok());
         assert!(parse_device("tpu").unwrap_err().contains("unknown device"));
-        assert!(parse_device("cuda:x").unwrap_err().contains("not a device number"));
+        assert!(
+            parse_device("cuda:x")
+                .unwrap_err()
+                .contains("not a device number")
+        );
         #[cfg(not(feature = "cuda"))]
-        assert!(parse_device("cuda:1").unwrap_err().contains("without the 'cuda' feature"));
+        assert!(
+            parse_device("cuda:1")
+                .unwrap_err()
+                .contains("without the 'cuda' feature")
+        );
     }
 }

@@ -26,4 +26,4 @@ pub mod slopes;
 pub use activation::{
     Activation, ActivationConfig, FRelu, FReluConfig, ParseActivationError, SlopeSharing,
 };
-pub use schedule::{Phase, Schedule, ScheduleConfig, Unit};
+pub use schedule::{LrCurve, LrShape, Phase, Schedule, ScheduleConfig, Unit, Warmup};

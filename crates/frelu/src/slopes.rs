@@ -96,7 +96,11 @@ mod tests {
         let lrelu: ActivationConfig = "lrelu".parse().unwrap();
         let net = Net {
             first: frelu.init(3, &device),
-            blocks: vec![prelu.init(2, &device), lrelu.init(2, &device), frelu.init(1, &device)],
+            blocks: vec![
+                prelu.init(2, &device),
+                lrelu.init(2, &device),
+                frelu.init(1, &device),
+            ],
         };
         let layers = snapshot(&net);
         assert_eq!(layers.len(), 3);

@@ -6,9 +6,9 @@
 
 use std::path::Path;
 
+use super::ImageSet;
 use super::error::{DataError, read_maybe_gz};
 use super::idx::check_labels;
-use super::ImageSet;
 
 const PIXELS: usize = 3 * 32 * 32;
 
@@ -95,7 +95,12 @@ pub fn read_cifar(dir: &Path, kind: Cifar, train: bool) -> Result<ImageSet, Data
 }
 
 /// Writes a CIFAR binary file (for tests).
-pub fn write_cifar_file(path: &Path, kind: Cifar, images: &[u8], labels: &[u8]) -> std::io::Result<()> {
+pub fn write_cifar_file(
+    path: &Path,
+    kind: Cifar,
+    images: &[u8],
+    labels: &[u8],
+) -> std::io::Result<()> {
     let mut out = Vec::new();
     for (i, &label) in labels.iter().enumerate() {
         if kind == Cifar::Hundred {
@@ -156,12 +161,16 @@ mod tests {
         assert!(err.contains("not a positive multiple"), "{err}");
         // A CIFAR-10 file read as CIFAR-100 has the wrong record size.
         std::fs::write(&path, &bytes).unwrap();
-        let err = read_cifar_file(&path, Cifar::Hundred).unwrap_err().to_string();
+        let err = read_cifar_file(&path, Cifar::Hundred)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("CIFAR-100 record"), "{err}");
         write_cifar_file(&path, Cifar::Ten, &images(2), &[1, 12]).unwrap();
         let err = read_cifar_file(&path, Cifar::Ten).unwrap_err().to_string();
         assert!(err.contains("label 12 of item 1 is out of range"), "{err}");
-        let err = read_cifar(&dir.path().join("nope"), Cifar::Ten, true).unwrap_err().to_string();
+        let err = read_cifar(&dir.path().join("nope"), Cifar::Ten, true)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("data_batch_1.bin not found"), "{err}");
     }
 }

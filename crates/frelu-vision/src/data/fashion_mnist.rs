@@ -8,9 +8,9 @@
 
 use std::path::{Path, PathBuf};
 
+use super::ImageSet;
 use super::error::DataError;
 use super::idx::{idx_pair, parse_idx_bytes, read_idx_pair};
-use super::ImageSet;
 
 /// Class names, by label.
 pub const CLASSES: [&str; 10] = [
@@ -124,7 +124,10 @@ pub fn locate(explicit: Option<&Path>) -> Result<Source, DataError> {
     }
     let debian = Path::new(DEBIAN_DIR);
     if complete(debian) {
-        return Ok(Source::Dir(debian.to_path_buf(), "Debian dataset-fashion-mnist"));
+        return Ok(Source::Dir(
+            debian.to_path_buf(),
+            "Debian dataset-fashion-mnist",
+        ));
     }
     Ok(Source::Bundled)
 }
@@ -154,7 +157,13 @@ pub fn load(source: &Source, train: bool) -> Result<ImageSet, DataError> {
             };
             let (image_data, image_path) = bundled(images)?;
             let (label_data, label_path) = bundled(labels)?;
-            idx_pair(image_data, &image_path, label_data, &label_path, CLASSES.len())
+            idx_pair(
+                image_data,
+                &image_path,
+                label_data,
+                &label_path,
+                CLASSES.len(),
+            )
         }
     }
 }
@@ -170,9 +179,14 @@ mod tests {
         let test = load(&Source::Bundled, false).unwrap();
         assert_eq!((train.len(), test.len()), (10_000, 2_000));
         assert_eq!((train.height, train.width, train.channels), (28, 28, 1));
-        assert!(train.class_counts().iter().all(|&n| n > 800), "{:?}", train.class_counts());
+        assert!(
+            train.class_counts().iter().all(|&n| n > 800),
+            "{:?}",
+            train.class_counts()
+        );
         // The pixel statistics match the published normalisation constants.
-        let mean = train.pixels.iter().map(|&p| p as f64).sum::<f64>() / train.pixels.len() as f64 / 255.0;
+        let mean =
+            train.pixels.iter().map(|&p| p as f64).sum::<f64>() / train.pixels.len() as f64 / 255.0;
         assert!((mean - MEAN as f64).abs() < 0.01, "mean {mean}");
     }
 
@@ -183,8 +197,20 @@ mod tests {
         assert!(err.contains("Fashion-MNIST not found in"), "{err}");
         for (train, n) in [(true, 5), (false, 3)] {
             let (images, labels) = split_files(train);
-            write_idx(&dir.path().join(images), &[n, 28, 28], &vec![7; n * 784], false).unwrap();
-            write_idx(&dir.path().join(format!("{labels}.gz")), &[n], &vec![2; n], true).unwrap();
+            write_idx(
+                &dir.path().join(images),
+                &[n, 28, 28],
+                &vec![7; n * 784],
+                false,
+            )
+            .unwrap();
+            write_idx(
+                &dir.path().join(format!("{labels}.gz")),
+                &[n],
+                &vec![2; n],
+                true,
+            )
+            .unwrap();
         }
         let source = locate(Some(dir.path())).unwrap();
         assert_eq!(source, Source::Dir(dir.path().to_path_buf(), "--data"));

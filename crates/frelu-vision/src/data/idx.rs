@@ -5,8 +5,8 @@
 
 use std::path::Path;
 
-use super::error::{DataError, decode_maybe_gz, read_maybe_gz};
 use super::ImageSet;
+use super::error::{DataError, decode_maybe_gz, read_maybe_gz};
 
 /// Reads an IDX file of unsigned bytes and returns its dimensions and data.
 pub fn read_idx(path: &Path) -> Result<(Vec<usize>, Vec<u8>), DataError> {
@@ -42,11 +42,17 @@ fn parse_idx(bytes: Vec<u8>, path: &Path) -> Result<(Vec<usize>, Vec<u8>), DataE
     }
     let rank = bytes[3] as usize;
     if rank == 0 || rank > 4 {
-        return Err(DataError::format(path, format!("IDX rank {rank} is not 1 to 4")));
+        return Err(DataError::format(
+            path,
+            format!("IDX rank {rank} is not 1 to 4"),
+        ));
     }
     let header = 4 + 4 * rank;
     if bytes.len() < header {
-        return Err(DataError::format(path, "file truncated inside the IDX header"));
+        return Err(DataError::format(
+            path,
+            "file truncated inside the IDX header",
+        ));
     }
     let dims: Vec<usize> = (0..rank)
         .map(|i| {
@@ -56,7 +62,10 @@ fn parse_idx(bytes: Vec<u8>, path: &Path) -> Result<(Vec<usize>, Vec<u8>), DataE
         .collect();
     let expected = dims.iter().try_fold(1usize, |acc, &d| acc.checked_mul(d));
     let Some(expected) = expected else {
-        return Err(DataError::format(path, format!("IDX dimensions {dims:?} overflow")));
+        return Err(DataError::format(
+            path,
+            format!("IDX dimensions {dims:?} overflow"),
+        ));
     };
     let actual = bytes.len() - header;
     if actual != expected {
@@ -78,7 +87,13 @@ pub fn read_idx_pair(
     labels: &Path,
     num_classes: usize,
 ) -> Result<ImageSet, DataError> {
-    idx_pair(read_idx(images)?, images, read_idx(labels)?, labels, num_classes)
+    idx_pair(
+        read_idx(images)?,
+        images,
+        read_idx(labels)?,
+        labels,
+        num_classes,
+    )
 }
 
 /// [`read_idx_pair`] on already parsed files.
@@ -112,7 +127,14 @@ pub(crate) fn idx_pair(
         ));
     }
     let labels_vec = check_labels(labels, label_bytes.iter().map(|&l| l as usize), num_classes)?;
-    Ok(ImageSet::new(pixels, labels_vec, 1, rows, cols, num_classes))
+    Ok(ImageSet::new(
+        pixels,
+        labels_vec,
+        1,
+        rows,
+        cols,
+        num_classes,
+    ))
 }
 
 /// Checks every label is `< num_classes`, naming the first that is not.
@@ -161,7 +183,12 @@ pub fn write_idx(path: &Path, dims: &[usize], data: &[u8], gzip: bool) -> std::i
 mod tests {
     use super::*;
 
-    fn write_pair(dir: &Path, count: usize, labels: &[u8], gzip: bool) -> (std::path::PathBuf, std::path::PathBuf) {
+    fn write_pair(
+        dir: &Path,
+        count: usize,
+        labels: &[u8],
+        gzip: bool,
+    ) -> (std::path::PathBuf, std::path::PathBuf) {
         let images = dir.join("images.idx");
         let label_path = dir.join("labels.idx");
         let pixels: Vec<u8> = (0..count * 4 * 3).map(|i| i as u8).collect();
@@ -227,7 +254,9 @@ mod tests {
 
     #[test]
     fn missing_file_is_an_io_error_naming_it() {
-        let err = read_idx(Path::new("/nonexistent/x.idx")).unwrap_err().to_string();
+        let err = read_idx(Path::new("/nonexistent/x.idx"))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("/nonexistent/x.idx"), "{err}");
     }
 }

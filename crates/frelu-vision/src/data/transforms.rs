@@ -117,9 +117,9 @@ impl FromStr for Augment {
                 ("flip", "") => augment.flip = true,
                 ("crop", "") => augment.crop_pad = 4,
                 ("crop", pad) => {
-                    augment.crop_pad = pad
-                        .parse()
-                        .map_err(|_| format!("augment '{text}': crop padding '{pad}' is not a whole number"))?
+                    augment.crop_pad = pad.parse().map_err(|_| {
+                        format!("augment '{text}': crop padding '{pad}' is not a whole number")
+                    })?
                 }
                 _ => {
                     return Err(format!(

@@ -136,7 +136,6 @@ impl Net {
     }
 }
 
-
 /// Trainable parameters of a module: [`Module::num_params`] minus batch-norm running statistics
 /// (which Burn stores as module state and counts, and PyTorch does not).
 pub fn trainable_params<M: Module>(module: &M) -> usize {

@@ -153,7 +153,9 @@ impl BasicBlock {
     /// - input: `[batch, in_channels, h, w]`
     /// - output: `[batch, out_channels, h / stride, w / stride]`
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        let residual = self.bn2.forward(self.conv2.forward(self.first.forward(x.clone())));
+        let residual = self
+            .bn2
+            .forward(self.conv2.forward(self.first.forward(x.clone())));
         self.act.forward(residual + self.shortcut.forward(x))
     }
 }
@@ -274,7 +276,12 @@ mod tests {
             let config = CifarResNetConfig::new().with_depth(depth);
             assert_eq!(config.init(&device).blocks.len(), 3 * (depth - 2) / 6);
         }
-        assert!(CifarResNetConfig::new().with_depth(21).blocks_per_stage().is_err());
+        assert!(
+            CifarResNetConfig::new()
+                .with_depth(21)
+                .blocks_per_stage()
+                .is_err()
+        );
         let b = CifarResNetConfig::new()
             .with_shortcut(ShortcutKind::B)
             .with_in_channels(1)
@@ -283,7 +290,10 @@ mod tests {
         assert_eq!(b.forward(x).dims(), [1, 10]);
         // Two projections: 16→32 and 32→64 (1×1 conv + BN).
         let stem_diff = 3 * 16 * 9 - 16 * 9;
-        assert_eq!(super::super::trainable_params(&b), 269_722 - stem_diff + 16 * 32 + 64 + 32 * 64 + 128);
+        assert_eq!(
+            super::super::trainable_params(&b),
+            269_722 - stem_diff + 16 * 32 + 64 + 32 * 64 + 128
+        );
     }
 
     #[test]

@@ -1,4 +1,6 @@
-//! `simple-cnn`: 4 × (conv3×3 → BN → act), a 2×2 max-pool after the 2nd and 4th, linear head.
+//! `simple-cnn`: 4 × (conv3×3 → BN → act) with a 2×2 max-pool after the 1st and the 3rd, and a
+//! linear head. For 28×28 inputs the convolutions run at 28, 14, 14 and 7 pixels: about
+//! 1.9 GFLOP per forward pass of a batch of 128.
 
 use burn::config::Config;
 use burn::module::Module;
@@ -65,7 +67,7 @@ impl SimpleCnn {
         let mut x = x;
         for (i, block) in self.blocks.iter().enumerate() {
             x = block.forward(x);
-            if i % 2 == 1 {
+            if i % 2 == 0 {
                 x = self.pool.forward(x);
             }
         }

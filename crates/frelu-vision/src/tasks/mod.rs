@@ -1,1 +1,5 @@
-//! Training tasks.
+//! Training tasks wired into burn-train's `Learner`.
+
+pub mod classify;
+pub mod guard;
+pub mod report;

@@ -1,10 +1,34 @@
 //! The FReLU operation `y = x · (x > 0 ? pos[c] : neg[c])`, channel `c` on dimension 1.
 //!
-//! - [`frelu`]: the entry point the layer uses.
+//! - [`frelu`]: the fused operation ([`FReluBackend`]): one kernel forward, one backward that
+//!   gives `dx`, `dpos` and `dneg` together. Flex (CPU) and, with the `wgpu`/`cuda` features,
+//!   Cube (GPU) have kernels; any other backend uses [`frelu_composed`].
 //! - [`frelu_composed`]: the same function written with ordinary tensor operations; autodiff
 //!   differentiates it like any other graph. Kept as the reference for checks and benchmarks.
 
-use burn::tensor::{Tensor, activation};
+mod autodiff;
+mod backend;
+mod flex;
+
+use burn::backend::{Dispatch, DispatchDevice};
+use burn::tensor::{Device, Tensor, activation};
+
+pub use backend::{FReluBackend, composed_backward, composed_forward};
+
+/// Whether [`frelu`] has a fused kernel for tensors on `device` (else it composes).
+pub fn has_fused_kernel(device: &Device) -> bool {
+    fn inner(device: &DispatchDevice) -> bool {
+        match device {
+            DispatchDevice::Flex(_) => true,
+            #[cfg(any(feature = "wgpu", feature = "cuda"))]
+            DispatchDevice::Cube(_) => true,
+            DispatchDevice::Autodiff(device) => inner(&device.clone().inner()),
+            #[allow(unreachable_patterns)]
+            _ => false,
+        }
+    }
+    inner(device.as_dispatch())
+}
 
 /// FReLU on an input of rank `D ≥ 2` with channel slopes `pos`, `neg` of shape `[C]`,
 /// `C = input.dims()[1]`.
@@ -14,7 +38,14 @@ use burn::tensor::{Tensor, activation};
 /// - pos, neg: `[C]`
 /// - output: `[N, C, ...]`
 pub fn frelu<const D: usize>(input: Tensor<D>, pos: Tensor<1>, neg: Tensor<1>) -> Tensor<D> {
-    frelu_composed(input, pos, neg)
+    if !has_fused_kernel(&input.device()) {
+        return frelu_composed(input, pos, neg);
+    }
+    Tensor::from_dispatch(<Dispatch as FReluBackend>::frelu(
+        input.into_dispatch(),
+        pos.into_dispatch(),
+        neg.into_dispatch(),
+    ))
 }
 
 /// FReLU composed from tensor operations: `pos·relu(x) + neg·(x − relu(x))`.
@@ -173,6 +204,206 @@ pub(crate) mod tests {
         gradcheck(frelu_fn::<4>(frelu_composed), [2, 3, 2, 3], true);
         gradcheck(prelu_fn::<2>(frelu_composed), [3, 4], false);
         gradcheck(prelu_fn::<4>(frelu_composed), [2, 3, 2, 3], false);
+    }
+
+    #[test]
+    fn fused_gradients_match_finite_differences() {
+        gradcheck(frelu_fn::<2>(frelu), [3, 4], true);
+        gradcheck(frelu_fn::<4>(frelu), [2, 3, 2, 3], true);
+        gradcheck(frelu_fn::<5>(frelu), [2, 2, 2, 1, 3], true);
+        gradcheck(prelu_fn::<2>(frelu), [3, 4], false);
+        gradcheck(prelu_fn::<4>(frelu), [2, 3, 2, 3], false);
+    }
+
+    /// Output and the three gradients of `sum(op(x, pos, neg) * w)`.
+    fn run_op<const D: usize>(
+        op: impl Fn(Tensor<D>, Tensor<1>, Tensor<1>) -> Tensor<D>,
+        x: &Tensor<D>,
+        pos: &Tensor<1>,
+        neg: &Tensor<1>,
+        w: &Tensor<D>,
+    ) -> [TensorData; 4] {
+        let (x, pos, neg) = (
+            x.clone().require_grad(),
+            pos.clone().require_grad(),
+            neg.clone().require_grad(),
+        );
+        let y = op(x.clone(), pos.clone(), neg.clone());
+        let grads = (y.clone() * w.clone()).sum().backward();
+        [
+            y.into_data(),
+            x.grad(&grads).unwrap().into_data(),
+            pos.grad(&grads).unwrap().into_data(),
+            neg.grad(&grads).unwrap().into_data(),
+        ]
+    }
+
+    fn assert_close(a: &TensorData, b: &TensorData, tol: f32, what: &str) {
+        let (a, b) = (
+            a.clone().convert::<f32>().try_into_vec::<f32>().unwrap(),
+            b.clone().convert::<f32>().try_into_vec::<f32>().unwrap(),
+        );
+        assert_eq!(a.len(), b.len(), "{what}: lengths");
+        for (i, (x, y)) in a.iter().zip(&b).enumerate() {
+            assert!(
+                (x - y).abs() <= tol * (1.0 + x.abs().max(y.abs())),
+                "{what}[{i}]: {x} vs {y}"
+            );
+        }
+    }
+
+    fn check_fused_against_composed<const D: usize>(device: &Device, x: Tensor<D>) {
+        let c = x.dims()[1];
+        let pos = Tensor::<1>::random([c], Distribution::Uniform(0.5, 1.5), device);
+        let neg = Tensor::<1>::random([c], Distribution::Uniform(-0.5, 0.5), device);
+        let w = Tensor::<D>::random(x.dims(), Distribution::Normal(0.0, 1.0), device);
+        let fused = run_op(frelu, &x, &pos, &neg, &w);
+        let composed = run_op(frelu_composed, &x, &pos, &neg, &w);
+        let shape = x.dims();
+        // Forward and dx are the same products; dpos/dneg differ only in summation order.
+        assert_close(&fused[0], &composed[0], 0.0, &format!("y {shape:?}"));
+        assert_close(&fused[1], &composed[1], 1e-6, &format!("dx {shape:?}"));
+        assert_close(&fused[2], &composed[2], 1e-4, &format!("dpos {shape:?}"));
+        assert_close(&fused[3], &composed[3], 1e-4, &format!("dneg {shape:?}"));
+    }
+
+    #[test]
+    fn fused_matches_composed_on_many_shapes() {
+        let device = Device::flex().autodiff();
+        check_fused_against_composed(
+            &device,
+            Tensor::<2>::random([5, 7], Distribution::Normal(0.0, 1.0), &device),
+        );
+        check_fused_against_composed(
+            &device,
+            Tensor::<2>::random([300, 129], Distribution::Normal(0.0, 1.0), &device),
+        );
+        check_fused_against_composed(
+            &device,
+            Tensor::<3>::random([3, 4, 33], Distribution::Normal(0.0, 1.0), &device),
+        );
+        check_fused_against_composed(
+            &device,
+            Tensor::<4>::random([3, 5, 7, 9], Distribution::Normal(0.0, 1.0), &device),
+        );
+        check_fused_against_composed(
+            &device,
+            Tensor::<4>::random([16, 8, 17, 19], Distribution::Normal(0.0, 1.0), &device),
+        );
+        check_fused_against_composed(
+            &device,
+            Tensor::<4>::random([1, 1, 1, 1], Distribution::Normal(0.0, 1.0), &device),
+        );
+        check_fused_against_composed(
+            &device,
+            Tensor::<5>::random([2, 3, 4, 5, 6], Distribution::Normal(0.0, 1.0), &device),
+        );
+    }
+
+    #[test]
+    fn fused_handles_non_contiguous_inputs() {
+        let device = Device::flex().autodiff();
+        // Transposed spatial dims, and a channel dimension that is not the second in memory.
+        let x = Tensor::<4>::random([2, 5, 3, 4], Distribution::Normal(0.0, 1.0), &device)
+            .swap_dims(2, 3);
+        check_fused_against_composed(&device, x);
+        let x =
+            Tensor::<3>::random([2, 6, 5], Distribution::Normal(0.0, 1.0), &device).swap_dims(1, 2);
+        check_fused_against_composed(&device, x);
+        // A slice with an offset.
+        let x = Tensor::<4>::random([4, 3, 6, 6], Distribution::Normal(0.0, 1.0), &device)
+            .narrow(0, 1, 2);
+        check_fused_against_composed(&device, x);
+    }
+
+    #[test]
+    fn fused_forward_without_autodiff_matches_composed() {
+        let device = Device::flex();
+        let x = Tensor::<4>::random([3, 4, 5, 6], Distribution::Normal(0.0, 1.0), &device);
+        let pos = Tensor::<1>::random([4], Distribution::Uniform(0.5, 1.5), &device);
+        let neg = Tensor::<1>::random([4], Distribution::Uniform(-0.5, 0.5), &device);
+        let expected = frelu_composed(x.clone(), pos.clone(), neg.clone()).into_data();
+        // The input is uniquely owned here, so the kernel runs in place.
+        frelu(x, pos, neg).into_data().assert_eq(&expected, true);
+    }
+
+    #[test]
+    fn shared_slopes_through_the_layer_match_composed() {
+        use crate::{FReluConfig, SlopeSharing};
+        let device = Device::flex().autodiff();
+        let x = Tensor::<4>::random([2, 6, 3, 3], Distribution::Normal(0.0, 1.0), &device)
+            .require_grad();
+        let grads_of = |fused: bool| {
+            let layer = FReluConfig::new(6)
+                .with_sharing(SlopeSharing::Layer)
+                .with_neg_init(0.2)
+                .with_pos_init(0.9)
+                .with_fused(fused)
+                .init(&device);
+            let grads = (layer.forward(x.clone()) * x.clone()).sum().backward();
+            [
+                layer
+                    .pos
+                    .as_ref()
+                    .unwrap()
+                    .grad(&grads)
+                    .unwrap()
+                    .into_data(),
+                layer
+                    .neg
+                    .as_ref()
+                    .unwrap()
+                    .grad(&grads)
+                    .unwrap()
+                    .into_data(),
+                x.grad(&grads).unwrap().into_data(),
+            ]
+        };
+        let (fused, composed) = (grads_of(true), grads_of(false));
+        assert_eq!(fused[0].shape().num_elements(), 1);
+        for (f, c) in fused.iter().zip(&composed) {
+            assert_close(f, c, 1e-4, "shared");
+        }
+    }
+
+    #[test]
+    fn gradients_are_the_same_under_gradient_checkpointing() {
+        let data = away_from_zero([2, 3, 4, 4], &Device::flex()).into_data();
+        let run = |device: Device, op: fn(Tensor<4>, Tensor<1>, Tensor<1>) -> Tensor<4>| {
+            let x = Tensor::<4>::from_data(data.clone(), &device).require_grad();
+            let pos = Tensor::<1>::from_data([1.0, 0.5, 2.0], &device).require_grad();
+            let neg = Tensor::<1>::from_data([0.1, -0.2, 0.3], &device).require_grad();
+            // A chain with memory-bound ops around FReLU, which checkpointing recomputes.
+            let h = (x.clone() * 2.0).exp().log();
+            let y = op(h, pos.clone(), neg.clone());
+            let y = op(y.tanh(), pos.clone(), neg.clone());
+            let grads = y.sum().backward();
+            [
+                x.grad(&grads).unwrap().into_data(),
+                pos.grad(&grads).unwrap().into_data(),
+                neg.grad(&grads).unwrap().into_data(),
+            ]
+        };
+        let reference = run(Device::flex().autodiff(), frelu_composed);
+        for (device, name) in [
+            (Device::flex().autodiff(), "fused"),
+            (
+                Device::flex().autodiff().gradient_checkpointing(),
+                "fused, checkpointed",
+            ),
+        ] {
+            let result = run(device, frelu);
+            for (r, c) in reference.iter().zip(&result) {
+                assert_close(r, c, 1e-5, name);
+            }
+        }
+        let composed = run(
+            Device::flex().autodiff().gradient_checkpointing(),
+            frelu_composed,
+        );
+        for (r, c) in reference.iter().zip(&composed) {
+            assert_close(r, c, 1e-5, "composed, checkpointed");
+        }
     }
 
     #[test]

@@ -1,0 +1,640 @@
+//! Image classification: data → model → burn-train `Learner` (with the alternate-optimisation
+//! schedule in its optimiser and scheduler) → per-epoch report, saved model and slopes.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{Context, bail, ensure};
+use burn::data::dataloader::DataLoaderBuilder;
+use burn::module::Module;
+use burn::nn::loss::CrossEntropyLossConfig;
+use burn::optim::SgdConfig;
+use burn::optim::decay::WeightDecayConfig;
+use burn::optim::momentum::MomentumConfig;
+use burn::train::metric::{AccuracyMetric, LossMetric};
+use burn::train::{
+    ClassificationOutput, InferenceStep, Learner, SupervisedTraining, TrainOutput, TrainStep,
+};
+use frelu::schedule::{self, LrCurve, LrShape, ScheduleConfig};
+use frelu::{ActivationConfig, slopes};
+use serde::{Deserialize, Serialize};
+
+use super::guard::FiniteLossGuard;
+use super::report::{EpochReport, EpochRow};
+use crate::data::cifar::{Cifar, read_cifar};
+use crate::data::{
+    Augment, DataError, ImageBatch, ImageBatcher, ImageDataset, ImageSet, Normalize, fashion_mnist,
+};
+use crate::device::parse_device;
+use crate::models::resnet::ShortcutKind;
+use crate::models::{Architecture, ModelConfig, Net, trainable_params};
+
+/// A classification dataset the tool knows how to find and read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum DatasetKind {
+    /// Fashion-MNIST (28×28 grey, 10 classes).
+    FashionMnist,
+    /// CIFAR-10 binary version.
+    Cifar10,
+    /// CIFAR-100 binary version.
+    Cifar100,
+}
+
+impl core::str::FromStr for DatasetKind {
+    type Err = String;
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        match text.trim().to_ascii_lowercase().replace('_', "-").as_str() {
+            "fashion-mnist" | "fmnist" | "fashionmnist" => Ok(Self::FashionMnist),
+            "cifar10" | "cifar-10" => Ok(Self::Cifar10),
+            "cifar100" | "cifar-100" => Ok(Self::Cifar100),
+            other => Err(format!(
+                "unknown dataset '{other}'; known: fashion-mnist, cifar10, cifar100"
+            )),
+        }
+    }
+}
+
+impl core::fmt::Display for DatasetKind {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(match self {
+            Self::FashionMnist => "fashion-mnist",
+            Self::Cifar10 => "cifar10",
+            Self::Cifar100 => "cifar100",
+        })
+    }
+}
+
+/// A dataset ready for training.
+pub struct LoadedData {
+    /// Training split.
+    pub train: ImageSet,
+    /// Test split.
+    pub test: ImageSet,
+    /// Normalisation constants.
+    pub normalize: Normalize,
+    /// The usual training augmentation for this dataset.
+    pub default_augment: Augment,
+    /// Where it came from, for the record.
+    pub source: String,
+}
+
+impl DatasetKind {
+    /// Finds and reads both splits. `dir` is `--data`; CIFAR needs it (or `$FRELU_DATA/cifar-10-batches-bin`,
+    /// `$FRELU_DATA/cifar-100-binary`).
+    pub fn load(self, dir: Option<&Path>) -> Result<LoadedData, DataError> {
+        match self {
+            Self::FashionMnist => {
+                let source = fashion_mnist::locate(dir)?;
+                Ok(LoadedData {
+                    train: fashion_mnist::load(&source, true)?,
+                    test: fashion_mnist::load(&source, false)?,
+                    normalize: Normalize::new(vec![fashion_mnist::MEAN], vec![fashion_mnist::STD]),
+                    default_augment: Augment::none(),
+                    source: source.to_string(),
+                })
+            }
+            Self::Cifar10 | Self::Cifar100 => {
+                let (kind, folder, mean, std) = if self == Self::Cifar10 {
+                    (
+                        Cifar::Ten,
+                        "cifar-10-batches-bin",
+                        vec![0.4914, 0.4822, 0.4465],
+                        vec![0.2470, 0.2435, 0.2616],
+                    )
+                } else {
+                    (
+                        Cifar::Hundred,
+                        "cifar-100-binary",
+                        vec![0.5071, 0.4865, 0.4409],
+                        vec![0.2673, 0.2564, 0.2762],
+                    )
+                };
+                let dir = match dir {
+                    Some(dir) if dir.join(folder).is_dir() => dir.join(folder),
+                    Some(dir) => dir.to_path_buf(),
+                    None => match std::env::var_os("FRELU_DATA") {
+                        Some(env) => PathBuf::from(env).join(folder),
+                        None => {
+                            return Err(DataError::NotFound(format!(
+                                "{self} needs its files: pass --data DIR (the folder holding \
+                                 the binary version, or its parent with {folder}/) or set \
+                                 FRELU_DATA. Nothing is downloaded."
+                            )));
+                        }
+                    },
+                };
+                Ok(LoadedData {
+                    train: read_cifar(&dir, kind, true)?,
+                    test: read_cifar(&dir, kind, false)?,
+                    normalize: Normalize::new(mean, std),
+                    default_augment: Augment {
+                        crop_pad: 4,
+                        flip: true,
+                    },
+                    source: dir.display().to_string(),
+                })
+            }
+        }
+    }
+}
+
+/// Everything that defines a classification run.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TrainConfig {
+    /// The dataset.
+    pub dataset: DatasetKind,
+    /// Where to look for it (`--data`).
+    pub data_dir: Option<PathBuf>,
+    /// The architecture.
+    pub model: Architecture,
+    /// Residual shortcut option (ResNets).
+    pub shortcut: ShortcutKind,
+    /// The activation.
+    pub activation: ActivationConfig,
+    /// How slopes are trained.
+    pub schedule: ScheduleConfig,
+    /// Number of epochs.
+    pub epochs: usize,
+    /// Batch size.
+    pub batch_size: usize,
+    /// Base learning rate (of the weights).
+    pub lr: f64,
+    /// Shape of the learning-rate schedule.
+    pub lr_shape: LrShape,
+    /// Linear learning-rate warm-up, in epochs.
+    pub lr_warmup_epochs: f64,
+    /// SGD momentum (0 = none).
+    pub momentum: f64,
+    /// Nesterov momentum.
+    pub nesterov: bool,
+    /// Weight decay (L2) of the weights.
+    pub weight_decay: f64,
+    /// Seed of the initialisation, shuffling and augmentation.
+    pub seed: u64,
+    /// Data-loading worker threads.
+    pub workers: usize,
+    /// Training augmentation (`None`: the dataset's usual one).
+    pub augment: Option<Augment>,
+    /// Use only the first N training images.
+    pub limit_train: Option<usize>,
+    /// Use only the first N test images.
+    pub limit_test: Option<usize>,
+    /// Device string (`flex`, `wgpu`, `cuda:N`).
+    pub device: String,
+    /// Save a checkpoint (model, optimiser, scheduler) after each epoch.
+    pub checkpoints: bool,
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        Self {
+            dataset: DatasetKind::FashionMnist,
+            data_dir: None,
+            model: Architecture::SimpleCnn,
+            shortcut: ShortcutKind::A,
+            activation: ActivationConfig::Relu,
+            schedule: ScheduleConfig::default(),
+            epochs: 10,
+            batch_size: 128,
+            lr: 0.05,
+            lr_shape: LrShape::Cosine,
+            lr_warmup_epochs: 0.0,
+            momentum: 0.9,
+            nesterov: false,
+            weight_decay: 5e-4,
+            seed: 0,
+            workers: 1,
+            augment: None,
+            limit_train: None,
+            limit_test: None,
+            device: "flex".into(),
+            checkpoints: true,
+        }
+    }
+}
+
+impl TrainConfig {
+    /// Checks the numbers a user can get wrong.
+    pub fn validate(&self) -> anyhow::Result<()> {
+        ensure!(self.epochs >= 1, "--epochs must be at least 1");
+        ensure!(self.batch_size >= 1, "--batch must be at least 1");
+        ensure!(
+            self.lr.is_finite() && self.lr > 0.0,
+            "--lr must be a positive number, got {}",
+            self.lr
+        );
+        ensure!(
+            (0.0..1.0).contains(&self.momentum),
+            "--momentum must be in [0, 1), got {}",
+            self.momentum
+        );
+        ensure!(
+            self.weight_decay.is_finite() && self.weight_decay >= 0.0,
+            "--wd must be ≥ 0, got {}",
+            self.weight_decay
+        );
+        ensure!(
+            self.schedule.slope_lr_mult.is_finite() && self.schedule.slope_lr_mult >= 0.0,
+            "--slope-lr-mult must be ≥ 0, got {}",
+            self.schedule.slope_lr_mult
+        );
+        ensure!(
+            self.lr_warmup_epochs.is_finite() && self.lr_warmup_epochs >= 0.0,
+            "--lr-warmup must be ≥ 0"
+        );
+        ensure!(
+            !self.nesterov || self.momentum > 0.0,
+            "--nesterov needs --momentum > 0"
+        );
+        Ok(())
+    }
+
+    fn sgd(&self, weight_decay: f64) -> SgdConfig {
+        let momentum = (self.momentum > 0.0).then(|| MomentumConfig {
+            momentum: self.momentum,
+            dampening: 0.0,
+            nesterov: self.nesterov,
+        });
+        let decay = (weight_decay > 0.0).then(|| WeightDecayConfig::new(weight_decay as f32));
+        SgdConfig::new()
+            .with_momentum(momentum)
+            .with_weight_decay(decay)
+    }
+}
+
+/// What a run produced.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct TrainSummary {
+    /// The run's configuration.
+    pub config: TrainConfig,
+    /// Where the data came from.
+    pub data_source: String,
+    /// Training and test images used.
+    pub train_images: usize,
+    /// Test images used.
+    pub test_images: usize,
+    /// Trainable parameters of the model.
+    pub params: usize,
+    /// Of which activation slopes.
+    pub slope_params: usize,
+    /// Per-epoch metrics.
+    pub epochs: Vec<EpochRow>,
+    /// Test accuracy after the last epoch, in percent.
+    pub final_test_acc: f64,
+    /// Best test accuracy over the epochs, in percent.
+    pub best_test_acc: f64,
+    /// Mean seconds per epoch (training + evaluation).
+    pub seconds_per_epoch: f64,
+    /// Wall-clock seconds of the whole run, loading included.
+    pub total_seconds: f64,
+}
+
+/// Options that change how a run is shown, not what it computes.
+#[derive(Clone, Debug, Default)]
+pub struct RunOptions {
+    /// No progress bar or table on the terminal.
+    pub quiet: bool,
+    /// A label for the progress bar.
+    pub label: String,
+}
+
+impl TrainStep for Net {
+    type Input = ImageBatch;
+    type Output = ClassificationOutput;
+
+    fn step(&self, batch: ImageBatch) -> TrainOutput<ClassificationOutput> {
+        let output = classification_output(self, batch);
+        TrainOutput::new(self, output.loss.backward(), output)
+    }
+}
+
+impl InferenceStep for Net {
+    type Input = ImageBatch;
+    type Output = ClassificationOutput;
+
+    fn step(&self, batch: ImageBatch) -> ClassificationOutput {
+        classification_output(self, batch)
+    }
+}
+
+/// Forward pass and cross-entropy loss.
+pub fn classification_output(net: &Net, batch: ImageBatch) -> ClassificationOutput {
+    let logits = net.forward(batch.images);
+    let loss = CrossEntropyLossConfig::new()
+        .init(&logits.device())
+        .forward(logits.clone(), batch.targets.clone());
+    ClassificationOutput::new(loss, logits, batch.targets)
+}
+
+/// Trains a classifier as `config` says, writing everything into `out`:
+/// `config.json`, `metrics.csv`, `metrics.json`, `model.bpk`, `slopes.json`, `summary.json`,
+/// and burn-train's `checkpoint/` and logs.
+pub fn train(
+    config: &TrainConfig,
+    out: &Path,
+    options: &RunOptions,
+) -> anyhow::Result<TrainSummary> {
+    let started = Instant::now();
+    config.validate()?;
+    std::fs::create_dir_all(out)
+        .with_context(|| format!("cannot create the output folder {}", out.display()))?;
+    write_json(&out.join("config.json"), config)?;
+
+    let data = config.dataset.load(config.data_dir.as_deref())?;
+    let train_set = match config.limit_train {
+        Some(n) => data.train.take(n),
+        None => data.train,
+    };
+    let test_set = match config.limit_test {
+        Some(n) => data.test.take(n),
+        None => data.test,
+    };
+    ensure!(!train_set.is_empty(), "the training set is empty");
+    ensure!(!test_set.is_empty(), "the test set is empty");
+    let (train_len, test_len) = (train_set.len(), test_set.len());
+    if !options.quiet {
+        println!(
+            "data: {} — {train_len} train / {test_len} test images, {}×{}×{}",
+            data.source, train_set.channels, train_set.height, train_set.width
+        );
+    }
+
+    let device = parse_device(&config.device).map_err(anyhow::Error::msg)?;
+    device.seed(config.seed);
+    let model_config = ModelConfig {
+        shortcut: config.shortcut,
+        ..ModelConfig::new(
+            config.model,
+            train_set.channels,
+            train_set.num_classes,
+            config.activation.clone(),
+        )
+    };
+    let model = model_config.init(&device.clone().autodiff());
+    let params = trainable_params(&model);
+    let slope_params: usize = schedule::slope_param_ids(&model).len();
+    let slope_params = if slope_params == 0 {
+        0
+    } else {
+        slopes::snapshot(&model)
+            .iter()
+            .map(|l| l.pos.as_ref().map_or(0, Vec::len) + l.neg.as_ref().map_or(0, Vec::len))
+            .sum()
+    };
+    if !options.quiet {
+        println!(
+            "model: {} with {} — {params} parameters ({slope_params} activation slopes); \
+             schedule {}; device {}",
+            config.model, config.activation, config.schedule.schedule, config.device
+        );
+    }
+
+    let augment = config.augment.unwrap_or(data.default_augment);
+    let loader_train = DataLoaderBuilder::new(ImageBatcher::new(
+        data.normalize.clone(),
+        augment,
+        config.seed,
+    ))
+    .batch_size(config.batch_size)
+    .shuffle(config.seed)
+    .num_workers(config.workers)
+    .build(ImageDataset::new(train_set));
+    let loader_test = DataLoaderBuilder::new(ImageBatcher::new(
+        data.normalize.clone(),
+        Augment::none(),
+        config.seed,
+    ))
+    .batch_size(config.batch_size)
+    .num_workers(config.workers)
+    .build(ImageDataset::new(test_set));
+
+    let iters_per_epoch = train_len.div_ceil(config.batch_size) as u64;
+    let total_steps = iters_per_epoch * config.epochs as u64;
+    let warmup_steps = (config.lr_warmup_epochs * iters_per_epoch as f64).round() as u64;
+    let slope_decay = if config.schedule.slope_weight_decay {
+        config.weight_decay
+    } else {
+        0.0
+    };
+    let (optim, scheduler) = schedule::build(
+        &model,
+        &config.schedule,
+        config.sgd(config.weight_decay).build(),
+        config.sgd(slope_decay).build(),
+        LrCurve::new(config.lr, config.lr_shape, total_steps, warmup_steps),
+        iters_per_epoch,
+    );
+
+    let report =
+        EpochReport::new(Some(out.to_path_buf()), options.label.clone()).quiet(options.quiet);
+    let log = report.log();
+    let mut training = SupervisedTraining::new(out, loader_train, loader_test)
+        .metric_train_numeric(LossMetric::new())
+        .metric_valid_numeric(LossMetric::new())
+        .metric_train_numeric(AccuracyMetric::new())
+        .metric_valid_numeric(AccuracyMetric::new())
+        .num_epochs(config.epochs)
+        .renderer(Box::new(report));
+    let guard = FiniteLossGuard::new(training.interrupter());
+    training = training.metric_train(guard.clone());
+    if config.checkpoints {
+        training = training.with_default_checkpointers();
+    }
+    let result = training.launch(Learner::new(model, optim, scheduler));
+
+    if let Some(message) = guard.failure() {
+        bail!(
+            "{message} Metrics of the finished epochs are in {}.",
+            out.display()
+        );
+    }
+    if let Some(error) = &result.error {
+        bail!("training failed: {error}");
+    }
+    if let Some(interruption) = &result.interrupted {
+        bail!(
+            "training was interrupted{}",
+            interruption
+                .reason
+                .as_deref()
+                .map(|r| format!(": {r}"))
+                .unwrap_or_default()
+        );
+    }
+
+    let model = result.model;
+    model
+        .clone()
+        .save_file(out.join("model.bpk"))
+        .with_context(|| format!("cannot save the model into {}", out.display()))?;
+    write_json(&out.join("slopes.json"), &slopes::snapshot(&model))?;
+
+    let epochs = log.rows();
+    let final_test_acc = epochs.last().map_or(f64::NAN, |r| r.test_acc);
+    let best_test_acc = epochs.iter().map(|r| r.test_acc).fold(f64::NAN, f64::max);
+    let seconds_per_epoch = epochs
+        .iter()
+        .map(|r| r.train_seconds + r.test_seconds)
+        .sum::<f64>()
+        / epochs.len().max(1) as f64;
+    let summary = TrainSummary {
+        config: config.clone(),
+        data_source: data.source,
+        train_images: train_len,
+        test_images: test_len,
+        params,
+        slope_params,
+        epochs,
+        final_test_acc,
+        best_test_acc,
+        seconds_per_epoch,
+        total_seconds: started.elapsed().as_secs_f64(),
+    };
+    write_json(&out.join("summary.json"), &summary)?;
+    Ok(summary)
+}
+
+/// Writes `value` as pretty JSON, through a temporary file so that a crash never leaves half a
+/// file.
+pub fn write_json<T: Serialize + ?Sized>(path: &Path, value: &T) -> anyhow::Result<()> {
+    let text = serde_json::to_string_pretty(value)?;
+    let tmp = path.with_extension("json.tmp");
+    std::fs::write(&tmp, text).with_context(|| format!("cannot write {}", tmp.display()))?;
+    std::fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dataset_names() {
+        assert_eq!(
+            "fashion-mnist".parse::<DatasetKind>().unwrap(),
+            DatasetKind::FashionMnist
+        );
+        assert_eq!(
+            "CIFAR-10".parse::<DatasetKind>().unwrap(),
+            DatasetKind::Cifar10
+        );
+        assert!("imagenet21k".parse::<DatasetKind>().is_err());
+    }
+
+    #[test]
+    fn validation_catches_bad_numbers() {
+        let ok = TrainConfig::default();
+        assert!(ok.validate().is_ok());
+        for bad in [
+            TrainConfig {
+                lr: 0.0,
+                ..ok.clone()
+            },
+            TrainConfig {
+                lr: f64::NAN,
+                ..ok.clone()
+            },
+            TrainConfig {
+                epochs: 0,
+                ..ok.clone()
+            },
+            TrainConfig {
+                batch_size: 0,
+                ..ok.clone()
+            },
+            TrainConfig {
+                momentum: 1.0,
+                ..ok.clone()
+            },
+            TrainConfig {
+                weight_decay: -1.0,
+                ..ok.clone()
+            },
+        ] {
+            assert!(bad.validate().is_err(), "{bad:?}");
+        }
+    }
+
+    fn quick(activation: &str, schedule: &str, epochs: usize) -> TrainConfig {
+        TrainConfig {
+            activation: activation.parse().unwrap(),
+            schedule: ScheduleConfig::new(schedule.parse().unwrap()),
+            epochs,
+            batch_size: 64,
+            lr: 0.05,
+            limit_train: Some(1024),
+            limit_test: Some(256),
+            workers: 0,
+            ..TrainConfig::default()
+        }
+    }
+
+    #[test]
+    fn end_to_end_training_reduces_the_loss_and_writes_its_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let options = RunOptions {
+            quiet: true,
+            label: String::new(),
+        };
+        let summary = train(
+            &quick("frelu", "alternate:3:1:iter", 3),
+            dir.path(),
+            &options,
+        )
+        .unwrap();
+        assert_eq!(summary.epochs.len(), 3);
+        let first = &summary.epochs[0];
+        let last = summary.epochs.last().unwrap();
+        assert!(
+            last.train_loss < first.train_loss,
+            "train loss did not decrease: {:?}",
+            summary.epochs
+        );
+        // Far above the 10 % of chance after a few hundred steps on real data.
+        assert!(last.test_acc > 60.0, "{:?}", summary.epochs);
+        for file in [
+            "config.json",
+            "metrics.csv",
+            "metrics.json",
+            "model.bpk",
+            "slopes.json",
+            "summary.json",
+        ] {
+            assert!(dir.path().join(file).is_file(), "{file} missing");
+        }
+        let csv = std::fs::read_to_string(dir.path().join("metrics.csv")).unwrap();
+        assert_eq!(csv.lines().count(), 4);
+        assert!(csv.starts_with(EpochRow::CSV_HEADER));
+        // The slopes moved away from their ReLU start during the slope phases.
+        let layers: Vec<slopes::LayerSlopes> =
+            serde_json::from_str(&std::fs::read_to_string(dir.path().join("slopes.json")).unwrap())
+                .unwrap();
+        assert_eq!(layers.len(), 4);
+        assert!(
+            layers
+                .iter()
+                .any(|l| l.neg.as_ref().unwrap().iter().any(|&v| v != 0.0))
+        );
+        assert_eq!(summary.slope_params, 2 * (32 + 32 + 64 + 64));
+    }
+
+    #[test]
+    fn a_diverging_run_stops_with_a_message_naming_the_step() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = TrainConfig {
+            lr: 1e6,
+            lr_shape: LrShape::Constant,
+            weight_decay: 0.0,
+            ..quick("relu", "joint", 2)
+        };
+        let options = RunOptions {
+            quiet: true,
+            label: String::new(),
+        };
+        let err = train(&config, dir.path(), &options)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("the training loss became"), "{err}");
+        assert!(err.contains("at step"), "{err}");
+    }
+}

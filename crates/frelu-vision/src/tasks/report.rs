@@ -1,0 +1,373 @@
+//! The per-epoch report of a training run: a progress bar while it runs, one printed row per
+//! epoch, and `metrics.csv` + `metrics.json` rewritten after every epoch (so an interrupted run
+//! keeps every finished epoch).
+//!
+//! It is a burn-train [`MetricsRenderer`], so it sees exactly what the `Learner` computes.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use burn::train::logger::{EvaluationProgressLogger, TrainingProgressLogger};
+use burn::train::metric::{MetricDefinition, MetricId, NumericEntry};
+use burn::train::renderer::{
+    EvaluationName, MetricState, MetricsRenderer, MetricsRendererEvaluation,
+    MetricsRendererTraining,
+};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use serde::{Deserialize, Serialize};
+
+/// One finished epoch.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct EpochRow {
+    /// 1-based epoch number.
+    pub epoch: usize,
+    /// Mean training loss over the epoch.
+    pub train_loss: f64,
+    /// Training accuracy over the epoch, in percent.
+    pub train_acc: f64,
+    /// Test loss.
+    pub test_loss: f64,
+    /// Test accuracy, in percent.
+    pub test_acc: f64,
+    /// Wall-clock seconds of the training split.
+    pub train_seconds: f64,
+    /// Wall-clock seconds of the evaluation split.
+    pub test_seconds: f64,
+    /// Training images per second.
+    pub images_per_sec: f64,
+}
+
+impl EpochRow {
+    /// The CSV header matching [`EpochRow::csv`].
+    pub const CSV_HEADER: &'static str =
+        "epoch,train_loss,train_acc,test_loss,test_acc,train_seconds,test_seconds,images_per_sec";
+
+    /// One CSV line.
+    pub fn csv(&self) -> String {
+        format!(
+            "{},{:.6},{:.4},{:.6},{:.4},{:.3},{:.3},{:.1}",
+            self.epoch,
+            self.train_loss,
+            self.train_acc,
+            self.test_loss,
+            self.test_acc,
+            self.train_seconds,
+            self.test_seconds,
+            self.images_per_sec
+        )
+    }
+}
+
+/// Called after each epoch with the finished rows (e.g. to record slopes).
+pub type EpochHook = Box<dyn FnMut(&EpochRow) + Send + Sync>;
+
+/// The report's shared state: the finished rows, readable from the training thread.
+#[derive(Clone, Default)]
+pub struct EpochLog(Arc<Mutex<Vec<EpochRow>>>);
+
+impl EpochLog {
+    /// The rows so far.
+    pub fn rows(&self) -> Vec<EpochRow> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+}
+
+/// Renders progress and writes the per-epoch metrics.
+pub struct EpochReport {
+    dir: Option<PathBuf>,
+    label: String,
+    quiet: bool,
+    names: HashMap<MetricId, String>,
+    finals: HashMap<(bool, String), f64>,
+    running: HashMap<String, String>,
+    bar: Option<ProgressBar>,
+    split_is_train: bool,
+    split_items: usize,
+    split_start: Option<Instant>,
+    train_seconds: f64,
+    train_items: usize,
+    test_seconds: f64,
+    total_epochs: usize,
+    epoch: usize,
+    log: EpochLog,
+    hook: Option<EpochHook>,
+}
+
+impl EpochReport {
+    /// A report writing into `dir` (no files when `None`); `label` prefixes the progress bar.
+    pub fn new(dir: Option<PathBuf>, label: impl Into<String>) -> Self {
+        Self {
+            dir,
+            label: label.into(),
+            quiet: false,
+            names: HashMap::new(),
+            finals: HashMap::new(),
+            running: HashMap::new(),
+            bar: None,
+            split_is_train: true,
+            split_items: 0,
+            split_start: None,
+            train_seconds: 0.0,
+            train_items: 0,
+            test_seconds: 0.0,
+            total_epochs: 0,
+            epoch: 0,
+            log: EpochLog::default(),
+            hook: None,
+        }
+    }
+
+    /// Prints nothing (files are still written).
+    pub fn quiet(mut self, quiet: bool) -> Self {
+        self.quiet = quiet;
+        self
+    }
+
+    /// Continues numbering after `epochs` already finished epochs (when resuming), keeping
+    /// their rows.
+    pub fn resume_from(self, rows: Vec<EpochRow>) -> Self {
+        self.epoch_offset(rows)
+    }
+
+    fn epoch_offset(mut self, rows: Vec<EpochRow>) -> Self {
+        self.epoch = rows.len();
+        *self.log.0.lock().unwrap_or_else(|e| e.into_inner()) = rows;
+        self
+    }
+
+    /// Runs `hook` after every epoch.
+    pub fn on_epoch(mut self, hook: EpochHook) -> Self {
+        self.hook = Some(hook);
+        self
+    }
+
+    /// A handle on the rows, readable after training.
+    pub fn log(&self) -> EpochLog {
+        self.log.clone()
+    }
+
+    fn println(&self, line: &str) {
+        if self.quiet {
+            return;
+        }
+        match &self.bar {
+            Some(bar) => bar.println(line),
+            None => println!("{line}"),
+        }
+    }
+
+    fn record(&mut self, train: bool, state: MetricState) {
+        let MetricState::Numeric(entry, numeric) = state else {
+            return;
+        };
+        let name = self
+            .names
+            .get(&entry.metric_id)
+            .cloned()
+            .unwrap_or_else(|| format!("{:?}", entry.metric_id));
+        match numeric {
+            Some(NumericEntry::Final(value)) => {
+                self.finals.insert((train, name), value);
+            }
+            _ => {
+                self.running
+                    .insert(name, entry.serialized_entry.formatted.clone());
+                if let Some(bar) = &self.bar {
+                    let mut parts: Vec<String> = self.running.values().cloned().collect();
+                    parts.sort();
+                    bar.set_message(parts.join("  "));
+                }
+            }
+        }
+    }
+
+    fn final_value(&self, train: bool, name: &str) -> f64 {
+        self.finals
+            .get(&(train, name.to_string()))
+            .copied()
+            .unwrap_or(f64::NAN)
+    }
+
+    fn write_files(&self, rows: &[EpochRow]) {
+        let Some(dir) = &self.dir else { return };
+        let mut csv = String::from(EpochRow::CSV_HEADER);
+        csv.push('\n');
+        for row in rows {
+            csv.push_str(&row.csv());
+            csv.push('\n');
+        }
+        let json = serde_json::to_string_pretty(rows).unwrap_or_default();
+        // Write-then-rename so a crash never leaves a half-written file.
+        for (name, content) in [("metrics.csv", csv), ("metrics.json", json)] {
+            let tmp = dir.join(format!(".{name}.tmp"));
+            if std::fs::write(&tmp, content).is_ok() {
+                let _ = std::fs::rename(&tmp, dir.join(name));
+            }
+        }
+    }
+}
+
+impl MetricsRendererTraining for EpochReport {
+    fn update_train(&mut self, state: MetricState) {
+        self.record(true, state);
+    }
+
+    fn update_valid(&mut self, state: MetricState) {
+        self.record(false, state);
+    }
+
+    fn on_train_end(
+        &mut self,
+        _summary: Option<burn::train::LearnerSummary>,
+    ) -> Result<(), Box<dyn core::error::Error>> {
+        Ok(())
+    }
+}
+
+impl MetricsRendererEvaluation for EpochReport {
+    fn update_test(&mut self, _name: EvaluationName, _state: MetricState) {}
+
+    fn on_test_end(
+        &mut self,
+        _summary: Option<burn::train::LearnerSummary>,
+    ) -> Result<(), Box<dyn core::error::Error>> {
+        Ok(())
+    }
+}
+
+impl TrainingProgressLogger for EpochReport {
+    fn start(
+        &mut self,
+        total_epochs: usize,
+        starting_epoch: usize,
+        _total_items: Option<usize>,
+        _label: Option<&str>,
+    ) {
+        self.total_epochs = total_epochs;
+        if starting_epoch > 1 && self.epoch == 0 {
+            self.epoch = starting_epoch - 1;
+        }
+        self.println(&format!(
+            "{:>5} {:>10} {:>9} {:>9} {:>8} {:>8} {:>9}",
+            "epoch", "train_loss", "train_acc", "test_loss", "test_acc", "seconds", "images/s"
+        ));
+    }
+
+    fn update_epoch(&mut self, _epoch: usize) {
+        self.epoch += 1;
+        let row = EpochRow {
+            epoch: self.epoch,
+            train_loss: self.final_value(true, "Loss"),
+            train_acc: self.final_value(true, "Accuracy"),
+            test_loss: self.final_value(false, "Loss"),
+            test_acc: self.final_value(false, "Accuracy"),
+            train_seconds: self.train_seconds,
+            test_seconds: self.test_seconds,
+            images_per_sec: self.train_items as f64 / self.train_seconds.max(1e-9),
+        };
+        self.println(&format!(
+            "{:>5} {:>10.4} {:>8.2}% {:>9.4} {:>7.2}% {:>8.1} {:>9.0}",
+            row.epoch,
+            row.train_loss,
+            row.train_acc,
+            row.test_loss,
+            row.test_acc,
+            row.train_seconds + row.test_seconds,
+            row.images_per_sec
+        ));
+        let rows = {
+            let mut rows = self.log.0.lock().unwrap_or_else(|e| e.into_inner());
+            rows.push(row.clone());
+            rows.clone()
+        };
+        self.write_files(&rows);
+        if let Some(hook) = &mut self.hook {
+            hook(&row);
+        }
+        self.finals.clear();
+    }
+
+    fn start_split(&mut self, split: &str, total_items: usize) {
+        self.split_is_train = split.eq_ignore_ascii_case("train");
+        self.split_items = total_items;
+        self.split_start = Some(Instant::now());
+        self.running.clear();
+        if self.quiet {
+            return;
+        }
+        let bar = ProgressBar::with_draw_target(
+            Some(total_items as u64),
+            ProgressDrawTarget::stderr_with_hz(4),
+        );
+        let what = if self.split_is_train {
+            "train"
+        } else {
+            "test "
+        };
+        bar.set_style(
+            ProgressStyle::with_template(
+                "{prefix} {bar:28.cyan/blue} {pos:>6}/{len:6} [{elapsed_precise}<{eta_precise}] {msg}",
+            )
+            .expect("valid template")
+            .progress_chars("=> "),
+        );
+        bar.set_prefix(format!(
+            "{} epoch {}/{} {what}",
+            self.label,
+            self.epoch + 1,
+            self.total_epochs
+        ));
+        self.bar = Some(bar);
+    }
+
+    fn update_split(&mut self, items_processed: usize) {
+        if let Some(bar) = &self.bar {
+            bar.set_position(items_processed as u64);
+        }
+    }
+
+    fn end_split(&mut self) {
+        let seconds = self
+            .split_start
+            .take()
+            .map(|s| s.elapsed().as_secs_f64())
+            .unwrap_or(0.0);
+        if self.split_is_train {
+            self.train_seconds = seconds;
+            self.train_items = self.split_items;
+        } else {
+            self.test_seconds = seconds;
+        }
+        if let Some(bar) = self.bar.take() {
+            bar.finish_and_clear();
+        }
+    }
+
+    fn end(&mut self) {
+        if let Some(bar) = self.bar.take() {
+            bar.finish_and_clear();
+        }
+    }
+
+    fn log_event_training(&mut self, _event: String) {}
+}
+
+impl EvaluationProgressLogger for EpochReport {
+    fn start_global_progress(&mut self, _total_tests: usize) {}
+    fn start_test(&mut self, _name: &str, _total_items: usize) {}
+    fn update_test_progress(&mut self, _items_processed: usize) {}
+    fn end_test(&mut self) {}
+    fn end_global_progress(&mut self) {}
+    fn log_event_evaluation(&mut self, _event: String) {}
+}
+
+impl MetricsRenderer for EpochReport {
+    fn manual_close(&mut self) {}
+
+    fn register_metric(&mut self, definition: MetricDefinition) {
+        self.names
+            .insert(definition.metric_id.clone(), definition.name.to_string());
+    }
+}

@@ -1,0 +1,181 @@
+//! The FReLU kernels of the Flex (CPU) backend, for f32.
+//!
+//! Both passes work on `(n, c)` planes of `S = H·W·...` contiguous elements, in parallel with
+//! rayon (the pool Flex itself uses). The backward pass writes `dx` into `dy`'s buffer when `dy`
+//! is uniquely owned, and reduces `dpos`/`dneg` in a fixed order — per-plane sums with 16
+//! independent branch-free accumulators, then a sum over `n` in index order — so its result does
+//! not depend on how the work was scheduled.
+
+use burn::backend::TensorMetadata;
+use burn::backend::flex::{Flex, FlexTensor};
+use burn::tensor::{DType, TensorData};
+use rayon::prelude::*;
+
+use super::backend::{FReluBackend, composed_backward, composed_forward};
+
+/// Elements per rayon task, at least.
+const GRAIN: usize = 1 << 14;
+/// Independent accumulators per plane in the backward reduction.
+const LANES: usize = 16;
+
+impl FReluBackend for Flex {
+    fn frelu(x: FlexTensor, pos: FlexTensor, neg: FlexTensor) -> FlexTensor {
+        if !all_f32([&x, &pos, &neg]) {
+            return composed_forward::<Flex>(x, pos, neg);
+        }
+        let shape = x.shape();
+        let (c, s) = (shape[1], plane_size(&shape));
+        let pos = f32_vec(&pos);
+        let neg = f32_vec(&neg);
+        let grain = (GRAIN / s.max(1)).max(1);
+        let slope = |plane: usize| {
+            let ch = plane % c;
+            (pos[ch], neg[ch])
+        };
+
+        let mut x = contiguous(x);
+        if let Some(data) = unique_slice_mut(&mut x) {
+            // In place: x is not needed afterwards.
+            data.par_chunks_mut(s)
+                .with_min_len(grain)
+                .enumerate()
+                .for_each(|(plane, values)| {
+                    let (p, n) = slope(plane);
+                    for v in values {
+                        *v *= if *v > 0.0 { p } else { n };
+                    }
+                });
+            return x;
+        }
+        let input = x.as_slice::<f32>().expect("contiguous f32");
+        let mut out: Vec<f32> = Vec::with_capacity(input.len());
+        out.spare_capacity_mut()
+            .par_chunks_mut(s)
+            .zip(input.par_chunks(s))
+            .with_min_len(grain)
+            .enumerate()
+            .for_each(|(plane, (dst, src))| {
+                let (p, n) = slope(plane);
+                for (d, &v) in dst.iter_mut().zip(src) {
+                    d.write(v * if v > 0.0 { p } else { n });
+                }
+            });
+        // SAFETY: the chunks above cover all `input.len()` elements and each was written.
+        unsafe { out.set_len(input.len()) };
+        FlexTensor::from_data(TensorData::new(out, shape))
+    }
+
+    fn frelu_backward(
+        x: FlexTensor,
+        pos: FlexTensor,
+        neg: FlexTensor,
+        dy: FlexTensor,
+    ) -> (FlexTensor, FlexTensor, FlexTensor) {
+        if !all_f32([&x, &pos, &neg, &dy]) {
+            return composed_backward::<Flex>(x, pos, neg, dy);
+        }
+        let shape = x.shape();
+        let (n_batch, c, s) = (shape[0], shape[1], plane_size(&shape));
+        let pos = f32_vec(&pos);
+        let neg = f32_vec(&neg);
+        let x = contiguous(x);
+        let xs = x.as_slice::<f32>().expect("contiguous f32");
+
+        // dx goes into dy's buffer: in place when dy is uniquely owned, else into a copy.
+        let mut dy = contiguous(dy);
+        if unique_slice_mut(&mut dy).is_none() {
+            let copy = dy.as_slice::<f32>().expect("contiguous f32").to_vec();
+            dy = FlexTensor::from_data(TensorData::new(copy, shape.clone()));
+        }
+        let grad = unique_slice_mut(&mut dy).expect("uniquely owned");
+
+        let mut partials = vec![(0.0f32, 0.0f32); n_batch * c];
+        grad.par_chunks_mut(s)
+            .zip(xs.par_chunks(s))
+            .zip(partials.par_iter_mut())
+            .with_min_len((GRAIN / s.max(1)).max(1))
+            .enumerate()
+            .for_each(|(plane, ((g, xp), partial))| {
+                let ch = plane % c;
+                *partial = plane_backward(xp, g, pos[ch], neg[ch]);
+            });
+
+        let mut dpos = vec![0.0f32; c];
+        let mut dneg = vec![0.0f32; c];
+        for (plane, (sp, sn)) in partials.into_iter().enumerate() {
+            dpos[plane % c] += sp;
+            dneg[plane % c] += sn;
+        }
+        (
+            dy,
+            FlexTensor::from_data(TensorData::new(dpos, [c])),
+            FlexTensor::from_data(TensorData::new(dneg, [c])),
+        )
+    }
+}
+
+/// One plane of the backward pass: turns `g` (dy) into dx in place and returns
+/// `(Σ dy·max(x, 0), Σ dy·min(x, 0))`.
+#[inline]
+fn plane_backward(x: &[f32], g: &mut [f32], p: f32, n: f32) -> (f32, f32) {
+    let mut sum_pos = [0.0f32; LANES];
+    let mut sum_neg = [0.0f32; LANES];
+    let mut x_chunks = x.chunks_exact(LANES);
+    let mut g_chunks = g.chunks_exact_mut(LANES);
+    for (xc, gc) in (&mut x_chunks).zip(&mut g_chunks) {
+        for j in 0..LANES {
+            let (v, d) = (xc[j], gc[j]);
+            let positive = v > 0.0;
+            let dv = d * v;
+            sum_pos[j] += if positive { dv } else { 0.0 };
+            sum_neg[j] += if positive { 0.0 } else { dv };
+            gc[j] = d * if positive { p } else { n };
+        }
+    }
+    for (j, (&v, d)) in x_chunks
+        .remainder()
+        .iter()
+        .zip(g_chunks.into_remainder())
+        .enumerate()
+    {
+        let positive = v > 0.0;
+        let dv = *d * v;
+        sum_pos[j] += if positive { dv } else { 0.0 };
+        sum_neg[j] += if positive { 0.0 } else { dv };
+        *d *= if positive { p } else { n };
+    }
+    (sum_pos.iter().sum(), sum_neg.iter().sum())
+}
+
+fn all_f32<const K: usize>(tensors: [&FlexTensor; K]) -> bool {
+    tensors.iter().all(|t| t.dtype() == DType::F32)
+}
+
+/// Elements per `(n, c)` plane.
+fn plane_size(shape: &burn::tensor::Shape) -> usize {
+    shape.iter().skip(2).product::<usize>()
+}
+
+fn contiguous(t: FlexTensor) -> FlexTensor {
+    if t.as_slice::<f32>().is_some() {
+        t
+    } else {
+        t.to_contiguous()
+    }
+}
+
+fn f32_vec(t: &FlexTensor) -> Vec<f32> {
+    match t.as_slice::<f32>() {
+        Some(values) => values.to_vec(),
+        None => t.to_contiguous().as_slice::<f32>().expect("f32").to_vec(),
+    }
+}
+
+/// The tensor's elements, mutably, if it owns its buffer alone and is contiguous.
+fn unique_slice_mut(t: &mut FlexTensor) -> Option<&mut [f32]> {
+    if !t.is_unique() {
+        return None;
+    }
+    let (start, end) = t.layout().contiguous_offsets()?;
+    Some(&mut t.storage_mut::<f32>()[start..end])
+}
