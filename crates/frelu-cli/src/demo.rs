@@ -36,7 +36,7 @@ pub fn run(args: &DemoArgs) -> anyhow::Result<()> {
         (
             "frelu",
             ActivationConfig::frelu(),
-            "alternate:1:1:iter".parse()?,
+            "alternate:4:1:iter".parse()?,
         ),
     ];
     println!(

@@ -99,7 +99,7 @@ pub struct TrainArgs {
     #[arg(long, default_value = "relu")]
     act: ActivationConfig,
     /// Slope schedule: joint, frozen, alternate:K:M:UNIT (UNIT = iter | epoch).
-    #[arg(long, default_value = "alternate:1:1:iter")]
+    #[arg(long, default_value = "alternate:4:1:iter")]
     schedule: Schedule,
     /// Weights-only warm-up before the schedule: N or N:UNIT (e.g. 1:epoch, 200:iter).
     #[arg(long)]

@@ -508,6 +508,9 @@ pub fn slope_param_ids<M: Module>(module: &M) -> Vec<ParamId> {
 /// - `iters_per_epoch`: optimiser steps per epoch, for schedules counted in epochs.
 ///
 /// Pass the pair to `burn::train::Learner::new(model, optim, scheduler)`.
+///
+/// A model without slopes (ReLU, GELU, ...) has nothing to alternate with: its weights learn at
+/// every step whatever the schedule says.
 pub fn build<M, O1, O2>(
     model: &M,
     config: &ScheduleConfig,
@@ -522,7 +525,15 @@ where
     O2: Optimizer,
 {
     let base_lr = base_lr.into();
-    let slopes = ParamGroup::from_ids(slope_param_ids(model));
+    let slope_ids = slope_param_ids(model);
+    let joint;
+    let config = if slope_ids.is_empty() {
+        joint = ScheduleConfig::new(Schedule::Joint);
+        &joint
+    } else {
+        config
+    };
+    let slopes = ParamGroup::from_ids(slope_ids);
     let optim = ModuleOptimizer::from(Freezable(weights_optim)).with_group(
         slopes.clone(),
         Freezable(slopes_optim),
@@ -762,6 +773,29 @@ mod tests {
         let snaps = run("joint", 3);
         assert_ne!(snaps[0].1, snaps[1].1);
         assert_ne!(snaps[0].0, snaps[1].0);
+    }
+
+    #[test]
+    fn weights_of_a_model_without_slopes_learn_at_every_step() {
+        #[derive(Module, Debug)]
+        struct Plain {
+            linear: Linear,
+        }
+        let device = Device::flex().autodiff();
+        let mut net = Plain {
+            linear: LinearConfig::new(3, 1).init(&device),
+        };
+        let config = ScheduleConfig::new("alternate:1:1:iter".parse().unwrap());
+        let sgd = SgdConfig::new();
+        let (mut optim, mut scheduler) = build(&net, &config, sgd.build(), sgd.build(), 0.1, 1);
+        for _ in 0..4 {
+            let before = net.linear.weight.val().into_data();
+            let x = Tensor::<2>::random([8, 3], Distribution::Normal(0.0, 1.0), &device);
+            let loss = net.linear.forward(x).powi_scalar(2).mean();
+            let grads = GradientsParams::from_grads(loss.backward(), &net);
+            net = optim.step(scheduler.step(), net, grads);
+            assert_ne!(before, net.linear.weight.val().into_data());
+        }
     }
 
     #[test]

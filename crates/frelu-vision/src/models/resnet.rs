@@ -36,6 +36,7 @@ pub enum ShortcutKind {
 
 /// The shortcut branch of a residual block.
 #[derive(Module, Debug)]
+#[allow(clippy::large_enum_variant)]
 pub enum Shortcut {
     /// Same shape in and out.
     Identity(Identity),
@@ -78,7 +79,7 @@ impl Shortcut {
         match kind {
             ShortcutKind::A => {
                 assert!(
-                    out_channels >= in_channels && (out_channels - in_channels) % 2 == 0,
+                    out_channels >= in_channels && (out_channels - in_channels).is_multiple_of(2),
                     "option-A shortcut needs an even channel increase"
                 );
                 Shortcut::Pad(PadShortcut {
@@ -198,7 +199,7 @@ pub struct CifarResNet {
 impl CifarResNetConfig {
     /// Blocks per stage, or an error for a depth that is not `6n + 2`.
     pub fn blocks_per_stage(&self) -> Result<usize, String> {
-        if self.depth < 8 || (self.depth - 2) % 6 != 0 {
+        if self.depth < 8 || !(self.depth - 2).is_multiple_of(6) {
             Err(format!(
                 "CIFAR ResNet depth must be 6n + 2 (20, 32, 44, 56, 110, ...), got {}",
                 self.depth

@@ -250,7 +250,7 @@ impl TrainConfig {
     }
 
     fn sgd(&self, weight_decay: f64) -> SgdConfig {
-        let momentum = (self.momentum > 0.0).then(|| MomentumConfig {
+        let momentum = (self.momentum > 0.0).then_some(MomentumConfig {
             momentum: self.momentum,
             dampening: 0.0,
             nesterov: self.nesterov,
@@ -382,10 +382,15 @@ pub fn train(
             .sum()
     };
     if !options.quiet {
+        let schedule = if slope_params == 0 {
+            "joint (no slopes to alternate with)".to_string()
+        } else {
+            config.schedule.schedule.to_string()
+        };
         println!(
             "model: {} with {} — {params} parameters ({slope_params} activation slopes); \
-             schedule {}; device {}",
-            config.model, config.activation, config.schedule.schedule, config.device
+             schedule {schedule}; device {}",
+            config.model, config.activation, config.device
         );
     }
 
@@ -561,7 +566,7 @@ mod tests {
             schedule: ScheduleConfig::new(schedule.parse().unwrap()),
             epochs,
             batch_size: 64,
-            lr: 0.05,
+            lr: 0.02,
             limit_train: Some(1024),
             limit_test: Some(256),
             workers: 0,
@@ -622,7 +627,7 @@ mod tests {
     fn a_diverging_run_stops_with_a_message_naming_the_step() {
         let dir = tempfile::tempdir().unwrap();
         let config = TrainConfig {
-            lr: 1e6,
+            lr: 1e30,
             lr_shape: LrShape::Constant,
             weight_decay: 0.0,
             ..quick("relu", "joint", 2)

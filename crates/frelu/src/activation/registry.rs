@@ -21,9 +21,10 @@ use serde::{Deserialize, Serialize};
 use super::{FRelu, FReluConfig, SlopeSharing};
 
 /// Which activation a model uses; parse it from a string with [`str::parse`].
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub enum ActivationConfig {
     /// `relu`: max(x, 0).
+    #[default]
     Relu,
     /// `lrelu[:slope]`: leaky ReLU with a fixed negative slope (default 0.01).
     LeakyRelu {
@@ -67,12 +68,6 @@ pub enum ActivationConfig {
     Gelu,
     /// `identity`: no activation (a linear network; for checks).
     Identity,
-}
-
-impl Default for ActivationConfig {
-    fn default() -> Self {
-        Self::Relu
-    }
 }
 
 /// An activation layer built by [`ActivationConfig::init`].

@@ -11,12 +11,18 @@ use burn::tensor::Shape;
 /// and dtypes without a dedicated kernel. `Flex` (f32) has a multi-threaded CPU kernel,
 /// `Autodiff` a custom backward that calls [`FReluBackend::frelu_backward`] of the inner
 /// backend, and `Cube` (with the `wgpu` or `cuda` feature) CubeCL kernels.
-#[backend_extension(Flex, Autodiff, Cube: cfg(any(feature = "wgpu", feature = "cuda")))]
+#[backend_extension(
+    Flex,
+    Autodiff,
+    Cube: cfg(any(feature = "wgpu", feature = "cuda")),
+    Fusion: cfg(any(feature = "wgpu", feature = "cuda"))
+)]
 pub trait FReluBackend: Backend {
     /// `y = x · (x > 0 ? pos[c] : neg[c])`, `c` = dimension 1 of `x`.
     ///
     /// # Shapes
     /// - x: `[N, C, ...]` (rank ≥ 2); pos, neg: `[C]`; output: like `x`.
+    #[fusion(dtype = x, shape = x)]
     fn frelu(
         x: FloatTensor<Self>,
         pos: FloatTensor<Self>,
@@ -28,6 +34,7 @@ pub trait FReluBackend: Backend {
     /// Gradients of FReLU given the upstream gradient `dy`: `(dx, dpos, dneg)` with
     /// `dx = dy · (x > 0 ? pos[c] : neg[c])`, `dpos[c] = Σ dy · max(x, 0)`,
     /// `dneg[c] = Σ dy · min(x, 0)` (sums over every dimension but 1).
+    #[fusion(meta = |x, pos, neg, _dy| (x.clone(), pos.clone(), neg.clone()))]
     fn frelu_backward(
         x: FloatTensor<Self>,
         pos: FloatTensor<Self>,

@@ -8,6 +8,8 @@
 
 mod autodiff;
 mod backend;
+#[cfg(any(feature = "wgpu", feature = "cuda"))]
+mod cube;
 mod flex;
 
 use burn::backend::{Dispatch, DispatchDevice};
