@@ -35,6 +35,73 @@ enum Command {
     Demo(demo::DemoArgs),
     /// What FReLU costs next to ReLU: the op alone and whole training steps.
     Bench(BenchArgs),
+    /// A resumable grid of activations × schedules × seeds, aggregated with statistics and plots.
+    Compare(CompareArgs),
+    /// Per-layer statistics and plots of the slopes a run learned.
+    Analyze(AnalyzeArgs),
+}
+
+/// Options of `frelu compare`.
+#[derive(Args, Debug, Clone)]
+pub struct CompareArgs {
+    /// Protocol: quick (Fashion-MNIST, simple-cnn, 2 epochs, 3 seeds), paper (CIFAR-10,
+    /// ResNet-20, 30 epochs, 5 seeds), cifar100, or a .toml/.json protocol file.
+    #[arg(long, default_value = "quick")]
+    protocol: String,
+    /// Output folder (default results/PROTOCOL). Rerunning resumes it.
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Dataset folder, overriding the protocol's.
+    #[arg(long)]
+    data: Option<PathBuf>,
+    /// Device, overriding the protocol's (flex, wgpu, cuda[:N]).
+    #[arg(long)]
+    device: Option<String>,
+    /// Only rebuild summary.* and plots from the finished runs.
+    #[arg(long)]
+    aggregate_only: bool,
+    /// No per-run progress bars (the grid's progress lines stay).
+    #[arg(long, short)]
+    quiet: bool,
+}
+
+/// Options of `frelu analyze`.
+#[derive(Args, Debug, Clone)]
+pub struct AnalyzeArgs {
+    /// A run folder written by `frelu train` (or one of `frelu compare`'s runs).
+    run: PathBuf,
+}
+
+fn run_compare(args: &CompareArgs) -> anyhow::Result<()> {
+    use frelu_vision::tasks::compare::{self, Protocol};
+    let mut protocol = Protocol::load(&args.protocol)?;
+    if let Some(data) = &args.data {
+        protocol.base.data_dir = Some(data.clone());
+    }
+    if let Some(device) = &args.device {
+        protocol.base.device = device.clone();
+    }
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("results").join(&protocol.name));
+    let comparison = if args.aggregate_only {
+        compare::aggregate(&out)?
+    } else {
+        compare::run_grid(&protocol, &out, args.quiet, &mut |line| eprintln!("{line}"))?
+    };
+    println!("{}", comparison.markdown());
+    Ok(())
+}
+
+fn run_analyze(args: &AnalyzeArgs) -> anyhow::Result<()> {
+    let analysis = frelu_vision::analysis::slopes::analyze(&args.run)?;
+    println!("{}", analysis.markdown());
+    println!(
+        "plots and analysis.{{md,json}}: {}",
+        args.run.join("analysis").display()
+    );
+    Ok(())
 }
 
 /// Options of `frelu bench`.
@@ -141,6 +208,9 @@ pub struct TrainArgs {
     /// usual one — none for Fashion-MNIST, crop:4+flip for CIFAR).
     #[arg(long)]
     augment: Option<Augment>,
+    /// Width multiplier α of mobilenet_v1 (0.25, 0.5, 0.75, 1.0).
+    #[arg(long, default_value_t = 1.0)]
+    width: f64,
     /// ResNet shortcut option: A (zero-pad, the CIFAR paper's) or B (1×1 projection).
     #[arg(long, default_value = "a", value_parser = parse_shortcut)]
     shortcut: ShortcutKind,
@@ -182,6 +252,7 @@ impl TrainArgs {
             data_dir: self.data.clone(),
             model: self.model,
             shortcut: self.shortcut,
+            width: self.width,
             activation: self.act.clone(),
             schedule: ScheduleConfig {
                 schedule: self.schedule,
@@ -243,6 +314,8 @@ fn main() -> ExitCode {
         Command::Train(args) => run_train(args),
         Command::Demo(args) => demo::run(args),
         Command::Bench(args) => run_bench(args),
+        Command::Compare(args) => run_compare(args),
+        Command::Analyze(args) => run_analyze(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

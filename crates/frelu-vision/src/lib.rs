@@ -4,6 +4,7 @@
 //! activation as a parameter and never name a concrete one), training tasks wired into
 //! burn-train's `Learner`, and analyses of the learned slopes.
 
+pub mod analysis;
 pub mod bench;
 pub mod data;
 pub mod device;

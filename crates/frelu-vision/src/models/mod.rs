@@ -2,8 +2,10 @@
 //! names a concrete one.
 
 pub mod common;
+pub mod mobilenet;
 pub mod resnet;
 pub mod simple_cnn;
+pub mod vgg;
 
 use core::fmt;
 use core::str::FromStr;
@@ -13,8 +15,10 @@ use burn::tensor::{Device, Tensor};
 use frelu::ActivationConfig;
 use serde::{Deserialize, Serialize};
 
-use resnet::{CifarResNet, CifarResNetConfig, ShortcutKind};
+use mobilenet::{MobileNetV1, MobileNetV1Config};
+use resnet::{CifarResNet, CifarResNetConfig, ResNet, ResNetConfig, ShortcutKind};
 use simple_cnn::{SimpleCnn, SimpleCnnConfig};
+use vgg::{Vgg16, Vgg16Config, VggHead};
 
 /// A model architecture, by name.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -26,26 +30,47 @@ pub enum Architecture {
         /// 6n + 2.
         depth: usize,
     },
+    /// `resnet18`, `resnet34`, `resnet50`: ImageNet ResNets (torchvision).
+    ResNet {
+        /// 18, 34 or 50.
+        depth: usize,
+    },
+    /// `mobilenet_v1` (width multiplier: `ModelConfig::width`).
+    MobileNetV1,
+    /// `vgg16_bn` (ImageNet head) and `vgg16_bn_cifar` (CIFAR head).
+    Vgg16Bn {
+        /// The classifier.
+        head: VggHead,
+    },
 }
 
 impl FromStr for Architecture {
     type Err = String;
     fn from_str(text: &str) -> Result<Self, Self::Err> {
         let name = text.trim().to_ascii_lowercase().replace('_', "-");
+        let known = "known: simple-cnn, resnet20, resnet32, resnet44, resnet56, resnet110 \
+                     (CIFAR), resnet18, resnet34, resnet50 (ImageNet), mobilenet_v1, vgg16_bn, \
+                     vgg16_bn_cifar";
         match name.as_str() {
             "simple-cnn" | "simplecnn" | "cnn" => Ok(Self::SimpleCnn),
-            _ => {
-                if let Some(depth) = name.strip_prefix("resnet").and_then(|d| d.parse().ok()) {
-                    let arch = Self::CifarResNet { depth };
+            "mobilenet-v1" | "mobilenetv1" | "mobilenet" => Ok(Self::MobileNetV1),
+            "vgg16-bn" | "vgg16bn" => Ok(Self::Vgg16Bn {
+                head: VggHead::ImageNet,
+            }),
+            "vgg16-bn-cifar" | "vgg16bn-cifar" => Ok(Self::Vgg16Bn {
+                head: VggHead::Cifar,
+            }),
+            _ => match name.strip_prefix("resnet").and_then(|d| d.parse().ok()) {
+                Some(depth @ (18 | 34 | 50)) => Ok(Self::ResNet { depth }),
+                Some(depth) => {
                     let config = CifarResNetConfig::new().with_depth(depth);
-                    config.blocks_per_stage().map(|_| arch)
-                } else {
-                    Err(format!(
-                        "unknown model '{text}'; known: simple-cnn, resnet20, resnet32, \
-                         resnet44, resnet56, resnet110"
-                    ))
+                    config
+                        .blocks_per_stage()
+                        .map(|_| Self::CifarResNet { depth })
+                        .map_err(|e| format!("{e}; {known}"))
                 }
-            }
+                None => Err(format!("unknown model '{text}'; {known}")),
+            },
         }
     }
 }
@@ -54,7 +79,14 @@ impl fmt::Display for Architecture {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::SimpleCnn => f.write_str("simple-cnn"),
-            Self::CifarResNet { depth } => write!(f, "resnet{depth}"),
+            Self::CifarResNet { depth } | Self::ResNet { depth } => write!(f, "resnet{depth}"),
+            Self::MobileNetV1 => f.write_str("mobilenet_v1"),
+            Self::Vgg16Bn {
+                head: VggHead::ImageNet,
+            } => f.write_str("vgg16_bn"),
+            Self::Vgg16Bn {
+                head: VggHead::Cifar,
+            } => f.write_str("vgg16_bn_cifar"),
         }
     }
 }
@@ -70,8 +102,10 @@ pub struct ModelConfig {
     pub num_classes: usize,
     /// The activation used everywhere.
     pub activation: ActivationConfig,
-    /// Residual shortcut option (ResNets).
+    /// Residual shortcut option (CIFAR ResNets).
     pub shortcut: ShortcutKind,
+    /// Width multiplier α (MobileNetV1).
+    pub width: f64,
 }
 
 impl ModelConfig {
@@ -88,6 +122,7 @@ impl ModelConfig {
             num_classes,
             activation,
             shortcut: ShortcutKind::A,
+            width: 1.0,
         }
     }
 
@@ -110,6 +145,30 @@ impl ModelConfig {
                     .with_activation(self.activation.clone())
                     .init(device),
             ),
+            Architecture::ResNet { depth } => Net::ResNet(
+                ResNetConfig::new()
+                    .with_depth(depth)
+                    .with_in_channels(self.in_channels)
+                    .with_num_classes(self.num_classes)
+                    .with_activation(self.activation.clone())
+                    .init(device),
+            ),
+            Architecture::MobileNetV1 => Net::MobileNetV1(
+                MobileNetV1Config::new()
+                    .with_width(self.width)
+                    .with_in_channels(self.in_channels)
+                    .with_num_classes(self.num_classes)
+                    .with_activation(self.activation.clone())
+                    .init(device),
+            ),
+            Architecture::Vgg16Bn { head } => Net::Vgg16Bn(
+                Vgg16Config::new()
+                    .with_head(head)
+                    .with_in_channels(self.in_channels)
+                    .with_num_classes(self.num_classes)
+                    .with_activation(self.activation.clone())
+                    .init(device),
+            ),
         }
     }
 }
@@ -122,6 +181,12 @@ pub enum Net {
     SimpleCnn(SimpleCnn),
     /// A CIFAR-style ResNet.
     CifarResNet(CifarResNet),
+    /// An ImageNet ResNet.
+    ResNet(ResNet),
+    /// MobileNetV1.
+    MobileNetV1(MobileNetV1),
+    /// VGG-16-BN.
+    Vgg16Bn(Vgg16),
 }
 
 impl Net {
@@ -132,6 +197,9 @@ impl Net {
         match self {
             Net::SimpleCnn(net) => net.forward(x),
             Net::CifarResNet(net) => net.forward(x),
+            Net::ResNet(net) => net.forward(x),
+            Net::MobileNetV1(net) => net.forward(x),
+            Net::Vgg16Bn(net) => net.forward(x),
         }
     }
 }
@@ -161,4 +229,74 @@ pub fn trainable_params<M: Module>(module: &M) -> usize {
     let mut counter = Counter::default();
     module.visit(&mut counter);
     counter.count
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn architecture_names_round_trip() {
+        for name in [
+            "simple-cnn",
+            "resnet20",
+            "resnet56",
+            "resnet18",
+            "resnet50",
+            "mobilenet_v1",
+            "vgg16_bn",
+            "vgg16_bn_cifar",
+        ] {
+            let arch: Architecture = name.parse().unwrap();
+            assert_eq!(arch.to_string(), name);
+        }
+        assert!(
+            "resnet21"
+                .parse::<Architecture>()
+                .unwrap_err()
+                .contains("6n + 2")
+        );
+        assert!(
+            "alexnet"
+                .parse::<Architecture>()
+                .unwrap_err()
+                .contains("unknown model")
+        );
+    }
+
+    #[test]
+    fn every_model_takes_one_training_step_on_tiny_inputs() {
+        use burn::optim::{GradientsParams, SgdConfig};
+        use burn::tensor::{Distribution, Int, TensorData};
+        let device = Device::flex().autodiff();
+        for (name, size) in [
+            ("simple-cnn", 28),
+            ("resnet20", 16),
+            ("resnet18", 32),
+            ("mobilenet_v1", 32),
+            ("vgg16_bn_cifar", 32),
+        ] {
+            let config = ModelConfig {
+                width: 0.25,
+                ..ModelConfig::new(name.parse().unwrap(), 3, 5, ActivationConfig::frelu())
+            };
+            let net = config.init(&device);
+            let x = Tensor::<4>::random([2, 3, size, size], Distribution::Default, &device);
+            let y = Tensor::<1, Int>::from_data(TensorData::new(vec![1i64, 3], [2]), &device);
+            let logits = net.forward(x);
+            assert_eq!(logits.dims(), [2, 5], "{name}");
+            let loss = burn::nn::loss::CrossEntropyLossConfig::new()
+                .init(&device)
+                .forward(logits, y);
+            let grads = GradientsParams::from_grads(loss.backward(), &net);
+            let before = frelu::slopes::snapshot(&net);
+            let mut optim = SgdConfig::new().init();
+            let net = optim.step(0.5, net, grads);
+            assert_ne!(
+                before,
+                frelu::slopes::snapshot(&net),
+                "{name}: slopes did not move"
+            );
+        }
+    }
 }

@@ -9,13 +9,20 @@
 //!   (ResNet-20 has 0.27 M parameters).
 //! - **B**: a 1×1 convolution + BN projection where the shape changes (identity elsewhere).
 //!
+//! ImageNet ResNet-18/34/50 (torchvision's definitions, "v1.5": the stride of a bottleneck is on
+//! its 3×3 convolution): a 7×7/2 stem with BN, activation and a 3×3/2 max-pool, four stages of
+//! basic (18, 34) or bottleneck (50) blocks with 64, 128, 256, 512 channels (×4 out of a
+//! bottleneck), 1×1 projection shortcuts where the shape changes, global average pooling and a
+//! linear head. With 1000 classes the parameter counts equal torchvision's.
+//!
 //! Every activation — the one inside each block and the one after each addition — is built
 //! from the [`ActivationConfig`] given, so FReLU gets its own slopes at every place.
 
 use burn::config::Config;
 use burn::module::Module;
+use burn::nn::PaddingConfig2d;
 use burn::nn::conv::Conv2d;
-use burn::nn::pool::{AdaptiveAvgPool2d, AdaptiveAvgPool2dConfig};
+use burn::nn::pool::{AdaptiveAvgPool2d, AdaptiveAvgPool2dConfig, MaxPool2d, MaxPool2dConfig};
 use burn::nn::{BatchNorm, Identity, Linear, LinearConfig};
 use burn::tensor::ops::PadMode;
 use burn::tensor::{Device, Tensor, s};
@@ -255,6 +262,172 @@ impl CifarResNet {
     }
 }
 
+/// The bottleneck block: 1×1 → 3×3 (stride) → 1×1 (×4 channels), BN and activation after
+/// each, the last activation after the addition.
+#[derive(Module, Debug)]
+pub struct Bottleneck {
+    /// 1×1 reduction.
+    pub reduce: ConvBnAct,
+    /// 3×3, carrying the stride.
+    pub spatial: ConvBnAct,
+    /// 1×1 expansion.
+    pub expand: Conv2d,
+    /// Its batch norm.
+    pub bn: BatchNorm,
+    /// The shortcut.
+    pub shortcut: Shortcut,
+    /// Activation after the addition.
+    pub act: Activation,
+}
+
+impl Bottleneck {
+    /// Output channels are `4 × width`.
+    pub fn new(
+        in_channels: usize,
+        width: usize,
+        stride: usize,
+        act: &ActivationConfig,
+        device: &Device,
+    ) -> Self {
+        let out = 4 * width;
+        Self {
+            reduce: ConvBnAct::new(in_channels, width, 1, 1, act, device),
+            spatial: ConvBnAct::new(width, width, 3, stride, act, device),
+            expand: conv(width, out, 1, 1, 1, device),
+            bn: batch_norm(out, device),
+            shortcut: Shortcut::new(ShortcutKind::B, in_channels, out, stride, device),
+            act: act.init(out, device),
+        }
+    }
+
+    /// # Shapes
+    /// - input: `[batch, in_channels, h, w]`
+    /// - output: `[batch, 4·width, h / stride, w / stride]`
+    pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+        let y = self.spatial.forward(self.reduce.forward(x.clone()));
+        let y = self.bn.forward(self.expand.forward(y));
+        self.act.forward(y + self.shortcut.forward(x))
+    }
+}
+
+/// A residual block of either kind.
+#[derive(Module, Debug)]
+#[allow(clippy::large_enum_variant)]
+pub enum ResBlock {
+    /// Two 3×3 convolutions.
+    Basic(BasicBlock),
+    /// 1×1, 3×3, 1×1.
+    Bottleneck(Bottleneck),
+}
+
+impl ResBlock {
+    /// # Shapes
+    /// - input: `[batch, c_in, h, w]`, output: `[batch, c_out, h / stride, w / stride]`
+    pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+        match self {
+            ResBlock::Basic(b) => b.forward(x),
+            ResBlock::Bottleneck(b) => b.forward(x),
+        }
+    }
+}
+
+/// Configuration of an ImageNet-style ResNet.
+#[derive(Config, Debug)]
+pub struct ResNetConfig {
+    /// 18, 34 or 50.
+    #[config(default = 18)]
+    pub depth: usize,
+    /// Input channels.
+    #[config(default = 3)]
+    pub in_channels: usize,
+    /// Number of classes.
+    #[config(default = 1000)]
+    pub num_classes: usize,
+    /// The activation used everywhere.
+    #[config(default = "ActivationConfig::Relu")]
+    pub activation: ActivationConfig,
+}
+
+impl ResNetConfig {
+    /// Blocks per stage and whether they are bottlenecks, or an error for another depth.
+    pub fn layout(&self) -> Result<([usize; 4], bool), String> {
+        match self.depth {
+            18 => Ok(([2, 2, 2, 2], false)),
+            34 => Ok(([3, 4, 6, 3], false)),
+            50 => Ok(([3, 4, 6, 3], true)),
+            d => Err(format!(
+                "ImageNet ResNet depth must be 18, 34 or 50, got {d}"
+            )),
+        }
+    }
+
+    /// Builds the network.
+    ///
+    /// # Panics
+    /// For a depth other than 18, 34, 50 (check with [`Self::layout`]).
+    pub fn init(&self, device: &Device) -> ResNet {
+        let (counts, bottleneck) = self.layout().unwrap_or_else(|e| panic!("{e}"));
+        let act = &self.activation;
+        let mut channels = 64;
+        let mut blocks = Vec::new();
+        for (stage, (&count, width)) in counts.iter().zip([64, 128, 256, 512]).enumerate() {
+            for i in 0..count {
+                let stride = if stage > 0 && i == 0 { 2 } else { 1 };
+                let block = if bottleneck {
+                    ResBlock::Bottleneck(Bottleneck::new(channels, width, stride, act, device))
+                } else {
+                    ResBlock::Basic(BasicBlock::new(
+                        channels,
+                        width,
+                        stride,
+                        ShortcutKind::B,
+                        act,
+                        device,
+                    ))
+                };
+                blocks.push(block);
+                channels = if bottleneck { 4 * width } else { width };
+            }
+        }
+        ResNet {
+            stem: ConvBnAct::new(self.in_channels, 64, 7, 2, act, device),
+            pool: MaxPool2dConfig::new([3, 3])
+                .with_strides([2, 2])
+                .with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1))
+                .init(),
+            blocks,
+            avg: AdaptiveAvgPool2dConfig::new([1, 1]).init(),
+            head: LinearConfig::new(channels, self.num_classes).init(device),
+        }
+    }
+}
+
+/// An ImageNet-style ResNet.
+#[derive(Module, Debug)]
+pub struct ResNet {
+    /// 7×7/2 stem.
+    pub stem: ConvBnAct,
+    pool: MaxPool2d,
+    /// All residual blocks.
+    pub blocks: Vec<ResBlock>,
+    avg: AdaptiveAvgPool2d,
+    /// Classifier.
+    pub head: Linear,
+}
+
+impl ResNet {
+    /// # Shapes
+    /// - input: `[batch, in_channels, h, w]` (224×224 for ImageNet; ≥ 32 works)
+    /// - output: `[batch, num_classes]`
+    pub fn forward(&self, x: Tensor<4>) -> Tensor<2> {
+        let mut x = self.pool.forward(self.stem.forward(x));
+        for block in &self.blocks {
+            x = block.forward(x);
+        }
+        self.head.forward(self.avg.forward(x).flatten(1, 3))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -308,6 +481,33 @@ mod tests {
         // Stem 16 + per block two activations of its width: 3 blocks × (16, 32, 64) × 2.
         let channels = 16 + 2 * 3 * (16 + 32 + 64);
         assert_eq!(frelu - relu, 2 * channels);
+    }
+
+    #[test]
+    fn imagenet_resnets_have_torchvisions_parameter_counts() {
+        let device = Device::flex();
+        for (depth, expected) in [(18, 11_689_512), (34, 21_797_672), (50, 25_557_032)] {
+            let net = ResNetConfig::new().with_depth(depth).init(&device);
+            assert_eq!(
+                super::super::trainable_params(&net),
+                expected,
+                "resnet{depth}"
+            );
+        }
+        assert!(ResNetConfig::new().with_depth(101).layout().is_err());
+    }
+
+    #[test]
+    fn imagenet_resnet_forward_on_small_inputs() {
+        let device = Device::flex();
+        let net = ResNetConfig::new()
+            .with_depth(50)
+            .with_num_classes(7)
+            .with_in_channels(1)
+            .with_activation(ActivationConfig::frelu())
+            .init(&device);
+        let x = Tensor::<4>::random([2, 1, 64, 64], Distribution::Default, &device);
+        assert_eq!(net.forward(x).dims(), [2, 7]);
     }
 
     #[test]

@@ -11,6 +11,8 @@ use burn::nn::loss::CrossEntropyLossConfig;
 use burn::optim::SgdConfig;
 use burn::optim::decay::WeightDecayConfig;
 use burn::optim::momentum::MomentumConfig;
+use burn::store::ModuleRecord;
+use burn::train::checkpoint::{Checkpoint, Checkpointer, CheckpointerError, FileCheckpointer};
 use burn::train::metric::{AccuracyMetric, LossMetric};
 use burn::train::{
     ClassificationOutput, InferenceStep, Learner, SupervisedTraining, TrainOutput, TrainStep,
@@ -21,6 +23,7 @@ use serde::{Deserialize, Serialize};
 
 use super::guard::FiniteLossGuard;
 use super::report::{EpochReport, EpochRow};
+use crate::analysis::slopes::SlopeSnapshot;
 use crate::data::cifar::{Cifar, read_cifar};
 use crate::data::{
     Augment, DataError, ImageBatch, ImageBatcher, ImageDataset, ImageSet, Normalize, fashion_mnist,
@@ -147,8 +150,11 @@ pub struct TrainConfig {
     pub data_dir: Option<PathBuf>,
     /// The architecture.
     pub model: Architecture,
-    /// Residual shortcut option (ResNets).
+    /// Residual shortcut option (CIFAR ResNets).
     pub shortcut: ShortcutKind,
+    /// Width multiplier α (MobileNetV1).
+    #[serde(default = "one")]
+    pub width: f64,
     /// The activation.
     pub activation: ActivationConfig,
     /// How slopes are trained.
@@ -192,6 +198,7 @@ impl Default for TrainConfig {
             data_dir: None,
             model: Architecture::SimpleCnn,
             shortcut: ShortcutKind::A,
+            width: 1.0,
             activation: ActivationConfig::Relu,
             schedule: ScheduleConfig::default(),
             epochs: 10,
@@ -211,6 +218,10 @@ impl Default for TrainConfig {
             checkpoints: true,
         }
     }
+}
+
+fn one() -> f64 {
+    1.0
 }
 
 impl TrainConfig {
@@ -241,6 +252,11 @@ impl TrainConfig {
         ensure!(
             self.lr_warmup_epochs.is_finite() && self.lr_warmup_epochs >= 0.0,
             "--lr-warmup must be ≥ 0"
+        );
+        ensure!(
+            self.width.is_finite() && self.width > 0.0,
+            "--width must be positive, got {}",
+            self.width
         );
         ensure!(
             !self.nesterov || self.momentum > 0.0,
@@ -363,6 +379,7 @@ pub fn train(
     device.seed(config.seed);
     let model_config = ModelConfig {
         shortcut: config.shortcut,
+        width: config.width,
         ..ModelConfig::new(
             config.model,
             train_set.channels,
@@ -430,6 +447,25 @@ pub fn train(
         iters_per_epoch,
     );
 
+    let history = out.join("slopes_history.jsonl");
+    let _ = std::fs::remove_file(&history);
+    if slope_params > 0 {
+        append_history(&history, 0, &model)?;
+    }
+    let checkpoint_dir = out.join("checkpoint");
+    let files = |name: &str| {
+        if config.checkpoints {
+            MaybeFile::File(FileCheckpointer::new(&checkpoint_dir, name))
+        } else {
+            MaybeFile::Null
+        }
+    };
+    let model_checkpointer = SlopeRecorder {
+        inner: files("model"),
+        template: (slope_params > 0).then(|| model.valid()),
+        history,
+    };
+
     let report =
         EpochReport::new(Some(out.to_path_buf()), options.label.clone()).quiet(options.quiet);
     let log = report.log();
@@ -442,9 +478,8 @@ pub fn train(
         .renderer(Box::new(report));
     let guard = FiniteLossGuard::new(training.interrupter());
     training = training.metric_train(guard.clone());
-    if config.checkpoints {
-        training = training.with_default_checkpointers();
-    }
+    training =
+        training.with_custom_checkpointers(model_checkpointer, files("optim"), files("scheduler"));
     let result = training.launch(Learner::new(model, optim, scheduler));
 
     if let Some(message) = guard.failure() {
@@ -497,6 +532,84 @@ pub fn train(
     };
     write_json(&out.join("summary.json"), &summary)?;
     Ok(summary)
+}
+
+/// Appends the slopes of `model` at `epoch` to a `slopes_history.jsonl` file.
+fn append_history<M: Module>(path: &Path, epoch: usize, model: &M) -> anyhow::Result<()> {
+    use std::io::Write;
+    let line = serde_json::to_string(&SlopeSnapshot {
+        epoch,
+        layers: slopes::snapshot(model),
+    })?;
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    writeln!(file, "{line}")?;
+    Ok(())
+}
+
+/// A checkpointer writing files, or none (`--no-checkpoints`).
+enum MaybeFile {
+    File(FileCheckpointer),
+    Null,
+}
+
+impl<R: Checkpoint> Checkpointer<R> for MaybeFile {
+    fn save(&self, epoch: usize, record: R) -> Result<(), CheckpointerError> {
+        match self {
+            MaybeFile::File(f) => f.save(epoch, record),
+            MaybeFile::Null => Ok(()),
+        }
+    }
+
+    fn delete(&self, epoch: usize) -> Result<(), CheckpointerError> {
+        match self {
+            MaybeFile::File(f) => Checkpointer::<R>::delete(f, epoch),
+            MaybeFile::Null => Ok(()),
+        }
+    }
+
+    fn restore(&self, epoch: usize) -> Result<R, CheckpointerError> {
+        match self {
+            MaybeFile::File(f) => f.restore(epoch),
+            MaybeFile::Null => Err(CheckpointerError::Unknown(
+                "this run was trained without checkpoints".into(),
+            )),
+        }
+    }
+}
+
+/// The model checkpointer: records the slopes of every epoch's model in
+/// `slopes_history.jsonl`, then hands the record to the file checkpointer. It sees the model
+/// the `Learner` saves at the end of each epoch, on every training strategy.
+struct SlopeRecorder {
+    inner: MaybeFile,
+    template: Option<Net>,
+    history: PathBuf,
+}
+
+impl Checkpointer<ModuleRecord> for SlopeRecorder {
+    fn save(&self, epoch: usize, record: ModuleRecord) -> Result<(), CheckpointerError> {
+        if let Some(template) = &self.template {
+            let model = template
+                .clone()
+                .try_load_record(record.clone())
+                .map_err(CheckpointerError::Record)?;
+            append_history(&self.history, epoch, &model)
+                .map_err(|e| CheckpointerError::Unknown(format!("{e:#}")))?;
+        }
+        self.inner.save(epoch, record)
+    }
+
+    fn delete(&self, epoch: usize) -> Result<(), CheckpointerError> {
+        Checkpointer::<ModuleRecord>::delete(&self.inner, epoch)
+    }
+
+    fn restore(&self, epoch: usize) -> Result<ModuleRecord, CheckpointerError> {
+        self.inner.restore(epoch)
+    }
 }
 
 /// Writes `value` as pretty JSON, through a temporary file so that a crash never leaves half a
@@ -621,6 +734,37 @@ mod tests {
                 .any(|l| l.neg.as_ref().unwrap().iter().any(|&v| v != 0.0))
         );
         assert_eq!(summary.slope_params, 2 * (32 + 32 + 64 + 64));
+        // One slope snapshot at initialisation and one per epoch; the last is the final model's.
+        let history = crate::analysis::slopes::read_history(dir.path()).unwrap();
+        assert_eq!(
+            history.iter().map(|h| h.0).collect::<Vec<_>>(),
+            vec![0, 1, 2, 3]
+        );
+        assert!(
+            history[0]
+                .1
+                .iter()
+                .all(|l| l.neg.as_ref().unwrap().iter().all(|&v| v == 0.0))
+        );
+        assert_eq!(history[3].1, layers);
+        // `frelu analyze` reports the saved slopes: its numbers are those of slopes.json.
+        let analysis = crate::analysis::slopes::analyze(dir.path()).unwrap();
+        assert_eq!(analysis.layers.len(), 4);
+        let neg0: Vec<f64> = layers[0]
+            .neg
+            .as_ref()
+            .unwrap()
+            .iter()
+            .map(|&v| v as f64)
+            .collect();
+        let reported = analysis.layers[0].neg.as_ref().unwrap();
+        assert!((reported.mean - crate::analysis::stats::mean(&neg0)).abs() < 1e-9);
+        assert_eq!(
+            reported.min,
+            neg0.iter().copied().fold(f64::INFINITY, f64::min)
+        );
+        assert!(analysis.plots.len() >= 8);
+        assert!(dir.path().join("analysis/analysis.md").is_file());
     }
 
     #[test]

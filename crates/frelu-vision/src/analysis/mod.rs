@@ -1,0 +1,5 @@
+//! Analyses of trained networks: statistics over seeds, per-layer slope statistics, plots.
+
+pub mod plots;
+pub mod slopes;
+pub mod stats;

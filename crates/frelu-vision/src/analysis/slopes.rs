@@ -1,0 +1,236 @@
+//! What the slopes learned: per-layer statistics of a run's `slopes.json`, and its plots.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use frelu::slopes::LayerSlopes;
+use serde::{Deserialize, Serialize};
+
+use super::plots;
+use super::stats::mean;
+
+/// Mean, standard deviation, min and max of one slope over a layer's channels.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Summary {
+    /// Mean over channels.
+    pub mean: f64,
+    /// Standard deviation over channels (population: these are all the channels).
+    pub std: f64,
+    /// Smallest.
+    pub min: f64,
+    /// Largest.
+    pub max: f64,
+}
+
+impl Summary {
+    fn of(values: &[f64]) -> Self {
+        let m = mean(values);
+        let var = values.iter().map(|v| (v - m).powi(2)).sum::<f64>() / values.len().max(1) as f64;
+        Self {
+            mean: m,
+            std: var.sqrt(),
+            min: values.iter().copied().fold(f64::INFINITY, f64::min),
+            max: values.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+        }
+    }
+}
+
+/// Statistics of one layer.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LayerStats {
+    /// Where the layer is.
+    pub path: String,
+    /// Slope pairs in the layer (channels, or 1 when shared).
+    pub channels: usize,
+    /// Positive-side slope (`None` when fixed at 1).
+    pub pos: Option<Summary>,
+    /// Negative-side slope (`None` when fixed).
+    pub neg: Option<Summary>,
+    /// Share of channels with `neg < 0` (the negative side flips sign: a non-monotonic unit).
+    pub share_neg_below_zero: f64,
+    /// Share with `pos < 1` (positive inputs attenuated).
+    pub share_pos_below_one: f64,
+    /// Share nearly linear: `|pos − neg| < 0.1`.
+    pub share_nearly_linear: f64,
+    /// Share nearly dead on the positive side: `pos < 0.05`.
+    pub share_nearly_dead: f64,
+}
+
+/// Statistics of one layer; a slope that is not learned counts at its fixed value (`pos` 1,
+/// `neg` 0).
+pub fn layer_stats(layer: &LayerSlopes) -> LayerStats {
+    let n = layer
+        .pos
+        .as_ref()
+        .or(layer.neg.as_ref())
+        .map_or(0, Vec::len);
+    let as_f64 = |v: &Option<Vec<f32>>, fixed: f64| -> Vec<f64> {
+        v.as_ref()
+            .map(|v| v.iter().map(|&x| x as f64).collect())
+            .unwrap_or_else(|| vec![fixed; n])
+    };
+    let pos = as_f64(&layer.pos, 1.0);
+    let neg = as_f64(&layer.neg, 0.0);
+    let share = |f: &dyn Fn(f64, f64) -> bool| {
+        pos.iter().zip(&neg).filter(|(p, q)| f(**p, **q)).count() as f64 / n.max(1) as f64
+    };
+    LayerStats {
+        path: layer.path.clone(),
+        channels: n,
+        pos: layer.pos.as_ref().map(|_| Summary::of(&pos)),
+        neg: layer.neg.as_ref().map(|_| Summary::of(&neg)),
+        share_neg_below_zero: share(&|_, q| q < 0.0),
+        share_pos_below_one: share(&|p, _| p < 1.0),
+        share_nearly_linear: share(&|p, q| (p - q).abs() < 0.1),
+        share_nearly_dead: share(&|p, _| p < 0.05),
+    }
+}
+
+/// One line of `slopes_history.jsonl`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct SlopeSnapshot {
+    /// Epoch (0 = at initialisation).
+    pub epoch: usize,
+    /// Every learned layer.
+    pub layers: Vec<LayerSlopes>,
+}
+
+/// Reads a run's slope history (`slopes_history.jsonl`), if it has one.
+pub fn read_history(run: &Path) -> anyhow::Result<Vec<(usize, Vec<LayerSlopes>)>> {
+    let path = run.join("slopes_history.jsonl");
+    if !path.exists() {
+        return Ok(Vec::new());
+    }
+    let text = std::fs::read_to_string(&path)
+        .with_context(|| format!("cannot read {}", path.display()))?;
+    text.lines()
+        .filter(|l| !l.trim().is_empty())
+        .enumerate()
+        .map(|(i, line)| {
+            let s: SlopeSnapshot = serde_json::from_str(line).with_context(|| {
+                format!("{} line {}: not a slope snapshot", path.display(), i + 1)
+            })?;
+            Ok((s.epoch, s.layers))
+        })
+        .collect()
+}
+
+/// Everything `frelu analyze` reports.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Analysis {
+    /// The run folder.
+    pub run: PathBuf,
+    /// Per-layer statistics.
+    pub layers: Vec<LayerStats>,
+    /// Plots written.
+    pub plots: Vec<PathBuf>,
+}
+
+impl Analysis {
+    /// The statistics as a Markdown table.
+    pub fn markdown(&self) -> String {
+        let fmt = |s: &Option<Summary>| match s {
+            Some(s) => format!("{:.3} ± {:.3} [{:.3}, {:.3}]", s.mean, s.std, s.min, s.max),
+            None => "fixed".into(),
+        };
+        let mut out = String::from(
+            "| layer | channels | pos: mean ± std [min, max] | neg: mean ± std [min, max] | neg < 0 | pos < 1 | linear | dead |\n\
+             |---|---:|---|---|---:|---:|---:|---:|\n",
+        );
+        for l in &self.layers {
+            out.push_str(&format!(
+                "| {} | {} | {} | {} | {:.0} % | {:.0} % | {:.0} % | {:.0} % |\n",
+                l.path,
+                l.channels,
+                fmt(&l.pos),
+                fmt(&l.neg),
+                100.0 * l.share_neg_below_zero,
+                100.0 * l.share_pos_below_one,
+                100.0 * l.share_nearly_linear,
+                100.0 * l.share_nearly_dead,
+            ));
+        }
+        out
+    }
+}
+
+/// Analyses a run folder (written by `frelu train` or `frelu compare`): reads `slopes.json`,
+/// writes `analysis.md`, `analysis.json` and the slope plots into `RUN/analysis/`.
+pub fn analyze(run: &Path) -> anyhow::Result<Analysis> {
+    let path = run.join("slopes.json");
+    let text = std::fs::read_to_string(&path).with_context(|| {
+        format!(
+            "cannot read {} (is {} a finished run of `frelu train`?)",
+            path.display(),
+            run.display()
+        )
+    })?;
+    let layers: Vec<LayerSlopes> = serde_json::from_str(&text)
+        .with_context(|| format!("{} is not a slopes file", path.display()))?;
+    anyhow::ensure!(
+        !layers.is_empty(),
+        "{} has no learned slopes: the run's activation has none (relu, gelu, ...)",
+        run.display()
+    );
+    let out = run.join("analysis");
+    std::fs::create_dir_all(&out)?;
+    let mut plot_files = Vec::new();
+    plot_files.extend(plots::slope_scatter(
+        &out.join("slopes_pos_vs_neg"),
+        &layers,
+    )?);
+    plot_files.extend(plots::slope_distributions(
+        &out.join("slope_distributions"),
+        &layers,
+    )?);
+    plot_files.extend(plots::activation_curves(
+        &out.join("activation_curves"),
+        &layers,
+    )?);
+    let history = read_history(run)?;
+    if history.len() > 1 {
+        plot_files.extend(plots::slope_trajectories(
+            &out.join("slope_trajectories"),
+            &history,
+        )?);
+    }
+    let analysis = Analysis {
+        run: run.to_path_buf(),
+        layers: layers.iter().map(layer_stats).collect(),
+        plots: plot_files,
+    };
+    std::fs::write(out.join("analysis.md"), analysis.markdown())?;
+    crate::tasks::classify::write_json(&out.join("analysis.json"), &analysis)?;
+    Ok(analysis)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stats_and_shares_on_known_slopes() {
+        let layer = LayerSlopes {
+            path: "a".into(),
+            pos: Some(vec![1.0, 0.5, 0.02, 1.5]),
+            neg: Some(vec![-0.1, 0.45, 0.0, 0.2]),
+        };
+        let s = layer_stats(&layer);
+        assert_eq!(s.channels, 4);
+        let pos = s.pos.unwrap();
+        assert!((pos.mean - 0.755).abs() < 1e-6);
+        assert!((pos.min - 0.02).abs() < 1e-6 && (pos.max - 1.5).abs() < 1e-6);
+        assert_eq!(s.share_neg_below_zero, 0.25);
+        assert_eq!(s.share_pos_below_one, 0.5);
+        // |0.5 − 0.45| and |0.02 − 0| are below 0.1.
+        assert_eq!(s.share_nearly_linear, 0.5);
+        assert_eq!(s.share_nearly_dead, 0.25);
+        let prelu = layer_stats(&LayerSlopes {
+            path: "b".into(),
+            pos: None,
+            neg: Some(vec![0.25, 0.25]),
+        });
+        assert!(prelu.pos.is_none());
+        assert_eq!(prelu.share_pos_below_one, 0.0);
+    }
+}

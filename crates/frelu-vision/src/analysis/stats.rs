@@ -1,0 +1,124 @@
+//! Statistics for comparing configurations over seeds: mean, sample standard deviation, paired
+//! differences with a Student-t 95 % interval and a two-sided paired t-test.
+
+use serde::{Deserialize, Serialize};
+use statrs::distribution::{ContinuousCDF, StudentsT};
+
+/// Arithmetic mean (NaN for no values).
+pub fn mean(values: &[f64]) -> f64 {
+    if values.is_empty() {
+        return f64::NAN;
+    }
+    values.iter().sum::<f64>() / values.len() as f64
+}
+
+/// Sample standard deviation (n − 1 denominator; NaN for fewer than two values).
+pub fn std_dev(values: &[f64]) -> f64 {
+    let n = values.len();
+    if n < 2 {
+        return f64::NAN;
+    }
+    let m = mean(values);
+    (values.iter().map(|v| (v - m).powi(2)).sum::<f64>() / (n - 1) as f64).sqrt()
+}
+
+/// A paired comparison of `b − a` over matched samples (here: seeds).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PairedDiff {
+    /// Number of pairs.
+    pub n: usize,
+    /// Mean of the differences.
+    pub mean: f64,
+    /// Lower end of the 95 % confidence interval of the mean difference.
+    pub ci_low: f64,
+    /// Upper end of the 95 % confidence interval.
+    pub ci_high: f64,
+    /// Two-sided p-value of the paired t-test (H0: mean difference = 0).
+    pub p_value: f64,
+}
+
+/// Paired difference `b[i] − a[i]` with a t interval and a paired t-test. With one pair, or
+/// with identical differences, the interval and p-value are undefined (NaN) unless all the
+/// differences are zero (then p = 1).
+pub fn paired(a: &[f64], b: &[f64]) -> PairedDiff {
+    assert_eq!(a.len(), b.len(), "paired samples must have the same length");
+    let diffs: Vec<f64> = a.iter().zip(b).map(|(x, y)| y - x).collect();
+    let n = diffs.len();
+    let m = mean(&diffs);
+    let sd = std_dev(&diffs);
+    if n < 2 || sd.is_nan() {
+        return PairedDiff {
+            n,
+            mean: m,
+            ci_low: f64::NAN,
+            ci_high: f64::NAN,
+            p_value: f64::NAN,
+        };
+    }
+    if sd == 0.0 {
+        let p = if m == 0.0 { 1.0 } else { 0.0 };
+        return PairedDiff {
+            n,
+            mean: m,
+            ci_low: m,
+            ci_high: m,
+            p_value: p,
+        };
+    }
+    let se = sd / (n as f64).sqrt();
+    let t_dist = StudentsT::new(0.0, 1.0, (n - 1) as f64).expect("valid degrees of freedom");
+    let t_crit = t_dist.inverse_cdf(0.975);
+    let t = m / se;
+    let p_value = 2.0 * (1.0 - t_dist.cdf(t.abs()));
+    PairedDiff {
+        n,
+        mean: m,
+        ci_low: m - t_crit * se,
+        ci_high: m + t_crit * se,
+        p_value,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mean_and_std_on_known_values() {
+        let v = [2.0, 4.0, 4.0, 4.0, 5.0, 5.0, 7.0, 9.0];
+        assert_eq!(mean(&v), 5.0);
+        // Sample variance 32/7.
+        assert!((std_dev(&v) - (32.0f64 / 7.0).sqrt()).abs() < 1e-12);
+        assert!(std_dev(&[1.0]).is_nan());
+        assert!(mean(&[]).is_nan());
+    }
+
+    #[test]
+    fn paired_t_test_matches_a_hand_computation() {
+        // Differences 1, 2, 3: mean 2, sd 1, se 1/√3, t = 2√3 ≈ 3.4641 with 2 df.
+        // t_{0.975, 2} = 4.302653; two-sided p = 0.07418.
+        let a = [10.0, 20.0, 30.0];
+        let b = [11.0, 22.0, 33.0];
+        let d = paired(&a, &b);
+        assert_eq!(d.n, 3);
+        assert!((d.mean - 2.0).abs() < 1e-12);
+        let half = 4.302_652_729 / 3f64.sqrt();
+        assert!((d.ci_low - (2.0 - half)).abs() < 1e-6, "{d:?}");
+        assert!((d.ci_high - (2.0 + half)).abs() < 1e-6, "{d:?}");
+        assert!((d.p_value - 0.074_180).abs() < 1e-5, "{d:?}");
+    }
+
+    #[test]
+    fn paired_degenerate_cases() {
+        let d = paired(&[1.0], &[2.0]);
+        assert!(d.ci_low.is_nan() && d.p_value.is_nan());
+        assert_eq!(d.mean, 1.0);
+        let same = paired(&[1.0, 2.0], &[1.0, 2.0]);
+        assert_eq!(same.p_value, 1.0);
+        let shifted = paired(&[1.0, 2.0], &[2.0, 3.0]);
+        assert_eq!(
+            (shifted.ci_low, shifted.ci_high, shifted.p_value),
+            (1.0, 1.0, 0.0)
+        );
+    }
+}
