@@ -39,6 +39,96 @@ enum Command {
     Compare(CompareArgs),
     /// Per-layer statistics and plots of the slopes a run learned.
     Analyze(AnalyzeArgs),
+    /// Parameter count of a model, and what its activation adds.
+    Params(ParamsArgs),
+    /// Write a small generated ImageNet-style folder (for trying --dataset imagefolder).
+    MakeImagefolder(MakeFolderArgs),
+}
+
+/// Options of `frelu params`.
+#[derive(Args, Debug, Clone)]
+pub struct ParamsArgs {
+    /// Model name (as for `frelu train`).
+    #[arg(long)]
+    model: Architecture,
+    /// Activation.
+    #[arg(long, default_value = "relu")]
+    act: ActivationConfig,
+    /// Number of classes.
+    #[arg(long, default_value_t = 1000)]
+    classes: usize,
+    /// Input channels.
+    #[arg(long, default_value_t = 3)]
+    in_channels: usize,
+    /// MobileNet width multiplier.
+    #[arg(long, default_value_t = 1.0)]
+    width: f64,
+}
+
+/// Options of `frelu make-imagefolder`.
+#[derive(Args, Debug, Clone)]
+pub struct MakeFolderArgs {
+    /// Output folder (gets train/ and val/).
+    #[arg(long)]
+    out: PathBuf,
+    /// Number of classes.
+    #[arg(long, default_value_t = 4)]
+    classes: usize,
+    /// Images per class and split.
+    #[arg(long, default_value_t = 32)]
+    per_class: usize,
+    /// Image side in pixels.
+    #[arg(long, default_value_t = 48)]
+    size: u32,
+    /// Also write one corrupt file into train/ (to see it skipped and reported).
+    #[arg(long)]
+    corrupt: bool,
+}
+
+fn run_params(args: &ParamsArgs) -> anyhow::Result<()> {
+    use burn::tensor::Device;
+    use frelu_vision::models::{ModelConfig, trainable_params};
+    anyhow::ensure!(args.width > 0.0, "--width must be positive");
+    let build = |act: &ActivationConfig| {
+        let config = ModelConfig {
+            width: args.width,
+            ..ModelConfig::new(args.model, args.in_channels, args.classes, act.clone())
+        };
+        trainable_params(&config.init(&Device::flex()))
+    };
+    let total = build(&args.act);
+    let relu = build(&ActivationConfig::Relu);
+    println!(
+        "{} with {} and {} classes: {total} trainable parameters ({} added by the activation over ReLU)",
+        args.model,
+        args.act,
+        args.classes,
+        total - relu
+    );
+    Ok(())
+}
+
+fn run_make_folder(args: &MakeFolderArgs) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        args.classes >= 1 && args.per_class >= 1 && args.size >= 8,
+        "need at least one class and image, of at least 8 pixels"
+    );
+    frelu_vision::data::image_folder::write_synthetic(
+        &args.out,
+        args.classes,
+        args.per_class,
+        args.size,
+        args.corrupt,
+    )
+    .with_context(|| format!("cannot write into {}", args.out.display()))?;
+    println!(
+        "wrote {} classes × {} images into {}/train and {}/val",
+        args.classes,
+        args.per_class,
+        args.out.display(),
+        args.out.display()
+    );
+    Ok(())
 }
 
 /// Options of `frelu compare`.
@@ -211,6 +301,17 @@ pub struct TrainArgs {
     /// Width multiplier α of mobilenet_v1 (0.25, 0.5, 0.75, 1.0).
     #[arg(long, default_value_t = 1.0)]
     width: f64,
+    /// Image side for --dataset imagefolder (RandomResizedCrop / centre crop size).
+    #[arg(long, default_value_t = 224)]
+    resolution: usize,
+    /// Data-parallel training on several devices, e.g. cuda:0,cuda:1 (burn-train's
+    /// multi-device strategy; see --ddp).
+    #[arg(long, value_delimiter = ',')]
+    devices: Vec<String>,
+    /// With --devices: burn-train's distributed data parallel strategy (all-reduce of the
+    /// gradients) instead of gathering them on the first device.
+    #[arg(long)]
+    ddp: bool,
     /// ResNet shortcut option: A (zero-pad, the CIFAR paper's) or B (1×1 projection).
     #[arg(long, default_value = "a", value_parser = parse_shortcut)]
     shortcut: ShortcutKind,
@@ -253,6 +354,7 @@ impl TrainArgs {
             model: self.model,
             shortcut: self.shortcut,
             width: self.width,
+            resolution: self.resolution,
             activation: self.act.clone(),
             schedule: ScheduleConfig {
                 schedule: self.schedule,
@@ -274,6 +376,8 @@ impl TrainArgs {
             limit_train: self.limit_train,
             limit_test: self.limit_test,
             device: self.device.clone(),
+            devices: self.devices.clone(),
+            ddp: self.ddp,
             checkpoints: !self.no_checkpoints,
         }
     }
@@ -316,6 +420,8 @@ fn main() -> ExitCode {
         Command::Bench(args) => run_bench(args),
         Command::Compare(args) => run_compare(args),
         Command::Analyze(args) => run_analyze(args),
+        Command::Params(args) => run_params(args),
+        Command::MakeImagefolder(args) => run_make_folder(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -4,6 +4,7 @@ pub mod cifar;
 mod error;
 pub mod fashion_mnist;
 pub mod idx;
+pub mod image_folder;
 pub mod transforms;
 
 use std::sync::{Arc, Mutex};
@@ -140,6 +141,12 @@ impl ImageDataset {
         Self { set: Arc::new(set) }
     }
 
+    /// Only the first `n` images.
+    pub fn limit(self, n: usize) -> Self {
+        let set = Arc::try_unwrap(self.set).unwrap_or_else(|set| (*set).clone());
+        Self::new(set.take(n))
+    }
+
     /// The underlying set.
     pub fn set(&self) -> &ImageSet {
         &self.set
@@ -159,6 +166,40 @@ impl Dataset<ImageItem> for ImageDataset {
 
     fn len(&self) -> usize {
         self.set.len()
+    }
+}
+
+/// An in-memory set or an image folder, behind one type for the data loader.
+pub enum AnyImageDataset {
+    /// Decoded in memory (IDX, CIFAR).
+    Memory(ImageDataset),
+    /// Decoded on demand from files.
+    Folder(image_folder::ImageFolderDataset),
+}
+
+impl AnyImageDataset {
+    /// Only the first `n` images.
+    pub fn limit(self, n: usize) -> Self {
+        match self {
+            Self::Memory(d) => Self::Memory(d.limit(n)),
+            Self::Folder(d) => Self::Folder(d.limit(n)),
+        }
+    }
+}
+
+impl Dataset<ImageItem> for AnyImageDataset {
+    fn get(&self, index: usize) -> Result<ImageItem, DatasetError> {
+        match self {
+            Self::Memory(d) => d.get(index),
+            Self::Folder(d) => d.get(index),
+        }
+    }
+
+    fn len(&self) -> usize {
+        match self {
+            Self::Memory(d) => d.len(),
+            Self::Folder(d) => d.len(),
+        }
     }
 }
 

@@ -6,16 +6,19 @@ use std::time::Instant;
 
 use anyhow::{Context, bail, ensure};
 use burn::data::dataloader::DataLoaderBuilder;
+use burn::data::dataset::Dataset;
 use burn::module::Module;
 use burn::nn::loss::CrossEntropyLossConfig;
 use burn::optim::SgdConfig;
 use burn::optim::decay::WeightDecayConfig;
 use burn::optim::momentum::MomentumConfig;
 use burn::store::ModuleRecord;
+use burn::tensor::distributed::{DistributedConfig, ReduceOperation};
 use burn::train::checkpoint::{Checkpoint, Checkpointer, CheckpointerError, FileCheckpointer};
 use burn::train::metric::{AccuracyMetric, LossMetric};
 use burn::train::{
-    ClassificationOutput, InferenceStep, Learner, SupervisedTraining, TrainOutput, TrainStep,
+    ClassificationOutput, ExecutionStrategy, InferenceStep, Learner, MultiDeviceOptim,
+    SupervisedTraining, TrainOutput, TrainStep, TrainingStrategy,
 };
 use frelu::schedule::{self, LrCurve, LrShape, ScheduleConfig};
 use frelu::{ActivationConfig, slopes};
@@ -25,8 +28,13 @@ use super::guard::FiniteLossGuard;
 use super::report::{EpochReport, EpochRow};
 use crate::analysis::slopes::SlopeSnapshot;
 use crate::data::cifar::{Cifar, read_cifar};
+use crate::data::image_folder::{
+    FolderTransform, IMAGENET_MEAN, IMAGENET_STD, ImageFolder, ImageFolderDataset, LoaderReport,
+    LoaderStats,
+};
 use crate::data::{
-    Augment, DataError, ImageBatch, ImageBatcher, ImageDataset, ImageSet, Normalize, fashion_mnist,
+    AnyImageDataset, Augment, DataError, ImageBatch, ImageBatcher, ImageDataset, ImageSet,
+    Normalize, fashion_mnist,
 };
 use crate::device::parse_device;
 use crate::models::resnet::ShortcutKind;
@@ -41,6 +49,8 @@ pub enum DatasetKind {
     Cifar10,
     /// CIFAR-100 binary version.
     Cifar100,
+    /// An ImageNet-style folder: `DIR/train/<class>/*.jpg|png`, `DIR/val/<class>/...`.
+    ImageFolder,
 }
 
 impl core::str::FromStr for DatasetKind {
@@ -50,8 +60,9 @@ impl core::str::FromStr for DatasetKind {
             "fashion-mnist" | "fmnist" | "fashionmnist" => Ok(Self::FashionMnist),
             "cifar10" | "cifar-10" => Ok(Self::Cifar10),
             "cifar100" | "cifar-100" => Ok(Self::Cifar100),
+            "imagefolder" | "image-folder" | "folder" | "imagenet" => Ok(Self::ImageFolder),
             other => Err(format!(
-                "unknown dataset '{other}'; known: fashion-mnist, cifar10, cifar100"
+                "unknown dataset '{other}'; known: fashion-mnist, cifar10, cifar100, imagefolder"
             )),
         }
     }
@@ -63,6 +74,7 @@ impl core::fmt::Display for DatasetKind {
             Self::FashionMnist => "fashion-mnist",
             Self::Cifar10 => "cifar10",
             Self::Cifar100 => "cifar100",
+            Self::ImageFolder => "imagefolder",
         })
     }
 }
@@ -70,9 +82,17 @@ impl core::fmt::Display for DatasetKind {
 /// A dataset ready for training.
 pub struct LoadedData {
     /// Training split.
-    pub train: ImageSet,
+    pub train: AnyImageDataset,
     /// Test split.
-    pub test: ImageSet,
+    pub test: AnyImageDataset,
+    /// Channels of the images.
+    pub channels: usize,
+    /// Number of classes.
+    pub num_classes: usize,
+    /// Height × width of the items.
+    pub image_size: (usize, usize),
+    /// Loading counters of a folder dataset's training split.
+    pub loader_stats: Option<std::sync::Arc<LoaderStats>>,
     /// Normalisation constants.
     pub normalize: Normalize,
     /// The usual training augmentation for this dataset.
@@ -82,18 +102,69 @@ pub struct LoadedData {
 }
 
 impl DatasetKind {
-    /// Finds and reads both splits. `dir` is `--data`; CIFAR needs it (or `$FRELU_DATA/cifar-10-batches-bin`,
-    /// `$FRELU_DATA/cifar-100-binary`).
-    pub fn load(self, dir: Option<&Path>) -> Result<LoadedData, DataError> {
+    /// Finds and reads both splits. `dir` is `--data`; CIFAR needs it (or
+    /// `$FRELU_DATA/cifar-10-batches-bin`, `$FRELU_DATA/cifar-100-binary`), and so does an
+    /// image folder. `resolution` and `seed` apply to image folders.
+    pub fn load(
+        self,
+        dir: Option<&Path>,
+        resolution: usize,
+        seed: u64,
+    ) -> Result<LoadedData, DataError> {
+        let in_memory =
+            |train: ImageSet, test: ImageSet, normalize, default_augment, source: String| {
+                LoadedData {
+                    channels: train.channels,
+                    num_classes: train.num_classes,
+                    image_size: (train.height, train.width),
+                    train: AnyImageDataset::Memory(ImageDataset::new(train)),
+                    test: AnyImageDataset::Memory(ImageDataset::new(test)),
+                    loader_stats: None,
+                    normalize,
+                    default_augment,
+                    source,
+                }
+            };
         match self {
             Self::FashionMnist => {
                 let source = fashion_mnist::locate(dir)?;
+                Ok(in_memory(
+                    fashion_mnist::load(&source, true)?,
+                    fashion_mnist::load(&source, false)?,
+                    Normalize::new(vec![fashion_mnist::MEAN], vec![fashion_mnist::STD]),
+                    Augment::none(),
+                    source.to_string(),
+                ))
+            }
+            Self::ImageFolder => {
+                let Some(dir) = dir else {
+                    return Err(DataError::NotFound(
+                        "--dataset imagefolder needs --data DIR (DIR/train/<class>/..., \
+                         DIR/val/<class>/...)"
+                            .into(),
+                    ));
+                };
+                let train = ImageFolder::scan(&dir.join("train"), None)?;
+                let val = ImageFolder::scan(&dir.join("val"), Some(&train.classes))?;
+                let num_classes = train.classes.len();
+                let train =
+                    ImageFolderDataset::new(train, FolderTransform::Train, resolution, seed);
+                let stats = train.stats();
                 Ok(LoadedData {
-                    train: fashion_mnist::load(&source, true)?,
-                    test: fashion_mnist::load(&source, false)?,
-                    normalize: Normalize::new(vec![fashion_mnist::MEAN], vec![fashion_mnist::STD]),
+                    train: AnyImageDataset::Folder(train),
+                    test: AnyImageDataset::Folder(ImageFolderDataset::new(
+                        val,
+                        FolderTransform::Eval,
+                        resolution,
+                        seed,
+                    )),
+                    channels: 3,
+                    num_classes,
+                    image_size: (resolution, resolution),
+                    loader_stats: Some(stats),
+                    normalize: Normalize::new(IMAGENET_MEAN.to_vec(), IMAGENET_STD.to_vec()),
                     default_augment: Augment::none(),
-                    source: source.to_string(),
+                    source: dir.display().to_string(),
                 })
             }
             Self::Cifar10 | Self::Cifar100 => {
@@ -126,16 +197,16 @@ impl DatasetKind {
                         }
                     },
                 };
-                Ok(LoadedData {
-                    train: read_cifar(&dir, kind, true)?,
-                    test: read_cifar(&dir, kind, false)?,
-                    normalize: Normalize::new(mean, std),
-                    default_augment: Augment {
+                Ok(in_memory(
+                    read_cifar(&dir, kind, true)?,
+                    read_cifar(&dir, kind, false)?,
+                    Normalize::new(mean, std),
+                    Augment {
                         crop_pad: 4,
                         flip: true,
                     },
-                    source: dir.display().to_string(),
-                })
+                    dir.display().to_string(),
+                ))
             }
         }
     }
@@ -155,6 +226,9 @@ pub struct TrainConfig {
     /// Width multiplier α (MobileNetV1).
     #[serde(default = "one")]
     pub width: f64,
+    /// Side of the square images an image folder is cropped to.
+    #[serde(default = "default_resolution")]
+    pub resolution: usize,
     /// The activation.
     pub activation: ActivationConfig,
     /// How slopes are trained.
@@ -187,6 +261,13 @@ pub struct TrainConfig {
     pub limit_test: Option<usize>,
     /// Device string (`flex`, `wgpu`, `cuda:N`).
     pub device: String,
+    /// Data-parallel training on these devices (empty: `device` alone).
+    #[serde(default)]
+    pub devices: Vec<String>,
+    /// With `devices`: burn-train's distributed data parallel strategy (collective all-reduce)
+    /// instead of its multi-device strategy (gradients gathered on the first device).
+    #[serde(default)]
+    pub ddp: bool,
     /// Save a checkpoint (model, optimiser, scheduler) after each epoch.
     pub checkpoints: bool,
 }
@@ -199,6 +280,7 @@ impl Default for TrainConfig {
             model: Architecture::SimpleCnn,
             shortcut: ShortcutKind::A,
             width: 1.0,
+            resolution: 224,
             activation: ActivationConfig::Relu,
             schedule: ScheduleConfig::default(),
             epochs: 10,
@@ -215,6 +297,8 @@ impl Default for TrainConfig {
             limit_train: None,
             limit_test: None,
             device: "flex".into(),
+            devices: Vec::new(),
+            ddp: false,
             checkpoints: true,
         }
     }
@@ -222,6 +306,10 @@ impl Default for TrainConfig {
 
 fn one() -> f64 {
     1.0
+}
+
+fn default_resolution() -> usize {
+    224
 }
 
 impl TrainConfig {
@@ -252,6 +340,11 @@ impl TrainConfig {
         ensure!(
             self.lr_warmup_epochs.is_finite() && self.lr_warmup_epochs >= 0.0,
             "--lr-warmup must be ≥ 0"
+        );
+        ensure!(
+            self.resolution >= 8,
+            "--resolution must be at least 8, got {}",
+            self.resolution
         );
         ensure!(
             self.width.is_finite() && self.width > 0.0,
@@ -303,6 +396,9 @@ pub struct TrainSummary {
     pub seconds_per_epoch: f64,
     /// Wall-clock seconds of the whole run, loading included.
     pub total_seconds: f64,
+    /// Image-folder loading: decode throughput and skipped files.
+    #[serde(default)]
+    pub loader: Option<LoaderReport>,
 }
 
 /// Options that change how a run is shown, not what it computes.
@@ -356,38 +452,48 @@ pub fn train(
         .with_context(|| format!("cannot create the output folder {}", out.display()))?;
     write_json(&out.join("config.json"), config)?;
 
-    let data = config.dataset.load(config.data_dir.as_deref())?;
+    let data = config
+        .dataset
+        .load(config.data_dir.as_deref(), config.resolution, config.seed)?;
     let train_set = match config.limit_train {
-        Some(n) => data.train.take(n),
+        Some(n) => data.train.limit(n),
         None => data.train,
     };
     let test_set = match config.limit_test {
-        Some(n) => data.test.take(n),
+        Some(n) => data.test.limit(n),
         None => data.test,
     };
-    ensure!(!train_set.is_empty(), "the training set is empty");
-    ensure!(!test_set.is_empty(), "the test set is empty");
     let (train_len, test_len) = (train_set.len(), test_set.len());
+    ensure!(train_len > 0, "the training set is empty");
+    ensure!(test_len > 0, "the test set is empty");
+    let (height, width) = data.image_size;
     if !options.quiet {
         println!(
-            "data: {} — {train_len} train / {test_len} test images, {}×{}×{}",
-            data.source, train_set.channels, train_set.height, train_set.width
+            "data: {} — {train_len} train / {test_len} test images, {}×{height}×{width}, {} classes",
+            data.source, data.channels, data.num_classes
         );
     }
 
     let device = parse_device(&config.device).map_err(anyhow::Error::msg)?;
-    device.seed(config.seed);
+    let devices = config
+        .devices
+        .iter()
+        .map(|d| parse_device(d))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(anyhow::Error::msg)?;
+    let main_device = devices.first().cloned().unwrap_or(device);
+    main_device.seed(config.seed);
     let model_config = ModelConfig {
         shortcut: config.shortcut,
         width: config.width,
         ..ModelConfig::new(
             config.model,
-            train_set.channels,
-            train_set.num_classes,
+            data.channels,
+            data.num_classes,
             config.activation.clone(),
         )
     };
-    let model = model_config.init(&device.clone().autodiff());
+    let model = model_config.init(&main_device.clone().autodiff());
     let params = trainable_params(&model);
     let slope_params: usize = schedule::slope_param_ids(&model).len();
     let slope_params = if slope_params == 0 {
@@ -420,7 +526,7 @@ pub fn train(
     .batch_size(config.batch_size)
     .shuffle(config.seed)
     .num_workers(config.workers)
-    .build(ImageDataset::new(train_set));
+    .build(train_set);
     let loader_test = DataLoaderBuilder::new(ImageBatcher::new(
         data.normalize.clone(),
         Augment::none(),
@@ -428,9 +534,12 @@ pub fn train(
     ))
     .batch_size(config.batch_size)
     .num_workers(config.workers)
-    .build(ImageDataset::new(test_set));
+    .build(test_set);
 
-    let iters_per_epoch = train_len.div_ceil(config.batch_size) as u64;
+    // With several devices each optimiser step consumes one batch per device.
+    let iters_per_epoch = train_len
+        .div_ceil(config.batch_size)
+        .div_ceil(devices.len().max(1)) as u64;
     let total_steps = iters_per_epoch * config.epochs as u64;
     let warmup_steps = (config.lr_warmup_epochs * iters_per_epoch as f64).round() as u64;
     let slope_decay = if config.schedule.slope_weight_decay {
@@ -476,6 +585,19 @@ pub fn train(
         .metric_valid_numeric(AccuracyMetric::new())
         .num_epochs(config.epochs)
         .renderer(Box::new(report));
+    if devices.len() > 1 {
+        let strategy = if config.ddp {
+            ExecutionStrategy::ddp(
+                devices.clone(),
+                DistributedConfig {
+                    all_reduce_op: ReduceOperation::Mean,
+                },
+            )
+        } else {
+            ExecutionStrategy::multi(devices.clone(), MultiDeviceOptim::OptimMainDevice)
+        };
+        training = training.with_training_strategy(TrainingStrategy::Default(strategy));
+    }
     let guard = FiniteLossGuard::new(training.interrupter());
     training = training.metric_train(guard.clone());
     training =
@@ -529,7 +651,26 @@ pub fn train(
         best_test_acc,
         seconds_per_epoch,
         total_seconds: started.elapsed().as_secs_f64(),
+        loader: data.loader_stats.map(|stats| stats.report()),
     };
+    if let (Some(loader), false) = (&summary.loader, options.quiet) {
+        let train_rate = summary.epochs.iter().map(|r| r.images_per_sec).sum::<f64>()
+            / summary.epochs.len().max(1) as f64;
+        println!(
+            "loader: {:.0} images/s ({:.0} per worker × {} workers) vs training {:.0} images/s; \
+             {} unreadable file(s) skipped{}",
+            loader.images_per_sec_per_worker * config.workers.max(1) as f64,
+            loader.images_per_sec_per_worker,
+            config.workers.max(1),
+            train_rate,
+            loader.skipped,
+            loader
+                .skipped_files
+                .first()
+                .map(|f| format!(" (first: {f})"))
+                .unwrap_or_default()
+        );
+    }
     write_json(&out.join("summary.json"), &summary)?;
     Ok(summary)
 }
@@ -765,6 +906,88 @@ mod tests {
         );
         assert!(analysis.plots.len() >= 8);
         assert!(dir.path().join("analysis/analysis.md").is_file());
+    }
+
+    #[test]
+    fn cifar_pipeline_end_to_end_on_generated_binaries() {
+        use crate::data::cifar::write_cifar_file;
+        let dir = tempfile::tempdir().unwrap();
+        let folder = dir.path().join("cifar-10-batches-bin");
+        std::fs::create_dir_all(&folder).unwrap();
+        let images = |n: usize, shift: usize| -> Vec<u8> {
+            (0..n * 3072)
+                .map(|i| ((i * 31 + shift) % 256) as u8)
+                .collect()
+        };
+        for i in 1..=5 {
+            write_cifar_file(
+                &folder.join(format!("data_batch_{i}.bin")),
+                Cifar::Ten,
+                &images(8, i),
+                &[0, 1, 2, 3, 4, 5, 6, 7],
+            )
+            .unwrap();
+        }
+        write_cifar_file(
+            &folder.join("test_batch.bin"),
+            Cifar::Ten,
+            &images(4, 0),
+            &[8, 9, 0, 1],
+        )
+        .unwrap();
+        let config = TrainConfig {
+            dataset: DatasetKind::Cifar10,
+            // The parent folder: the reader finds cifar-10-batches-bin/ in it.
+            data_dir: Some(dir.path().to_path_buf()),
+            model: "resnet20".parse().unwrap(),
+            activation: "prelu".parse().unwrap(),
+            epochs: 1,
+            batch_size: 16,
+            workers: 0,
+            checkpoints: false,
+            ..TrainConfig::default()
+        };
+        let options = RunOptions {
+            quiet: true,
+            label: String::new(),
+        };
+        let summary = train(&config, &dir.path().join("run"), &options).unwrap();
+        assert_eq!((summary.train_images, summary.test_images), (40, 4));
+        assert_eq!(summary.params, 269_722 + (16 + 6 * 16 + 6 * 32 + 6 * 64));
+        assert!(summary.epochs[0].train_loss.is_finite());
+    }
+
+    #[test]
+    fn trains_on_an_image_folder_and_reports_the_loader() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data");
+        crate::data::image_folder::write_synthetic(&data, 3, 8, 40, true).unwrap();
+        let config = TrainConfig {
+            dataset: DatasetKind::ImageFolder,
+            data_dir: Some(data),
+            model: "mobilenet_v1".parse().unwrap(),
+            width: 0.25,
+            resolution: 32,
+            activation: ActivationConfig::frelu(),
+            epochs: 1,
+            batch_size: 8,
+            workers: 2,
+            checkpoints: false,
+            ..TrainConfig::default()
+        };
+        let options = RunOptions {
+            quiet: true,
+            label: String::new(),
+        };
+        let summary = train(&config, &dir.path().join("run"), &options).unwrap();
+        assert_eq!((summary.train_images, summary.test_images), (25, 24));
+        let loader = summary.loader.unwrap();
+        assert_eq!(loader.skipped, 1);
+        assert!(
+            loader.images >= 25 && loader.images_per_sec_per_worker > 0.0,
+            "{loader:?}"
+        );
+        assert!(summary.epochs[0].train_loss.is_finite());
     }
 
     #[test]
