@@ -170,6 +170,7 @@ impl Dataset<ImageItem> for ImageDataset {
 }
 
 /// An in-memory set or an image folder, behind one type for the data loader.
+#[allow(clippy::large_enum_variant)]
 pub enum AnyImageDataset {
     /// Decoded in memory (IDX, CIFAR).
     Memory(ImageDataset),
