@@ -12,7 +12,9 @@ use frelu_vision::models::Architecture;
 use frelu_vision::models::resnet::ShortcutKind;
 use frelu_vision::tasks::classify::{self, DatasetKind, RunOptions, TrainConfig};
 
+mod action;
 mod demo;
+mod detect;
 
 #[derive(Parser)]
 #[command(
@@ -44,6 +46,12 @@ enum Command {
     Params(ParamsArgs),
     /// Write a small generated ImageNet-style folder (for trying --dataset imagefolder).
     MakeImagefolder(MakeFolderArgs),
+    /// Object detection: make-data, train, eval, predict, compare.
+    #[command(subcommand)]
+    Detect(detect::DetectCommand),
+    /// Action recognition in video: make-data, train, compare.
+    #[command(subcommand)]
+    Action(action::ActionCommand),
 }
 
 /// Options of `frelu params`.
@@ -423,6 +431,8 @@ fn main() -> ExitCode {
         Command::Analyze(args) => run_analyze(args),
         Command::Params(args) => run_params(args),
         Command::MakeImagefolder(args) => run_make_folder(args),
+        Command::Detect(command) => detect::run(command),
+        Command::Action(command) => action::run(command),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

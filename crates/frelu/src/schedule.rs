@@ -250,6 +250,16 @@ impl Default for ScheduleConfig {
 }
 
 impl ScheduleConfig {
+    /// The weight decay the slopes get when the weights get `weight_decay`: the same if
+    /// `slope_weight_decay` is on, else none.
+    pub fn slope_decay(&self, weight_decay: f64) -> f64 {
+        if self.slope_weight_decay {
+            weight_decay
+        } else {
+            0.0
+        }
+    }
+
     /// A config with this schedule and the other defaults.
     pub fn new(schedule: Schedule) -> Self {
         Self {

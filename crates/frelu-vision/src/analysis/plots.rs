@@ -453,6 +453,54 @@ pub fn slope_trajectories(
     )
 }
 
+/// Draws an image (scaled ×3) with ground-truth boxes (green) and predictions (red, with class
+/// name and score) into a PNG.
+pub fn draw_detections(
+    path: &Path,
+    image: &image::RgbImage,
+    ground_truth: &[([f32; 4], usize)],
+    predictions: &[([f32; 4], usize, f32)],
+    names: &[String],
+) -> anyhow::Result<()> {
+    ensure_font();
+    let zoom = 3u32;
+    let (w, h) = (image.width() * zoom, image.height() * zoom);
+    let big = image::imageops::resize(image, w, h, image::imageops::FilterType::Nearest);
+    let mut buffer = big.into_raw();
+    {
+        let root = BitMapBackend::with_buffer(&mut buffer, (w, h)).into_drawing_area();
+        let z = zoom as f32;
+        let rect = |b: &[f32; 4]| {
+            [
+                ((b[0] * z) as i32, (b[1] * z) as i32),
+                ((b[2] * z) as i32, (b[3] * z) as i32),
+            ]
+        };
+        for (b, _) in ground_truth {
+            root.draw(&Rectangle::new(rect(b), GREEN.stroke_width(2)))
+                .map_err(err)?;
+        }
+        for (b, label, score) in predictions {
+            let r = rect(b);
+            root.draw(&Rectangle::new(r, RED.stroke_width(2)))
+                .map_err(err)?;
+            let name = names.get(*label).map_or("?", String::as_str);
+            root.draw(&Text::new(
+                format!("{name} {score:.2}"),
+                (r[0].0 + 2, (r[0].1 - 14).max(0)),
+                ("sans-serif", 13).into_font().color(&YELLOW),
+            ))
+            .map_err(err)?;
+        }
+        root.present().map_err(err)?;
+    }
+    image::RgbImage::from_raw(w, h, buffer)
+        .ok_or_else(|| anyhow!("image buffer has the wrong size"))?
+        .save(path)
+        .map_err(err)?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

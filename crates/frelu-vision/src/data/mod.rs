@@ -1,11 +1,14 @@
 //! Data: files → loaders (which validate) → [`ImageSet`] → [`ImageDataset`] → [`ImageBatcher`].
 
 pub mod cifar;
+pub mod coco;
+pub mod detection;
 mod error;
 pub mod fashion_mnist;
 pub mod idx;
 pub mod image_folder;
 pub mod transforms;
+pub mod video;
 
 use std::sync::{Arc, Mutex};
 

@@ -2,9 +2,11 @@
 //! names a concrete one.
 
 pub mod common;
+pub mod detector;
 pub mod mobilenet;
 pub mod resnet;
 pub mod simple_cnn;
+pub mod tsm;
 pub mod vgg;
 
 use core::fmt;

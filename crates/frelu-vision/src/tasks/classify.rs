@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use anyhow::{Context, bail, ensure};
+use anyhow::{Context, ensure};
 use burn::data::dataloader::DataLoaderBuilder;
 use burn::data::dataset::Dataset;
 use burn::module::Module;
@@ -24,7 +24,7 @@ use frelu::schedule::{self, LrCurve, LrShape, ScheduleConfig};
 use frelu::{ActivationConfig, slopes};
 use serde::{Deserialize, Serialize};
 
-use super::guard::FiniteLossGuard;
+use super::guard::{FiniteLossGuard, trained_model};
 use super::report::{EpochReport, EpochRow};
 use crate::analysis::slopes::SlopeSnapshot;
 use crate::data::cifar::{Cifar, read_cifar};
@@ -542,11 +542,7 @@ pub fn train(
         .div_ceil(devices.len().max(1)) as u64;
     let total_steps = iters_per_epoch * config.epochs as u64;
     let warmup_steps = (config.lr_warmup_epochs * iters_per_epoch as f64).round() as u64;
-    let slope_decay = if config.schedule.slope_weight_decay {
-        config.weight_decay
-    } else {
-        0.0
-    };
+    let slope_decay = config.schedule.slope_decay(config.weight_decay);
     let (optim, scheduler) = schedule::build(
         &model,
         &config.schedule,
@@ -604,27 +600,8 @@ pub fn train(
         training.with_custom_checkpointers(model_checkpointer, files("optim"), files("scheduler"));
     let result = training.launch(Learner::new(model, optim, scheduler));
 
-    if let Some(message) = guard.failure() {
-        bail!(
-            "{message} Metrics of the finished epochs are in {}.",
-            out.display()
-        );
-    }
-    if let Some(error) = &result.error {
-        bail!("training failed: {error}");
-    }
-    if let Some(interruption) = &result.interrupted {
-        bail!(
-            "training was interrupted{}",
-            interruption
-                .reason
-                .as_deref()
-                .map(|r| format!(": {r}"))
-                .unwrap_or_default()
-        );
-    }
-
-    let model = result.model;
+    let context = format!(" Metrics of the finished epochs are in {}.", out.display());
+    let model = trained_model(&guard, result, &context)?;
     model
         .clone()
         .save_file(out.join("model.bpk"))

@@ -354,8 +354,7 @@ pub fn run_grid(
     log: &mut dyn FnMut(&str),
 ) -> anyhow::Result<Comparison> {
     protocol.validate()?;
-    std::fs::create_dir_all(out.join("runs"))
-        .with_context(|| format!("cannot create {}", out.display()))?;
+    std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
     let protocol_path = out.join("protocol.json");
     if protocol_path.exists() {
         let text = std::fs::read_to_string(&protocol_path)?;
@@ -374,13 +373,66 @@ pub fn run_grid(
     }
 
     let runs = protocol.runs();
-    let total = runs.len();
+    let names: Vec<String> = runs
+        .iter()
+        .map(|(spec, seed)| Protocol::run_name(spec, *seed))
+        .collect();
+    let started = Instant::now();
+    run_resumable(
+        &out.join("runs"),
+        &names,
+        |i, dir| {
+            let (spec, seed) = &runs[i];
+            let summary = classify::train(
+                &protocol.run_config(spec, *seed),
+                dir,
+                &RunOptions {
+                    quiet: quiet_runs,
+                    label: names[i].clone(),
+                },
+            )?;
+            Ok(format!(
+                "{}, {}: test accuracy {:.2}% ({:.0} s)",
+                spec.activation,
+                spec.schedule.schedule,
+                summary.final_test_acc,
+                summary.total_seconds
+            ))
+        },
+        log,
+    )?;
+    let comparison = aggregate(out)?;
+    log(&format!(
+        "all {} runs done in {}; summary in {}",
+        names.len(),
+        hms(started.elapsed().as_secs_f64()),
+        out.join("summary.md").display()
+    ));
+    Ok(comparison)
+}
+
+/// Runs `run(i, dir)` for every name whose folder `runs_dir/NAME` is not finished, in order,
+/// logging progress (run i of n, elapsed, ETA). A folder is finished when it holds
+/// `summary.json` (success) or `failed.json` (a failure, not retried); a folder with neither is
+/// an interrupted run and is cleared first. `run` returns a one-line result for the log.
+pub fn run_resumable(
+    runs_dir: &Path,
+    names: &[String],
+    mut run: impl FnMut(usize, &Path) -> anyhow::Result<String>,
+    log: &mut dyn FnMut(&str),
+) -> anyhow::Result<()> {
+    std::fs::create_dir_all(runs_dir)
+        .with_context(|| format!("cannot create {}", runs_dir.display()))?;
+    let finished = |name: &str| {
+        let dir = runs_dir.join(name);
+        dir.join("summary.json").is_file() || dir.join("failed.json").is_file()
+    };
+    let total = names.len();
     let started = Instant::now();
     let mut done_here = 0usize;
-    for (i, (spec, seed)) in runs.iter().enumerate() {
-        let name = Protocol::run_name(spec, *seed);
-        let dir = out.join("runs").join(&name);
-        if dir.join("summary.json").is_file() || dir.join("failed.json").is_file() {
+    for (i, name) in names.iter().enumerate() {
+        let dir = runs_dir.join(name);
+        if finished(name) {
             log(&format!(
                 "[{}/{total}] {name}: finished earlier, skipped",
                 i + 1
@@ -396,13 +448,7 @@ pub fn run_grid(
                 .with_context(|| format!("cannot clear {}", dir.display()))?;
         }
         let elapsed = started.elapsed().as_secs_f64();
-        let remaining = runs[i..]
-            .iter()
-            .filter(|(s, seed)| {
-                let d = out.join("runs").join(Protocol::run_name(s, *seed));
-                !d.join("summary.json").is_file() && !d.join("failed.json").is_file()
-            })
-            .count();
+        let remaining = names[i..].iter().filter(|n| !finished(n)).count();
         let eta = if done_here > 0 {
             format!(
                 ", ETA {}",
@@ -412,37 +458,22 @@ pub fn run_grid(
             String::new()
         };
         log(&format!(
-            "[{}/{total}] {name} ({}, {}) — elapsed {}{eta}",
+            "[{}/{total}] {name} — elapsed {}{eta}",
             i + 1,
-            spec.activation,
-            spec.schedule.schedule,
             hms(elapsed)
         ));
-        let config = protocol.run_config(spec, *seed);
-        let options = RunOptions {
-            quiet: quiet_runs,
-            label: name.clone(),
-        };
-        match classify::train(&config, &dir, &options) {
-            Ok(summary) => log(&format!(
-                "    test accuracy {:.2}% ({:.0} s)",
-                summary.final_test_acc, summary.total_seconds
-            )),
+        match run(i, &dir) {
+            Ok(line) => log(&format!("    {line}")),
             Err(error) => {
                 let error = format!("{error:#}");
                 log(&format!("    FAILED: {error}"));
+                std::fs::create_dir_all(&dir)?;
                 write_json(&dir.join("failed.json"), &RunFailure { error })?;
             }
         }
         done_here += 1;
     }
-    let comparison = aggregate(out)?;
-    log(&format!(
-        "all {total} runs done in {}; summary in {}",
-        hms(started.elapsed().as_secs_f64()),
-        out.join("summary.md").display()
-    ));
-    Ok(comparison)
+    Ok(())
 }
 
 fn hms(seconds: f64) -> String {

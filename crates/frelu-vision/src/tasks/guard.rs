@@ -91,3 +91,30 @@ impl Metric for FiniteLossGuard {
 
     fn clear(&mut self) {}
 }
+
+/// The trained model of a finished `Learner` run, or a clear error: the guard's NaN/inf
+/// message (with `context` appended, e.g. where the finished epochs' metrics are), a
+/// training error, or an interruption.
+pub fn trained_model<M>(
+    guard: &FiniteLossGuard,
+    result: burn::train::LearningResult<M>,
+    context: &str,
+) -> anyhow::Result<M> {
+    if let Some(message) = guard.failure() {
+        anyhow::bail!("{message}{context}");
+    }
+    if let Some(error) = &result.error {
+        anyhow::bail!("training failed: {error}{context}");
+    }
+    if let Some(interruption) = &result.interrupted {
+        anyhow::bail!(
+            "training was interrupted{}{context}",
+            interruption
+                .reason
+                .as_deref()
+                .map(|r| format!(": {r}"))
+                .unwrap_or_default()
+        );
+    }
+    Ok(result.model)
+}

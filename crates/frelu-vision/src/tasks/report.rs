@@ -267,13 +267,20 @@ impl TrainingProgressLogger for EpochReport {
             test_seconds: self.test_seconds,
             images_per_sec: self.train_items as f64 / self.train_seconds.max(1e-9),
         };
+        let percent = |v: f64| {
+            if v.is_finite() {
+                format!("{v:.2}%")
+            } else {
+                "—".into()
+            }
+        };
         self.println(&format!(
-            "{:>5} {:>10.4} {:>8.2}% {:>9.4} {:>7.2}% {:>8.1} {:>9.0}",
+            "{:>5} {:>10.4} {:>9} {:>9.4} {:>8} {:>8.1} {:>9.0}",
             row.epoch,
             row.train_loss,
-            row.train_acc,
+            percent(row.train_acc),
             row.test_loss,
-            row.test_acc,
+            percent(row.test_acc),
             row.train_seconds + row.test_seconds,
             row.images_per_sec
         ));
