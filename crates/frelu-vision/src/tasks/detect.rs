@@ -326,8 +326,14 @@ pub fn train(config: &DetectConfig, out: &Path, quiet: bool) -> anyhow::Result<D
 /// One line of the main COCO numbers.
 pub fn metrics_line(m: &CocoMetrics) -> String {
     format!(
-        "AP {:.3}  AP50 {:.3}  AP75 {:.3}  APs {:.3}  APm {:.3}  APl {:.3}  AR100 {:.3}",
-        m.ap, m.ap50, m.ap75, m.ap_small, m.ap_medium, m.ap_large, m.ar100
+        "AP {}  AP50 {}  AP75 {}  APs {}  APm {}  APl {}  AR100 {}",
+        ap_text(m.ap),
+        ap_text(m.ap50),
+        ap_text(m.ap75),
+        ap_text(m.ap_small),
+        ap_text(m.ap_medium),
+        ap_text(m.ap_large),
+        ap_text(m.ar100)
     )
 }
 
@@ -588,6 +594,16 @@ pub fn compare(
     Ok(rows)
 }
 
+/// An AP or AR value with three decimals, or "—" where COCO reports −1 (no ground truth in
+/// that area range) or the value is undefined.
+pub fn ap_text(v: f64) -> String {
+    if v.is_finite() && v >= 0.0 {
+        format!("{v:.3}")
+    } else {
+        "—".into()
+    }
+}
+
 /// The comparison table.
 pub fn comparison_markdown(rows: &[DetectComparisonRow]) -> String {
     let f = |v: f64| {
@@ -622,9 +638,9 @@ pub fn comparison_markdown(rows: &[DetectComparisonRow]) -> String {
             f(r.ap50.1),
             f(r.ap75.0),
             f(r.ap75.1),
-            f(r.ap_sml[0]),
-            f(r.ap_sml[1]),
-            f(r.ap_sml[2]),
+            ap_text(r.ap_sml[0]),
+            ap_text(r.ap_sml[1]),
+            ap_text(r.ap_sml[2]),
             d(&r.delta_ap50),
             d(&r.delta_ap),
             r.train_seconds,
