@@ -7,7 +7,6 @@ use std::time::Instant;
 use anyhow::{Context, ensure};
 use burn::data::dataloader::DataLoaderBuilder;
 use burn::data::dataset::Dataset;
-use burn::module::Module;
 use burn::nn::loss::CrossEntropyLossConfig;
 use burn::optim::SgdConfig;
 use burn::optim::decay::WeightDecayConfig;
@@ -16,11 +15,11 @@ use burn::train::metric::{AccuracyMetric, LossMetric};
 use burn::train::{
     ClassificationOutput, InferenceStep, Learner, SupervisedTraining, TrainOutput, TrainStep,
 };
+use frelu::ActivationConfig;
 use frelu::schedule::{self, LrCurve, LrShape, ScheduleConfig};
-use frelu::{ActivationConfig, slopes};
 use serde::{Deserialize, Serialize};
 
-use super::classify::write_json;
+use super::classify::{save_trained, write_json};
 use super::compare::run_resumable;
 use super::guard::{FiniteLossGuard, trained_model};
 use super::report::{EpochReport, EpochRow};
@@ -267,11 +266,7 @@ pub fn train(config: &ActionConfig, out: &Path, quiet: bool) -> anyhow::Result<A
     training = training.metric_train(guard.clone());
     let result = training.launch(Learner::new(model, optim, scheduler));
     let model = trained_model(&guard, result, "")?;
-    model
-        .clone()
-        .save_file(out.join("model.bpk"))
-        .with_context(|| format!("cannot save the model into {}", out.display()))?;
-    write_json(&out.join("slopes.json"), &slopes::snapshot(&model))?;
+    save_trained(&model, out)?;
     let epochs = log.rows();
     let summary = ActionSummary {
         config: config.clone(),

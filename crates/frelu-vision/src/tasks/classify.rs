@@ -602,11 +602,7 @@ pub fn train(
 
     let context = format!(" Metrics of the finished epochs are in {}.", out.display());
     let model = trained_model(&guard, result, &context)?;
-    model
-        .clone()
-        .save_file(out.join("model.bpk"))
-        .with_context(|| format!("cannot save the model into {}", out.display()))?;
-    write_json(&out.join("slopes.json"), &slopes::snapshot(&model))?;
+    save_trained(&model, out)?;
 
     let epochs = log.rows();
     let final_test_acc = epochs.last().map_or(f64::NAN, |r| r.test_acc);
@@ -732,6 +728,15 @@ impl Checkpointer<ModuleRecord> for SlopeRecorder {
 
 /// Writes `value` as pretty JSON, through a temporary file so that a crash never leaves half a
 /// file.
+/// Saves a trained model as `out/model.bpk` and its learned slopes as `out/slopes.json`.
+pub fn save_trained<M: Module + Clone>(model: &M, out: &Path) -> anyhow::Result<()> {
+    model
+        .clone()
+        .save_file(out.join("model.bpk"))
+        .with_context(|| format!("cannot save the model into {}", out.display()))?;
+    write_json(&out.join("slopes.json"), &slopes::snapshot(model))
+}
+
 pub fn write_json<T: Serialize + ?Sized>(path: &Path, value: &T) -> anyhow::Result<()> {
     let text = serde_json::to_string_pretty(value)?;
     let tmp = path.with_extension("json.tmp");

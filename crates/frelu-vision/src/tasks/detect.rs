@@ -13,11 +13,11 @@ use burn::optim::decay::WeightDecayConfig;
 use burn::tensor::Tensor;
 use burn::train::metric::{Adaptor, ItemLazy, LossInput, LossMetric};
 use burn::train::{InferenceStep, Learner, SupervisedTraining, TrainOutput, TrainStep};
+use frelu::ActivationConfig;
 use frelu::schedule::{self, LrCurve, LrShape, ScheduleConfig};
-use frelu::{ActivationConfig, slopes};
 use serde::{Deserialize, Serialize};
 
-use super::classify::write_json;
+use super::classify::{save_trained, write_json};
 use super::compare::run_resumable;
 use super::guard::{FiniteLossGuard, LossValue, trained_model};
 use super::report::{EpochReport, EpochRow};
@@ -290,11 +290,7 @@ pub fn train(config: &DetectConfig, out: &Path, quiet: bool) -> anyhow::Result<D
     let result = training.launch(Learner::new(model, optim, scheduler));
     let model = trained_model(&guard, result, "")?;
     let train_seconds = started.elapsed().as_secs_f64();
-    model
-        .clone()
-        .save_file(out.join("model.bpk"))
-        .with_context(|| format!("cannot save the model into {}", out.display()))?;
-    write_json(&out.join("slopes.json"), &slopes::snapshot(&model))?;
+    save_trained(&model, out)?;
 
     let detections = detect_all(&model, &val_set, config)?;
     write_json(&out.join("detections.json"), &detections)?;
