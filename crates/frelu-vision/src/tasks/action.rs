@@ -340,11 +340,15 @@ pub fn compare(
         seeds
             .iter()
             .filter_map(|&s| {
-                let text = std::fs::read_to_string(
-                    out.join("runs").join(name(m, a, s)).join("summary.json"),
-                )
-                .ok()?;
-                Some((s, serde_json::from_str(&text).ok()?))
+                let path = out.join("runs").join(name(m, a, s)).join("summary.json");
+                let text = std::fs::read_to_string(&path).ok()?;
+                match serde_json::from_str(&text) {
+                    Ok(summary) => Some((s, summary)),
+                    Err(e) => {
+                        eprintln!("warning: {} is unreadable ({e}); left out", path.display());
+                        None
+                    }
+                }
             })
             .collect()
     };

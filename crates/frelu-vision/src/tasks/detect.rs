@@ -529,8 +529,14 @@ pub fn compare(
             .iter()
             .filter_map(|&s| {
                 let path = out.join("runs").join(name(a, s)).join("summary.json");
-                let text = std::fs::read_to_string(path).ok()?;
-                Some((s, serde_json::from_str(&text).ok()?))
+                let text = std::fs::read_to_string(&path).ok()?;
+                match serde_json::from_str(&text) {
+                    Ok(summary) => Some((s, summary)),
+                    Err(e) => {
+                        eprintln!("warning: {} is unreadable ({e}); left out", path.display());
+                        None
+                    }
+                }
             })
             .collect()
     };

@@ -18,24 +18,37 @@ use burn::train::renderer::{
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::{Deserialize, Serialize};
 
-/// One finished epoch.
+/// Reads a number that JSON wrote as `null`: serde_json writes NaN (a metric a task does not
+/// have, e.g. accuracy for a detector) as `null`, and reading it back must give NaN again.
+fn null_as_nan<'de, D: serde::Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+    Ok(Option::<f64>::deserialize(d)?.unwrap_or(f64::NAN))
+}
+
+/// One finished epoch. Metrics a task does not have are NaN (`null` in JSON).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct EpochRow {
     /// 1-based epoch number.
     pub epoch: usize,
     /// Mean training loss over the epoch.
+    #[serde(deserialize_with = "null_as_nan")]
     pub train_loss: f64,
     /// Training accuracy over the epoch, in percent.
+    #[serde(deserialize_with = "null_as_nan")]
     pub train_acc: f64,
     /// Test loss.
+    #[serde(deserialize_with = "null_as_nan")]
     pub test_loss: f64,
     /// Test accuracy, in percent.
+    #[serde(deserialize_with = "null_as_nan")]
     pub test_acc: f64,
     /// Wall-clock seconds of the training split.
+    #[serde(deserialize_with = "null_as_nan")]
     pub train_seconds: f64,
     /// Wall-clock seconds of the evaluation split.
+    #[serde(deserialize_with = "null_as_nan")]
     pub test_seconds: f64,
     /// Training images per second.
+    #[serde(deserialize_with = "null_as_nan")]
     pub images_per_sec: f64,
 }
 
@@ -376,5 +389,30 @@ impl MetricsRenderer for EpochReport {
     fn register_metric(&mut self, definition: MetricDefinition) {
         self.names
             .insert(definition.metric_id.clone(), definition.name.to_string());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rows_without_accuracy_survive_a_json_round_trip() {
+        let row = EpochRow {
+            epoch: 3,
+            train_loss: 1.5,
+            train_acc: f64::NAN,
+            test_loss: 1.25,
+            test_acc: f64::NAN,
+            train_seconds: 10.0,
+            test_seconds: 2.0,
+            images_per_sec: 400.0,
+        };
+        let text = serde_json::to_string(&row).unwrap();
+        assert!(text.contains("\"train_acc\":null"), "{text}");
+        let back: EpochRow = serde_json::from_str(&text).unwrap();
+        assert_eq!(back.epoch, 3);
+        assert_eq!(back.test_loss, 1.25);
+        assert!(back.train_acc.is_nan() && back.test_acc.is_nan());
     }
 }
