@@ -185,25 +185,55 @@ fn channel_count(layer: &LayerSlopes) -> usize {
         .map_or(0, Vec::len)
 }
 
+/// One layer's panel of a per-layer figure, with its slopes (`pos`, `neg`; fixed values where a
+/// slope is not learned).
+struct LayerPanel<'a, DB: DrawingBackend> {
+    area: DrawingArea<DB, Shift>,
+    layer: &'a LayerSlopes,
+    pos: Vec<f64>,
+    neg: Vec<f64>,
+}
+
+/// Clears `root`, titles it and splits it into one panel per layer.
+fn layer_panels<'a, DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    title: &str,
+    layers: &'a [LayerSlopes],
+) -> anyhow::Result<Vec<LayerPanel<'a, DB>>> {
+    root.fill(&WHITE).map_err(err)?;
+    let root = root.titled(title, ("sans-serif", 20)).map_err(err)?;
+    let (rows, cols) = grid(layers.len());
+    Ok(root
+        .split_evenly((rows, cols))
+        .into_iter()
+        .zip(layers)
+        .map(|(area, layer)| {
+            let n = channel_count(layer);
+            LayerPanel {
+                area,
+                layer,
+                pos: values(&layer.pos, 1.0, n),
+                neg: values(&layer.neg, 0.0, n),
+            }
+        })
+        .collect())
+}
+
 fn draw_scatter<DB: DrawingBackend>(
     root: &DrawingArea<DB, Shift>,
     layers: &[LayerSlopes],
 ) -> anyhow::Result<()> {
-    root.fill(&WHITE).map_err(err)?;
-    let root = root
-        .titled(
-            "learned slopes per channel: pos (x) vs neg (y)",
-            ("sans-serif", 20),
-        )
-        .map_err(err)?;
-    let (rows, cols) = grid(layers.len());
-    for (panel, layer) in root.split_evenly((rows, cols)).iter().zip(layers) {
-        let n = channel_count(layer);
-        let pos = values(&layer.pos, 1.0, n);
-        let neg = values(&layer.neg, 0.0, n);
+    let title = "learned slopes per channel: pos (x) vs neg (y)";
+    for LayerPanel {
+        area: panel,
+        layer,
+        pos,
+        neg,
+    } in layer_panels(root, title, layers)?
+    {
         let (x0, x1) = bounds(pos.iter().copied().chain([0.0, 1.0]));
         let (y0, y1) = bounds(neg.iter().copied().chain([0.0]));
-        let mut chart = ChartBuilder::on(panel)
+        let mut chart = ChartBuilder::on(&panel)
             .caption(&layer.path, ("sans-serif", 12))
             .margin(6)
             .x_label_area_size(22)
@@ -340,25 +370,21 @@ fn draw_curves<DB: DrawingBackend>(
     root: &DrawingArea<DB, Shift>,
     layers: &[LayerSlopes],
 ) -> anyhow::Result<()> {
-    root.fill(&WHITE).map_err(err)?;
-    let root = root
-        .titled(
-            "learned activation curves f(x) (dashed: ReLU)",
-            ("sans-serif", 20),
-        )
-        .map_err(err)?;
-    let (rows, cols) = grid(layers.len());
-    for (panel, layer) in root.split_evenly((rows, cols)).iter().zip(layers) {
-        let n = channel_count(layer);
-        let pos = values(&layer.pos, 1.0, n);
-        let neg = values(&layer.neg, 0.0, n);
+    let title = "learned activation curves f(x) (dashed: ReLU)";
+    for LayerPanel {
+        area: panel,
+        layer,
+        pos,
+        neg,
+    } in layer_panels(root, title, layers)?
+    {
         let channels = featured_channels(&pos, &neg, 4);
         let ys = channels
             .iter()
             .flat_map(|&c| [2.0 * pos[c], -2.0 * neg[c]])
             .chain([0.0, 2.0]);
         let (y0, y1) = bounds(ys);
-        let mut chart = ChartBuilder::on(panel)
+        let mut chart = ChartBuilder::on(&panel)
             .caption(&layer.path, ("sans-serif", 12))
             .margin(6)
             .x_label_area_size(22)

@@ -79,6 +79,29 @@ pub fn paired(a: &[f64], b: &[f64]) -> PairedDiff {
     }
 }
 
+/// `v` with `decimals` decimals, or "—" when it is not finite (undefined, e.g. one seed).
+pub fn fixed(v: f64, decimals: usize) -> String {
+    if v.is_finite() {
+        format!("{v:.decimals$}")
+    } else {
+        "—".into()
+    }
+}
+
+/// A table cell for a paired difference: `mean [low, high], p = p`, or "—" without one.
+pub fn paired_cell(diff: Option<&PairedDiff>, decimals: usize) -> String {
+    match diff {
+        Some(d) => format!(
+            "{} [{}, {}], p = {}",
+            fixed(d.mean, decimals),
+            fixed(d.ci_low, decimals),
+            fixed(d.ci_high, decimals),
+            fixed(d.p_value, decimals)
+        ),
+        None => "—".into(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -120,5 +143,16 @@ mod tests {
             (shifted.ci_low, shifted.ci_high, shifted.p_value),
             (1.0, 1.0, 0.0)
         );
+    }
+
+    #[test]
+    fn table_cells_show_undefined_values_as_a_dash() {
+        assert_eq!(fixed(1.23456, 2), "1.23");
+        assert_eq!(fixed(f64::NAN, 2), "—");
+        let one_seed = paired(&[1.0], &[2.5]);
+        assert_eq!(paired_cell(Some(&one_seed), 2), "1.50 [—, —], p = —");
+        let d = paired(&[10.0, 20.0, 30.0], &[11.0, 22.0, 33.0]);
+        assert_eq!(paired_cell(Some(&d), 2), "2.00 [-0.48, 4.48], p = 0.07");
+        assert_eq!(paired_cell(None, 2), "—");
     }
 }

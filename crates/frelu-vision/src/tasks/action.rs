@@ -11,19 +11,17 @@ use burn::nn::loss::CrossEntropyLossConfig;
 use burn::optim::SgdConfig;
 use burn::optim::decay::WeightDecayConfig;
 use burn::optim::momentum::MomentumConfig;
-use burn::train::metric::{AccuracyMetric, LossMetric};
-use burn::train::{
-    ClassificationOutput, InferenceStep, Learner, SupervisedTraining, TrainOutput, TrainStep,
-};
+use burn::train::metric::AccuracyMetric;
+use burn::train::{ClassificationOutput, InferenceStep, TrainOutput, TrainStep};
 use frelu::ActivationConfig;
-use frelu::schedule::{self, LrCurve, LrShape, ScheduleConfig};
+use frelu::schedule::ScheduleConfig;
 use serde::{Deserialize, Serialize};
 
 use super::classify::{save_trained, write_json};
 use super::compare::run_resumable;
-use super::guard::{FiniteLossGuard, trained_model};
-use super::report::{EpochReport, EpochRow};
-use crate::analysis::stats::{PairedDiff, mean, paired, std_dev};
+use super::launch::{Fit, cosine_half_epoch_warmup, launch};
+use super::report::EpochRow;
+use crate::analysis::stats::{PairedDiff, fixed, mean, paired, paired_cell, std_dev};
 use crate::data::video::{ClipBatch, ClipBatcher, VideoDataset, VideoList};
 use crate::device::parse_device;
 use crate::models::trainable_params;
@@ -233,41 +231,29 @@ pub fn train(config: &ActionConfig, out: &Path, quiet: bool) -> anyhow::Result<A
         .num_workers(config.workers)
         .build(val_set);
     let iters = train_len.div_ceil(config.batch_size) as u64;
-    let sgd = |wd: f64| {
-        SgdConfig::new()
-            .with_momentum(Some(MomentumConfig::new()))
-            .with_weight_decay((wd > 0.0).then(|| WeightDecayConfig::new(wd as f32)))
-            .build()
+    let fit = Fit {
+        out,
+        schedule: &config.schedule,
+        optimizer: |wd: f64| {
+            SgdConfig::new()
+                .with_momentum(Some(MomentumConfig::new()))
+                .with_weight_decay((wd > 0.0).then(|| WeightDecayConfig::new(wd as f32)))
+                .build()
+        },
+        weight_decay: config.weight_decay,
+        curve: cosine_half_epoch_warmup(config.lr, iters, config.epochs),
+        iters_per_epoch: iters,
+        epochs: config.epochs,
+        label: config.model.to_string(),
+        quiet,
+        error_context: String::new(),
     };
-    let slope_wd = config.schedule.slope_decay(config.weight_decay);
-    let (optim, scheduler) = schedule::build(
-        &model,
-        &config.schedule,
-        sgd(config.weight_decay),
-        sgd(slope_wd),
-        LrCurve::new(
-            config.lr,
-            LrShape::Cosine,
-            iters * config.epochs as u64,
-            iters / 2,
-        ),
-        iters,
-    );
-    let report = EpochReport::new(Some(out.to_path_buf()), config.model.to_string()).quiet(quiet);
-    let log = report.log();
-    let mut training = SupervisedTraining::new(out, loader_train, loader_val)
-        .metric_train_numeric(LossMetric::new())
-        .metric_valid_numeric(LossMetric::new())
-        .metric_train_numeric(AccuracyMetric::new())
-        .metric_valid_numeric(AccuracyMetric::new())
-        .num_epochs(config.epochs)
-        .renderer(Box::new(report));
-    let guard = FiniteLossGuard::new(training.interrupter());
-    training = training.metric_train(guard.clone());
-    let result = training.launch(Learner::new(model, optim, scheduler));
-    let model = trained_model(&guard, result, "")?;
+    let (model, epochs) = launch(model, loader_train, loader_val, fit, |training| {
+        training
+            .metric_train_numeric(AccuracyMetric::new())
+            .metric_valid_numeric(AccuracyMetric::new())
+    })?;
     save_trained(&model, out)?;
-    let epochs = log.rows();
     let summary = ActionSummary {
         config: config.clone(),
         train_clips: train_len,
@@ -396,28 +382,13 @@ pub fn compare(
 
 /// The comparison table.
 pub fn comparison_markdown(rows: &[ActionComparisonRow]) -> String {
-    let f = |v: f64| {
-        if v.is_finite() {
-            format!("{v:.2}")
-        } else {
-            "—".into()
-        }
-    };
+    let f = |v: f64| fixed(v, 2);
     let mut out = String::from(
         "| model | activation | params | top-1 (%) | Δ vs TSM-ReLU (pp) [95 % CI], p | train s | seeds |\n\
          |---|---|---:|---:|---|---:|---:|\n",
     );
     for r in rows {
-        let delta = match &r.delta_vs_relu {
-            Some(d) => format!(
-                "{} [{}, {}], p = {}",
-                f(d.mean),
-                f(d.ci_low),
-                f(d.ci_high),
-                f(d.p_value)
-            ),
-            None => "—".into(),
-        };
+        let delta = paired_cell(r.delta_vs_relu.as_ref(), 2);
         out.push_str(&format!(
             "| {} | `{}` | {} | {} ± {} | {} | {:.0} | {} |\n",
             r.model,

@@ -15,17 +15,17 @@ use burn::optim::momentum::MomentumConfig;
 use burn::store::ModuleRecord;
 use burn::tensor::distributed::{DistributedConfig, ReduceOperation};
 use burn::train::checkpoint::{Checkpoint, Checkpointer, CheckpointerError, FileCheckpointer};
-use burn::train::metric::{AccuracyMetric, LossMetric};
+use burn::train::metric::AccuracyMetric;
 use burn::train::{
-    ClassificationOutput, ExecutionStrategy, InferenceStep, Learner, MultiDeviceOptim,
-    SupervisedTraining, TrainOutput, TrainStep, TrainingStrategy,
+    ClassificationOutput, ExecutionStrategy, InferenceStep, MultiDeviceOptim, TrainOutput,
+    TrainStep, TrainingStrategy,
 };
 use frelu::schedule::{self, LrCurve, LrShape, ScheduleConfig};
 use frelu::{ActivationConfig, slopes};
 use serde::{Deserialize, Serialize};
 
-use super::guard::{FiniteLossGuard, trained_model};
-use super::report::{EpochReport, EpochRow};
+use super::launch::{Fit, launch};
+use super::report::EpochRow;
 use crate::analysis::slopes::SlopeSnapshot;
 use crate::data::cifar::{Cifar, read_cifar};
 use crate::data::image_folder::{
@@ -542,16 +542,6 @@ pub fn train(
         .div_ceil(devices.len().max(1)) as u64;
     let total_steps = iters_per_epoch * config.epochs as u64;
     let warmup_steps = (config.lr_warmup_epochs * iters_per_epoch as f64).round() as u64;
-    let slope_decay = config.schedule.slope_decay(config.weight_decay);
-    let (optim, scheduler) = schedule::build(
-        &model,
-        &config.schedule,
-        config.sgd(config.weight_decay).build(),
-        config.sgd(slope_decay).build(),
-        LrCurve::new(config.lr, config.lr_shape, total_steps, warmup_steps),
-        iters_per_epoch,
-    );
-
     let history = out.join("slopes_history.jsonl");
     let _ = std::fs::remove_file(&history);
     if slope_params > 0 {
@@ -571,18 +561,8 @@ pub fn train(
         history,
     };
 
-    let report =
-        EpochReport::new(Some(out.to_path_buf()), options.label.clone()).quiet(options.quiet);
-    let log = report.log();
-    let mut training = SupervisedTraining::new(out, loader_train, loader_test)
-        .metric_train_numeric(LossMetric::new())
-        .metric_valid_numeric(LossMetric::new())
-        .metric_train_numeric(AccuracyMetric::new())
-        .metric_valid_numeric(AccuracyMetric::new())
-        .num_epochs(config.epochs)
-        .renderer(Box::new(report));
-    if devices.len() > 1 {
-        let strategy = if config.ddp {
+    let strategy = (devices.len() > 1).then(|| {
+        if config.ddp {
             ExecutionStrategy::ddp(
                 devices.clone(),
                 DistributedConfig {
@@ -591,20 +571,32 @@ pub fn train(
             )
         } else {
             ExecutionStrategy::multi(devices.clone(), MultiDeviceOptim::OptimMainDevice)
-        };
-        training = training.with_training_strategy(TrainingStrategy::Default(strategy));
-    }
-    let guard = FiniteLossGuard::new(training.interrupter());
-    training = training.metric_train(guard.clone());
-    training =
-        training.with_custom_checkpointers(model_checkpointer, files("optim"), files("scheduler"));
-    let result = training.launch(Learner::new(model, optim, scheduler));
-
-    let context = format!(" Metrics of the finished epochs are in {}.", out.display());
-    let model = trained_model(&guard, result, &context)?;
+        }
+    });
+    let fit = Fit {
+        out,
+        schedule: &config.schedule,
+        optimizer: |wd: f64| config.sgd(wd).build(),
+        weight_decay: config.weight_decay,
+        curve: LrCurve::new(config.lr, config.lr_shape, total_steps, warmup_steps),
+        iters_per_epoch,
+        epochs: config.epochs,
+        label: options.label.clone(),
+        quiet: options.quiet,
+        error_context: format!(" Metrics of the finished epochs are in {}.", out.display()),
+    };
+    let (model, epochs) = launch(model, loader_train, loader_test, fit, |training| {
+        let training = training
+            .metric_train_numeric(AccuracyMetric::new())
+            .metric_valid_numeric(AccuracyMetric::new())
+            .with_custom_checkpointers(model_checkpointer, files("optim"), files("scheduler"));
+        match strategy {
+            Some(strategy) => training.with_training_strategy(TrainingStrategy::Default(strategy)),
+            None => training,
+        }
+    })?;
     save_trained(&model, out)?;
 
-    let epochs = log.rows();
     let final_test_acc = epochs.last().map_or(f64::NAN, |r| r.test_acc);
     let best_test_acc = epochs.iter().map(|r| r.test_acc).fold(f64::NAN, f64::max);
     let seconds_per_epoch = epochs

@@ -11,18 +11,19 @@ use burn::module::Module;
 use burn::optim::AdamConfig;
 use burn::optim::decay::WeightDecayConfig;
 use burn::tensor::Tensor;
-use burn::train::metric::{Adaptor, ItemLazy, LossInput, LossMetric};
-use burn::train::{InferenceStep, Learner, SupervisedTraining, TrainOutput, TrainStep};
+use burn::train::metric::{Adaptor, ItemLazy, LossInput};
+use burn::train::{InferenceStep, TrainOutput, TrainStep};
 use frelu::ActivationConfig;
-use frelu::schedule::{self, LrCurve, LrShape, ScheduleConfig};
+use frelu::schedule::ScheduleConfig;
 use serde::{Deserialize, Serialize};
 
 use super::classify::{save_trained, write_json};
 use super::compare::run_resumable;
-use super::guard::{FiniteLossGuard, LossValue, trained_model};
-use super::report::{EpochReport, EpochRow};
+use super::guard::LossValue;
+use super::launch::{Fit, cosine_half_epoch_warmup, launch};
+use super::report::EpochRow;
 use crate::analysis::coco_eval::{CocoMetrics, evaluate};
-use crate::analysis::stats::{PairedDiff, mean, paired, std_dev};
+use crate::analysis::stats::{PairedDiff, fixed, mean, paired, paired_cell, std_dev};
 use crate::data::coco::{CocoDataset, CocoDetection};
 use crate::data::detection::{DetBatch, DetBatcher, DetectionDataset, load_split};
 use crate::device::parse_device;
@@ -259,36 +260,23 @@ pub fn train(config: &DetectConfig, out: &Path, quiet: bool) -> anyhow::Result<D
         ));
 
     let iters = train_len.div_ceil(config.batch_size) as u64;
-    let adam = |wd: f64| {
-        AdamConfig::new()
-            .with_weight_decay((wd > 0.0).then(|| WeightDecayConfig::new(wd as f32)))
-            .build()
+    let fit = Fit {
+        out,
+        schedule: &config.schedule,
+        optimizer: |wd: f64| {
+            AdamConfig::new()
+                .with_weight_decay((wd > 0.0).then(|| WeightDecayConfig::new(wd as f32)))
+                .build()
+        },
+        weight_decay: config.weight_decay,
+        curve: cosine_half_epoch_warmup(config.lr, iters, config.epochs),
+        iters_per_epoch: iters,
+        epochs: config.epochs,
+        label: config.activation.name().to_string(),
+        quiet,
+        error_context: String::new(),
     };
-    let slope_wd = config.schedule.slope_decay(config.weight_decay);
-    let (optim, scheduler) = schedule::build(
-        &model,
-        &config.schedule,
-        adam(config.weight_decay),
-        adam(slope_wd),
-        LrCurve::new(
-            config.lr,
-            LrShape::Cosine,
-            iters * config.epochs as u64,
-            iters / 2,
-        ),
-        iters,
-    );
-    let report = EpochReport::new(Some(out.to_path_buf()), config.activation.name()).quiet(quiet);
-    let log = report.log();
-    let mut training = SupervisedTraining::new(out, loader_train, loader_val)
-        .metric_train_numeric(LossMetric::new())
-        .metric_valid_numeric(LossMetric::new())
-        .num_epochs(config.epochs)
-        .renderer(Box::new(report));
-    let guard = FiniteLossGuard::new(training.interrupter());
-    training = training.metric_train(guard.clone());
-    let result = training.launch(Learner::new(model, optim, scheduler));
-    let model = trained_model(&guard, result, "")?;
+    let (model, epochs) = launch(model, loader_train, loader_val, fit, |training| training)?;
     let train_seconds = started.elapsed().as_secs_f64();
     save_trained(&model, out)?;
 
@@ -296,7 +284,6 @@ pub fn train(config: &DetectConfig, out: &Path, quiet: bool) -> anyhow::Result<D
     write_json(&out.join("detections.json"), &detections)?;
     let metrics = evaluate(&val_set.file, &detections);
     write_json(&out.join("coco_metrics.json"), &metrics)?;
-    let epochs = log.rows();
     let summary = DetectSummary {
         config: config.clone(),
         train_images: train_len,
@@ -608,23 +595,8 @@ pub fn ap_text(v: f64) -> String {
 
 /// The comparison table.
 pub fn comparison_markdown(rows: &[DetectComparisonRow]) -> String {
-    let f = |v: f64| {
-        if v.is_finite() {
-            format!("{v:.3}")
-        } else {
-            "—".into()
-        }
-    };
-    let d = |x: &Option<PairedDiff>| match x {
-        Some(p) => format!(
-            "{} [{}, {}], p = {}",
-            f(p.mean),
-            f(p.ci_low),
-            f(p.ci_high),
-            f(p.p_value)
-        ),
-        None => "—".into(),
-    };
+    let f = |v: f64| fixed(v, 3);
+    let d = |x: &Option<PairedDiff>| paired_cell(x.as_ref(), 3);
     let mut out = String::from(
         "| activation | params | AP | AP50 | AP75 | APs / APm / APl | Δ AP50 vs ReLU [95 % CI] | Δ AP vs ReLU [95 % CI] | train s | seeds |\n\
          |---|---:|---:|---:|---:|---|---|---|---:|---:|\n",

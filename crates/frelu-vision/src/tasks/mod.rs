@@ -5,4 +5,5 @@ pub mod classify;
 pub mod compare;
 pub mod detect;
 pub mod guard;
+pub mod launch;
 pub mod report;
