@@ -185,14 +185,9 @@ fn channel_count(layer: &LayerSlopes) -> usize {
         .map_or(0, Vec::len)
 }
 
-/// One layer's panel of a per-layer figure, with its slopes (`pos`, `neg`; fixed values where a
-/// slope is not learned).
-struct LayerPanel<'a, DB: DrawingBackend> {
-    area: DrawingArea<DB, Shift>,
-    layer: &'a LayerSlopes,
-    pos: Vec<f64>,
-    neg: Vec<f64>,
-}
+/// One layer's panel of a per-layer figure, the layer and its slopes `pos`, `neg` (fixed
+/// values where a slope is not learned).
+type LayerPanel<'a, DB> = (DrawingArea<DB, Shift>, &'a LayerSlopes, Vec<f64>, Vec<f64>);
 
 /// Clears `root`, titles it and splits it into one panel per layer.
 fn layer_panels<'a, DB: DrawingBackend>(
@@ -209,12 +204,12 @@ fn layer_panels<'a, DB: DrawingBackend>(
         .zip(layers)
         .map(|(area, layer)| {
             let n = channel_count(layer);
-            LayerPanel {
+            (
                 area,
                 layer,
-                pos: values(&layer.pos, 1.0, n),
-                neg: values(&layer.neg, 0.0, n),
-            }
+                values(&layer.pos, 1.0, n),
+                values(&layer.neg, 0.0, n),
+            )
         })
         .collect())
 }
@@ -224,13 +219,7 @@ fn draw_scatter<DB: DrawingBackend>(
     layers: &[LayerSlopes],
 ) -> anyhow::Result<()> {
     let title = "learned slopes per channel: pos (x) vs neg (y)";
-    for LayerPanel {
-        area: panel,
-        layer,
-        pos,
-        neg,
-    } in layer_panels(root, title, layers)?
-    {
+    for (panel, layer, pos, neg) in layer_panels(root, title, layers)? {
         let (x0, x1) = bounds(pos.iter().copied().chain([0.0, 1.0]));
         let (y0, y1) = bounds(neg.iter().copied().chain([0.0]));
         let mut chart = ChartBuilder::on(&panel)
@@ -371,13 +360,7 @@ fn draw_curves<DB: DrawingBackend>(
     layers: &[LayerSlopes],
 ) -> anyhow::Result<()> {
     let title = "learned activation curves f(x) (dashed: ReLU)";
-    for LayerPanel {
-        area: panel,
-        layer,
-        pos,
-        neg,
-    } in layer_panels(root, title, layers)?
-    {
+    for (panel, layer, pos, neg) in layer_panels(root, title, layers)? {
         let channels = featured_channels(&pos, &neg, 4);
         let ys = channels
             .iter()

@@ -79,6 +79,25 @@ pub fn paired(a: &[f64], b: &[f64]) -> PairedDiff {
     }
 }
 
+/// The paired difference `metric(run) − metric(reference run)` over the seeds that both
+/// `reference` and `runs` have (`(seed, run)` pairs); `None` when they share no seed.
+pub fn paired_by_seed<T>(
+    reference: &[(u64, T)],
+    runs: &[(u64, T)],
+    metric: impl Fn(&T) -> f64,
+) -> Option<PairedDiff> {
+    let (a, b): (Vec<f64>, Vec<f64>) = runs
+        .iter()
+        .filter_map(|(seed, run)| {
+            reference
+                .iter()
+                .find(|(r, _)| r == seed)
+                .map(|(_, r)| (metric(r), metric(run)))
+        })
+        .unzip();
+    (!a.is_empty()).then(|| paired(&a, &b))
+}
+
 /// `v` with `decimals` decimals, or "—" when it is not finite (undefined, e.g. one seed).
 pub fn fixed(v: f64, decimals: usize) -> String {
     if v.is_finite() {
@@ -154,5 +173,16 @@ mod tests {
         let d = paired(&[10.0, 20.0, 30.0], &[11.0, 22.0, 33.0]);
         assert_eq!(paired_cell(Some(&d), 2), "2.00 [-0.48, 4.48], p = 0.07");
         assert_eq!(paired_cell(None, 2), "—");
+    }
+
+    #[test]
+    fn paired_by_seed_pairs_matching_seeds_only() {
+        let reference = [(0, 90.0), (1, 91.0), (2, 92.0)];
+        // Seed 3 has no reference run; seed 1 is missing from the runs.
+        let runs = [(2, 93.0), (0, 90.5), (3, 50.0)];
+        let d = paired_by_seed(&reference, &runs, |&x| x).unwrap();
+        assert_eq!(d.n, 2);
+        assert!((d.mean - 0.75).abs() < 1e-12, "{d:?}");
+        assert!(paired_by_seed(&reference, &[(7, 1.0)], |&x| x).is_none());
     }
 }

@@ -18,10 +18,10 @@ use frelu::schedule::ScheduleConfig;
 use serde::{Deserialize, Serialize};
 
 use super::classify::{save_trained, write_json};
-use super::compare::run_resumable;
+use super::compare::{read_summaries, run_resumable};
 use super::launch::{Fit, cosine_half_epoch_warmup, launch};
 use super::report::EpochRow;
-use crate::analysis::stats::{PairedDiff, fixed, mean, paired, paired_cell, std_dev};
+use crate::analysis::stats::{PairedDiff, fixed, mean, paired_by_seed, paired_cell, std_dev};
 use crate::data::video::{ClipBatch, ClipBatcher, VideoDataset, VideoList};
 use crate::device::parse_device;
 use crate::models::trainable_params;
@@ -323,20 +323,7 @@ pub fn compare(
         log,
     )?;
     let read = |m: VideoModel, a: &ActivationConfig| -> Vec<(u64, ActionSummary)> {
-        seeds
-            .iter()
-            .filter_map(|&s| {
-                let path = out.join("runs").join(name(m, a, s)).join("summary.json");
-                let text = std::fs::read_to_string(&path).ok()?;
-                match serde_json::from_str(&text) {
-                    Ok(summary) => Some((s, summary)),
-                    Err(e) => {
-                        eprintln!("warning: {} is unreadable ({e}); left out", path.display());
-                        None
-                    }
-                }
-            })
-            .collect()
+        read_summaries(seeds, |s| out.join("runs").join(name(m, a, s)))
     };
     let reference = read(VideoModel::Tsm, &ActivationConfig::Relu);
     let rows: Vec<ActionComparisonRow> = configs
@@ -345,19 +332,10 @@ pub fn compare(
             let runs = read(*m, a);
             let top1: Vec<f64> = runs.iter().map(|(_, s)| s.final_top1).collect();
             let is_reference = *m == VideoModel::Tsm && *a == ActivationConfig::Relu;
-            let delta = if is_reference || reference.is_empty() {
+            let delta = if is_reference {
                 None
             } else {
-                let (x, y): (Vec<f64>, Vec<f64>) = runs
-                    .iter()
-                    .filter_map(|(seed, s)| {
-                        reference
-                            .iter()
-                            .find(|(r, _)| r == seed)
-                            .map(|(_, r)| (r.final_top1, s.final_top1))
-                    })
-                    .unzip();
-                (!x.is_empty()).then(|| paired(&x, &y))
+                paired_by_seed(&reference, &runs, |s| s.final_top1)
             };
             ActionComparisonRow {
                 model: m.to_string(),

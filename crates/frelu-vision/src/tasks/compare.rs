@@ -22,7 +22,7 @@ use serde::{Deserialize, Serialize};
 use super::classify::{self, DatasetKind, RunOptions, TrainConfig, TrainSummary, write_json};
 use crate::analysis::plots::{self, BandSeries};
 use crate::analysis::slopes::read_history;
-use crate::analysis::stats::{PairedDiff, mean, paired, std_dev};
+use crate::analysis::stats::{PairedDiff, mean, paired_by_seed, std_dev};
 use crate::data::Augment;
 use crate::models::Architecture;
 
@@ -411,6 +411,28 @@ pub fn run_grid(
     Ok(comparison)
 }
 
+/// The `summary.json` of every seed's run (`run_dir(seed)`) that has one; an unreadable one
+/// is reported on stderr and left out, so that one damaged file does not hide the others.
+pub fn read_summaries<T: serde::de::DeserializeOwned>(
+    seeds: &[u64],
+    run_dir: impl Fn(u64) -> PathBuf,
+) -> Vec<(u64, T)> {
+    seeds
+        .iter()
+        .filter_map(|&seed| {
+            let path = run_dir(seed).join("summary.json");
+            let text = std::fs::read_to_string(&path).ok()?;
+            match serde_json::from_str(&text) {
+                Ok(summary) => Some((seed, summary)),
+                Err(e) => {
+                    eprintln!("warning: {} is unreadable ({e}); left out", path.display());
+                    None
+                }
+            }
+        })
+        .collect()
+}
+
 /// Runs `run(i, dir)` for every name whose folder `runs_dir/NAME` is not finished, in order,
 /// logging progress (run i of n, elapsed, ETA). A folder is finished when it holds
 /// `summary.json` (success) or `failed.json` (a failure, not retried); a folder with neither is
@@ -567,14 +589,6 @@ pub fn aggregate(out: &Path) -> anyhow::Result<Comparison> {
     let relu_params = reference
         .and_then(|r| summaries[r].first().map(|(_, s)| s.params))
         .unwrap_or(0);
-    let relu_acc: Vec<(u64, f64)> = reference
-        .map(|r| {
-            summaries[r]
-                .iter()
-                .map(|(seed, s)| (*seed, s.final_test_acc))
-                .collect()
-        })
-        .unwrap_or_default();
 
     let mut configs = Vec::new();
     for (i, spec) in protocol.configs.iter().enumerate() {
@@ -582,19 +596,9 @@ pub fn aggregate(out: &Path) -> anyhow::Result<Comparison> {
         let final_acc: Vec<f64> = runs.iter().map(|s| s.final_test_acc).collect();
         let best: Vec<f64> = runs.iter().map(|s| s.best_test_acc).collect();
         let seconds: Vec<f64> = runs.iter().map(|s| s.seconds_per_epoch).collect();
-        let delta = if Some(i) == reference || relu_acc.is_empty() {
-            None
-        } else {
-            let (a, b): (Vec<f64>, Vec<f64>) = summaries[i]
-                .iter()
-                .filter_map(|(seed, s)| {
-                    relu_acc
-                        .iter()
-                        .find(|(rs, _)| rs == seed)
-                        .map(|(_, r)| (*r, s.final_test_acc))
-                })
-                .unzip();
-            (!a.is_empty()).then(|| paired(&a, &b))
+        let delta = match reference {
+            Some(r) if r != i => paired_by_seed(&summaries[r], &summaries[i], |s| s.final_test_acc),
+            _ => None,
         };
         configs.push(ConfigResult {
             name: spec.name.clone(),

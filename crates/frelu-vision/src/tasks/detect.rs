@@ -18,12 +18,12 @@ use frelu::schedule::ScheduleConfig;
 use serde::{Deserialize, Serialize};
 
 use super::classify::{save_trained, write_json};
-use super::compare::run_resumable;
+use super::compare::{read_summaries, run_resumable};
 use super::guard::LossValue;
 use super::launch::{Fit, cosine_half_epoch_warmup, launch};
 use super::report::EpochRow;
 use crate::analysis::coco_eval::{CocoMetrics, evaluate};
-use crate::analysis::stats::{PairedDiff, fixed, mean, paired, paired_cell, std_dev};
+use crate::analysis::stats::{PairedDiff, fixed, mean, paired_by_seed, paired_cell, std_dev};
 use crate::data::coco::{CocoDataset, CocoDetection};
 use crate::data::detection::{DetBatch, DetBatcher, DetectionDataset, load_split};
 use crate::device::parse_device;
@@ -512,20 +512,7 @@ pub fn compare(
         log,
     )?;
     let read = |a: &ActivationConfig| -> Vec<(u64, DetectSummary)> {
-        seeds
-            .iter()
-            .filter_map(|&s| {
-                let path = out.join("runs").join(name(a, s)).join("summary.json");
-                let text = std::fs::read_to_string(&path).ok()?;
-                match serde_json::from_str(&text) {
-                    Ok(summary) => Some((s, summary)),
-                    Err(e) => {
-                        eprintln!("warning: {} is unreadable ({e}); left out", path.display());
-                        None
-                    }
-                }
-            })
-            .collect()
+        read_summaries(seeds, |s| out.join("runs").join(name(a, s)))
     };
     let reference: Vec<(u64, DetectSummary)> = activations
         .iter()
@@ -541,19 +528,10 @@ pub fn compare(
             };
             let stat = |v: Vec<f64>| (mean(&v), std_dev(&v));
             let delta = |f: fn(&CocoMetrics) -> f64| {
-                if *a == ActivationConfig::Relu || reference.is_empty() {
+                if *a == ActivationConfig::Relu {
                     return None;
                 }
-                let (x, y): (Vec<f64>, Vec<f64>) = runs
-                    .iter()
-                    .filter_map(|(seed, s)| {
-                        reference
-                            .iter()
-                            .find(|(r, _)| r == seed)
-                            .map(|(_, r)| (f(&r.metrics), f(&s.metrics)))
-                    })
-                    .unzip();
-                (!x.is_empty()).then(|| paired(&x, &y))
+                paired_by_seed(&reference, &runs, |s| f(&s.metrics))
             };
             DetectComparisonRow {
                 activation: a.to_string(),
