@@ -150,6 +150,10 @@ impl Analysis {
                 100.0 * l.share_nearly_dead,
             ));
         }
+        out.push_str(
+            "\nstd over the layer's channels (population); linear: |pos − neg| < 0.1; \
+             dead: pos < 0.05; \"fixed\": the slope is not learned.\n",
+        );
         out
     }
 }
