@@ -169,6 +169,15 @@ fn grid(n: usize) -> (usize, usize) {
     (n.div_ceil(cols).max(1), cols)
 }
 
+/// Pixel size of a figure with one 260×220 panel per layer (plus the title).
+fn panels_size(layers: usize) -> (u32, u32) {
+    let (rows, cols) = grid(layers);
+    (
+        (cols as u32 * 260).max(500),
+        (rows as u32 * 220 + 40).max(300),
+    )
+}
+
 /// Values of a slope, or `fixed` repeated when it is not learned.
 fn values(slopes: &Option<Vec<f32>>, fixed: f32, len: usize) -> Vec<f64> {
     match slopes {
@@ -257,11 +266,7 @@ fn draw_scatter<DB: DrawingBackend>(
 
 /// `pos` vs `neg` of every channel, one panel per layer (the red cross marks ReLU).
 pub fn slope_scatter(stem: &Path, layers: &[LayerSlopes]) -> anyhow::Result<Vec<PathBuf>> {
-    let (rows, cols) = grid(layers.len());
-    let size = (
-        (cols as u32 * 260).max(500),
-        (rows as u32 * 220 + 40).max(300),
-    );
+    let size = panels_size(layers.len());
     png_and_svg!(stem, size, draw_scatter(layers))
 }
 
@@ -413,11 +418,7 @@ fn draw_curves<DB: DrawingBackend>(
 
 /// f(x) on [−2, 2] for up to four channels per layer (the extremes of each slope).
 pub fn activation_curves(stem: &Path, layers: &[LayerSlopes]) -> anyhow::Result<Vec<PathBuf>> {
-    let (rows, cols) = grid(layers.len());
-    let size = (
-        (cols as u32 * 260).max(500),
-        (rows as u32 * 220 + 40).max(300),
-    );
+    let size = panels_size(layers.len());
     png_and_svg!(stem, size, draw_curves(layers))
 }
 
