@@ -42,6 +42,15 @@ pub struct MakeDataArgs {
     /// Seed (same seed, same files).
     #[arg(long, default_value_t = 0)]
     seed: u64,
+    /// Distractors per clip: smaller items drifting in random directions (harder variant).
+    #[arg(long, default_value_t = 0)]
+    distractors: usize,
+    /// Amplitude of uniform pixel noise, 0–255 (harder variant).
+    #[arg(long, default_value_t = 0.0)]
+    noise: f64,
+    /// Scale of the motion, in (0, 1]; below 1 the motion is subtler (harder variant).
+    #[arg(long, default_value_t = 1.0)]
+    motion_scale: f64,
     /// Fashion-MNIST folder (else $FRELU_DATA, the Debian package, the bundled subset).
     #[arg(long)]
     fmnist: Option<PathBuf>,
@@ -153,6 +162,9 @@ pub fn run(command: &ActionCommand) -> anyhow::Result<()> {
                 train_clips: a.train,
                 val_clips: a.val,
                 seed: a.seed,
+                distractors: a.distractors,
+                noise: a.noise,
+                motion_scale: a.motion_scale,
             };
             make_motion_benchmark(&a.out, &config, &source)
                 .with_context(|| format!("writing {}", a.out.display()))?;

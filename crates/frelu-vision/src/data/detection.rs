@@ -200,12 +200,12 @@ pub fn make_benchmark(
     source: &fashion_mnist::Source,
 ) -> Result<(), DataError> {
     if config.min_items == 0 || config.min_items > config.max_items {
-        return Err(DataError::NotFound(
+        return Err(DataError::InvalidOption(
             "items per canvas: need 1 ≤ min_items ≤ max_items".into(),
         ));
     }
     if config.min_size < 8 || config.min_size > config.max_size || config.max_size > config.canvas {
-        return Err(DataError::NotFound(
+        return Err(DataError::InvalidOption(
             "item sizes: need 8 ≤ min_size ≤ max_size ≤ canvas".into(),
         ));
     }

@@ -24,6 +24,9 @@ pub enum DataError {
     /// A dataset could not be found anywhere it was looked for.
     #[error("{0}")]
     NotFound(String),
+    /// An option of a data generator or loader is out of range.
+    #[error("invalid option: {0}")]
+    InvalidOption(String),
 }
 
 impl DataError {

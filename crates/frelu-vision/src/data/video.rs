@@ -316,6 +316,21 @@ pub struct MotionConfig {
     pub val_clips: usize,
     /// Seed: the same seed gives the same files.
     pub seed: u64,
+    /// Distractors per clip: smaller items (16–24 % of the frame) drifting in random
+    /// directions, so that a model must follow the large item to name the motion. 0 (the
+    /// default) gives the plain benchmark.
+    #[serde(default)]
+    pub distractors: usize,
+    /// Amplitude of uniform pixel noise added to every frame (0–255 units; 0 = none).
+    #[serde(default)]
+    pub noise: f64,
+    /// Scales the motion (travel, zoom range, rotation): below 1 the motion is subtler.
+    #[serde(default = "one")]
+    pub motion_scale: f64,
+}
+
+fn one() -> f64 {
+    1.0
 }
 
 impl Default for MotionConfig {
@@ -326,8 +341,19 @@ impl Default for MotionConfig {
             train_clips: 2400,
             val_clips: 480,
             seed: 0,
+            distractors: 0,
+            noise: 0.0,
+            motion_scale: 1.0,
         }
     }
+}
+
+/// A distractor of a clip: its item, size, start and drift over the clip (pixels).
+struct Distractor {
+    item: GrayImage,
+    side: f64,
+    start: (f64, f64),
+    drift: (f64, f64),
 }
 
 /// Renders `item` scaled to `side` and rotated by `angle` (radians, clockwise on screen),
@@ -367,9 +393,12 @@ fn stamp(canvas: &mut GrayImage, item: &GrayImage, side: f64, angle: f64, cx: f6
     }
 }
 
-/// One clip of class `motion` for item `item`.
+/// One clip of class `motion` for item `item`; distractors (if any) are drawn from `items`.
+/// The main item's parameters are drawn first, so a clip with distractors or noise shows the
+/// same main item moving the same way as the plain clip of the same seed.
 fn render_clip(
     item: &GrayImage,
+    items: &ImageSet,
     motion: usize,
     config: &MotionConfig,
     rng: &mut StdRng,
@@ -377,15 +406,36 @@ fn render_clip(
     let s = config.size as f64;
     let t = config.frames as f64;
     let steps = (t - 1.0).max(1.0);
+    let k = config.motion_scale;
     let base = rng.random_range(0.30..0.42) * s;
-    let travel = rng.random_range(0.30..0.45) * s;
+    let travel = rng.random_range(0.30..0.45) * s * k;
     let (cx, cy) = (
         rng.random_range(0.45..0.55) * s,
         rng.random_range(0.45..0.55) * s,
     );
     let angle0: f64 = rng.random_range(-0.3..0.3);
-    let spin: f64 = rng.random_range(0.12..0.2);
-    let (lo, hi) = (0.22 * s, 0.5 * s);
+    let spin: f64 = rng.random_range(0.12..0.2) * k;
+    // Zoom between 22 % and 50 % of the frame, narrowed around 36 % when `k` < 1.
+    let (lo, hi) = (
+        0.22 * s + (1.0 - k) * 0.14 * s,
+        0.5 * s - (1.0 - k) * 0.14 * s,
+    );
+    let distractors: Vec<Distractor> = (0..config.distractors)
+        .map(|_| {
+            let index = rng.random_range(0..items.len());
+            let heading: f64 = rng.random_range(0.0..std::f64::consts::TAU);
+            let speed = rng.random_range(0.0..0.3) * s;
+            Distractor {
+                item: GrayImage::from_raw(28, 28, items.image(index).to_vec()).expect("28×28"),
+                side: rng.random_range(0.16..0.24) * s,
+                start: (
+                    rng.random_range(0.15..0.85) * s,
+                    rng.random_range(0.15..0.85) * s,
+                ),
+                drift: (speed * heading.cos(), speed * heading.sin()),
+            }
+        })
+        .collect();
     (0..config.frames)
         .map(|f| {
             let p = f as f64 / steps;
@@ -403,7 +453,17 @@ fn render_clip(
                 _ => angle -= spin * 2.0 * std::f64::consts::PI * p,
             }
             let mut canvas = GrayImage::new(config.size, config.size);
+            for d in &distractors {
+                let (dx, dy) = (d.start.0 + d.drift.0 * p, d.start.1 + d.drift.1 * p);
+                stamp(&mut canvas, &d.item, d.side, 0.0, dx, dy);
+            }
             stamp(&mut canvas, item, side, angle, x, y);
+            if config.noise > 0.0 {
+                for pixel in canvas.pixels_mut() {
+                    let value = pixel.0[0] as f64 + rng.random_range(-config.noise..=config.noise);
+                    pixel.0[0] = value.round().clamp(0.0, 255.0) as u8;
+                }
+            }
             canvas
         })
         .collect()
@@ -417,9 +477,22 @@ pub fn make_motion_benchmark(
     source: &fashion_mnist::Source,
 ) -> Result<(), DataError> {
     if config.frames < 2 || config.size < 16 {
-        return Err(DataError::NotFound(
+        return Err(DataError::InvalidOption(
             "need at least 2 frames of at least 16 pixels".into(),
         ));
+    }
+    if !(config.noise.is_finite() && (0.0..=255.0).contains(&config.noise)) {
+        return Err(DataError::InvalidOption(format!(
+            "the noise amplitude must be in 0–255, not {}",
+            config.noise
+        )));
+    }
+    if !(config.motion_scale.is_finite() && config.motion_scale > 0.0 && config.motion_scale <= 1.0)
+    {
+        return Err(DataError::InvalidOption(format!(
+            "the motion scale must be in (0, 1], not {}",
+            config.motion_scale
+        )));
     }
     let mut rng = StdRng::seed_from_u64(config.seed);
     let frames_dir = out.join("frames");
@@ -437,7 +510,7 @@ pub fn make_motion_benchmark(
             let id = format!("{split}{n:05}");
             let dir = frames_dir.join(&id);
             std::fs::create_dir_all(&dir).map_err(|e| DataError::io(&dir, e))?;
-            for (f, frame) in render_clip(&item, motion, config, &mut rng)
+            for (f, frame) in render_clip(&item, &items, motion, config, &mut rng)
                 .iter()
                 .enumerate()
             {
@@ -474,6 +547,7 @@ mod tests {
             train_clips: 8,
             val_clips: 8,
             seed,
+            ..MotionConfig::default()
         }
     }
 
@@ -521,7 +595,8 @@ mod tests {
             }
             (sx / n, sy / n, n)
         };
-        let mut clip = |m| render_clip(&item, m, &config, &mut rng);
+        let items = fashion_mnist::load(&fashion_mnist::Source::Bundled, false).unwrap();
+        let mut clip = |m| render_clip(&item, &items, m, &config, &mut rng);
         let (l, r) = (clip(0), clip(1));
         assert!(centroid(&l[7]).0 < centroid(&l[0]).0 - 10.0);
         assert!(centroid(&r[7]).0 > centroid(&r[0]).0 + 10.0);
@@ -531,6 +606,72 @@ mod tests {
         let (near, far) = (clip(4), clip(5));
         assert!(centroid(&near[7]).2 > 2.0 * centroid(&near[0]).2);
         assert!(centroid(&far[7]).2 < 0.5 * centroid(&far[0]).2);
+    }
+
+    #[test]
+    fn distractors_and_noise_leave_the_main_motion_as_it_was() {
+        let items = fashion_mnist::load(&fashion_mnist::Source::Bundled, true).unwrap();
+        let item = GrayImage::from_raw(28, 28, items.image(0).to_vec()).unwrap();
+        let render = |config: &MotionConfig| {
+            render_clip(&item, &items, 1, config, &mut StdRng::seed_from_u64(9))
+        };
+        let plain = render(&tiny(0));
+        let lit = |img: &GrayImage| img.pixels().filter(|p| p.0[0] > 0).count();
+        // Distractors are drawn under the same main item: every plain pixel is still there
+        // (frames combine by maximum) and more pixels are lit.
+        let busy = render(&MotionConfig {
+            distractors: 3,
+            ..tiny(0)
+        });
+        for (a, b) in plain.iter().zip(&busy) {
+            assert!(a.pixels().zip(b.pixels()).all(|(p, q)| p.0[0] <= q.0[0]));
+            assert!(lit(b) > lit(a));
+        }
+        // Noise stays within its amplitude and reaches the empty background.
+        let noisy = render(&MotionConfig {
+            noise: 12.0,
+            ..tiny(0)
+        });
+        for (a, b) in plain.iter().zip(&noisy) {
+            assert!(
+                a.pixels()
+                    .zip(b.pixels())
+                    .all(|(p, q)| (p.0[0] as i32 - q.0[0] as i32).abs() <= 12)
+            );
+            assert!(lit(b) > lit(a));
+        }
+        // A smaller motion scale moves the item less.
+        let centre_x = |img: &GrayImage| {
+            let (sx, n) = img
+                .enumerate_pixels()
+                .fold((0.0, 0.0), |(sx, n), (x, _, p)| {
+                    (sx + x as f64 * p.0[0] as f64, n + p.0[0] as f64)
+                });
+            sx / n
+        };
+        let travel = |clip: &[GrayImage]| centre_x(&clip[3]) - centre_x(&clip[0]);
+        let subtle = render(&MotionConfig {
+            motion_scale: 0.5,
+            ..tiny(0)
+        });
+        assert!(travel(&subtle) > 0.0 && travel(&subtle) < 0.7 * travel(&plain));
+        // Out-of-range options are refused with a message.
+        let dir = tempfile::tempdir().unwrap();
+        for bad in [
+            MotionConfig {
+                noise: -1.0,
+                ..tiny(0)
+            },
+            MotionConfig {
+                motion_scale: 0.0,
+                ..tiny(0)
+            },
+        ] {
+            let err = make_motion_benchmark(dir.path(), &bad, &fashion_mnist::Source::Bundled)
+                .unwrap_err()
+                .to_string();
+            assert!(err.starts_with("invalid option"), "{err}");
+        }
     }
 
     #[test]

@@ -398,6 +398,7 @@ mod tests {
             train_clips: 32,
             val_clips: 16,
             seed: 0,
+            ..MotionConfig::default()
         };
         make_motion_benchmark(&data, &bench, &Source::Bundled).unwrap();
         let base = ActionConfig {
