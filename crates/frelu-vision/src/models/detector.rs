@@ -266,7 +266,7 @@ mod tests {
     use burn::tensor::{Distribution, TensorData};
 
     #[test]
-    fn output_shapes_and_a_finite_loss() {
+    fn output_shapes_and_the_centre_prior() {
         let device = Device::flex();
         let net = CenterNetConfig::new(10)
             .with_activation(ActivationConfig::frelu())
@@ -278,9 +278,23 @@ mod tests {
         ));
         assert_eq!(out.heat.dims(), [2, 10, 16, 16]);
         assert_eq!(out.size.dims(), [2, 2, 16, 16]);
-        // The prior: σ(−2.19) ≈ 0.1 everywhere before training.
-        let p = sigmoid(out.heat).mean().into_scalar::<f32>();
-        assert!((p - 0.1).abs() < 0.05, "{p}");
+        // The prior: the heat head's bias is −2.19, so σ ≈ 0.1 before training. The random
+        // weights spread the logits around it (over 40 random nets the median logit fell in
+        // −2.55…−1.85 and the mean probability in 0.085…0.152), so the median is what is checked.
+        let bias: Vec<f32> = net
+            .heat
+            .bias
+            .as_ref()
+            .unwrap()
+            .val()
+            .into_data()
+            .to_vec()
+            .unwrap();
+        assert!(bias.iter().all(|&b| (b + 2.19).abs() < 1e-6), "{bias:?}");
+        let mut logits: Vec<f32> = out.heat.into_data().to_vec().unwrap();
+        logits.sort_by(f32::total_cmp);
+        let median = logits[logits.len() / 2];
+        assert!((median + 2.19).abs() < 0.7, "median logit {median}");
     }
 
     #[test]
