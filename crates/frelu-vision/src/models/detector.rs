@@ -288,10 +288,10 @@ mod tests {
             .unwrap()
             .val()
             .into_data()
-            .to_vec()
+            .try_into_vec_as::<f32>()
             .unwrap();
         assert!(bias.iter().all(|&b| (b + 2.19).abs() < 1e-6), "{bias:?}");
-        let mut logits: Vec<f32> = out.heat.into_data().to_vec().unwrap();
+        let mut logits: Vec<f32> = out.heat.into_data().try_into_vec_as::<f32>().unwrap();
         logits.sort_by(f32::total_cmp);
         let median = logits[logits.len() / 2];
         assert!((median + 2.19).abs() < 0.7, "median logit {median}");
