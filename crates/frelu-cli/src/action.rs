@@ -7,8 +7,13 @@ use clap::{Args, Subcommand};
 use frelu::ActivationConfig;
 use frelu::schedule::{Schedule, ScheduleConfig};
 use frelu_vision::data::fashion_mnist;
-use frelu_vision::data::video::{MotionConfig, make_motion_benchmark};
+use frelu_vision::data::synth::{MotionConfig, make_motion_benchmark};
 use frelu_vision::tasks::action::{self, ActionConfig, VideoModel};
+
+/// The library's defaults: the one source of the defaults below.
+fn d() -> ActionConfig {
+    ActionConfig::default()
+}
 
 /// `frelu action` subcommands.
 #[derive(Subcommand, Debug, Clone)]
@@ -60,25 +65,25 @@ pub struct MakeDataArgs {
 #[derive(Args, Debug, Clone)]
 pub struct ActionOptions {
     /// Dataset root (frames/, train.txt, val.txt, classes.txt).
-    #[arg(long, default_value = "data/motion-fmnist")]
+    #[arg(long, default_value_os_t = d().data)]
     data: PathBuf,
     /// Slope schedule.
-    #[arg(long, default_value = "alternate:4:1:iter")]
+    #[arg(long, default_value_t = d().schedule.schedule)]
     schedule: Schedule,
     /// Segments (frames) per clip.
-    #[arg(long, default_value_t = 8)]
+    #[arg(long, default_value_t = d().segments)]
     segments: usize,
     /// Frame side.
-    #[arg(long, default_value_t = 64)]
+    #[arg(long, default_value_t = d().frame_size)]
     frame_size: usize,
     /// Epochs.
-    #[arg(long, default_value_t = 8)]
+    #[arg(long, default_value_t = d().epochs)]
     epochs: usize,
     /// Batch size (clips).
-    #[arg(long, default_value_t = 16)]
+    #[arg(long, default_value_t = d().batch_size)]
     batch: usize,
     /// SGD learning rate (cosine-annealed, momentum 0.9).
-    #[arg(long, default_value_t = 0.05)]
+    #[arg(long, default_value_t = d().lr)]
     lr: f64,
     /// Use only the first N training clips.
     #[arg(long)]
@@ -87,10 +92,10 @@ pub struct ActionOptions {
     #[arg(long)]
     limit_val: Option<usize>,
     /// Data-loading threads.
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = d().workers)]
     workers: usize,
     /// Device.
-    #[arg(long, default_value = "flex")]
+    #[arg(long, default_value_t = d().device)]
     device: String,
 }
 
@@ -184,11 +189,9 @@ pub fn run(command: &ActionCommand) -> anyhow::Result<()> {
                 ..a.options.config()
             };
             let out = a.out.clone().unwrap_or_else(|| {
-                PathBuf::from("runs").join(format!(
-                    "action-{}-{}-s{}",
-                    a.model,
-                    a.act.to_string().replace([':', '='], "_"),
-                    a.seed
+                PathBuf::from("runs").join(frelu_vision::runs::run_name(
+                    &format!("action-{}-{}", a.model, a.act),
+                    a.seed,
                 ))
             });
             let s = action::train(&config, &out, false)?;
@@ -211,11 +214,11 @@ pub fn run(command: &ActionCommand) -> anyhow::Result<()> {
                     Ok((m.parse().map_err(anyhow::Error::msg)?, act.parse()?))
                 })
                 .collect::<anyhow::Result<Vec<_>>>()?;
-            let rows =
-                action::compare(&a.options.config(), &configs, &a.seeds, &a.out, &mut |l| {
+            let summary =
+                action::grid::compare(&a.options.config(), &configs, &a.seeds, &a.out, &mut |l| {
                     eprintln!("{l}")
                 })?;
-            println!("{}", action::comparison_markdown(&rows));
+            println!("{}", summary.markdown());
             Ok(())
         }
     }

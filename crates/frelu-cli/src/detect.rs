@@ -6,9 +6,14 @@ use anyhow::Context;
 use clap::{Args, Subcommand};
 use frelu::ActivationConfig;
 use frelu::schedule::{Schedule, ScheduleConfig};
-use frelu_vision::data::detection::{BenchmarkConfig, make_benchmark};
 use frelu_vision::data::fashion_mnist;
+use frelu_vision::data::synth::{BenchmarkConfig, make_benchmark};
 use frelu_vision::tasks::detect::{self, DetectConfig, metrics_line};
+
+/// The library's defaults: the one source of the defaults below.
+fn d() -> DetectConfig {
+    DetectConfig::default()
+}
 
 /// `frelu detect` subcommands.
 #[derive(Subcommand, Debug, Clone)]
@@ -55,28 +60,28 @@ pub struct MakeDataArgs {
 #[derive(Args, Debug, Clone)]
 pub struct DetectOptions {
     /// COCO-layout root (annotations/instances_{train,val}.json, train/, val/).
-    #[arg(long, default_value = "data/detect-fmnist")]
+    #[arg(long, default_value_os_t = d().data)]
     data: PathBuf,
     /// Training split name (val2017-style names work too).
-    #[arg(long, default_value = "train")]
+    #[arg(long, default_value_t = d().train_split)]
     train_split: String,
     /// Evaluation split name.
-    #[arg(long, default_value = "val")]
+    #[arg(long, default_value_t = d().val_split)]
     val_split: String,
     /// Slope schedule.
-    #[arg(long, default_value = "alternate:4:1:iter")]
+    #[arg(long, default_value_t = d().schedule.schedule)]
     schedule: Schedule,
     /// Epochs.
-    #[arg(long, default_value_t = 8)]
+    #[arg(long, default_value_t = d().epochs)]
     epochs: usize,
     /// Batch size.
-    #[arg(long, default_value_t = 32)]
+    #[arg(long, default_value_t = d().batch_size)]
     batch: usize,
     /// Adam learning rate (cosine-annealed).
-    #[arg(long, default_value_t = 2e-3)]
+    #[arg(long, default_value_t = d().lr)]
     lr: f64,
     /// Letterbox size of the inputs (a multiple of 8).
-    #[arg(long, default_value_t = 128)]
+    #[arg(long, default_value_t = d().image_size)]
     image_size: usize,
     /// Use only the first N training images.
     #[arg(long)]
@@ -85,10 +90,10 @@ pub struct DetectOptions {
     #[arg(long)]
     limit_val: Option<usize>,
     /// Data-loading threads.
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = d().workers)]
     workers: usize,
     /// Device.
-    #[arg(long, default_value = "flex")]
+    #[arg(long, default_value_t = d().device)]
     device: String,
 }
 
@@ -194,10 +199,9 @@ pub fn run(command: &DetectCommand) -> anyhow::Result<()> {
         }
         DetectCommand::Train(a) => {
             let out = a.out.clone().unwrap_or_else(|| {
-                PathBuf::from("runs").join(format!(
-                    "detect-{}-s{}",
-                    a.act.to_string().replace([':', '='], "_"),
-                    a.seed
+                PathBuf::from("runs").join(frelu_vision::runs::run_name(
+                    &format!("detect-{}", a.act),
+                    a.seed,
                 ))
             });
             let summary = detect::train(&a.options.config(a.act.clone(), a.seed), &out, false)?;
@@ -223,9 +227,9 @@ pub fn run(command: &DetectCommand) -> anyhow::Result<()> {
         }
         DetectCommand::Compare(a) => {
             let base = a.options.config(ActivationConfig::Relu, 0);
-            let rows =
-                detect::compare(&base, &a.acts, &a.seeds, &a.out, &mut |l| eprintln!("{l}"))?;
-            println!("{}", detect::comparison_markdown(&rows));
+            let summary =
+                detect::grid::compare(&base, &a.acts, &a.seeds, &a.out, &mut |l| eprintln!("{l}"))?;
+            println!("{}", summary.markdown());
             Ok(())
         }
     }

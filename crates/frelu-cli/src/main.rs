@@ -8,6 +8,7 @@ use clap::{Args, Parser, Subcommand};
 use frelu::ActivationConfig;
 use frelu::schedule::{LrShape, Schedule, ScheduleConfig, Warmup};
 use frelu_vision::data::Augment;
+use frelu_vision::fsio::write_json;
 use frelu_vision::models::Architecture;
 use frelu_vision::models::resnet::ShortcutKind;
 use frelu_vision::tasks::classify::{self, DatasetKind, RunOptions, TrainConfig};
@@ -122,7 +123,7 @@ fn run_make_folder(args: &MakeFolderArgs) -> anyhow::Result<()> {
         args.classes >= 1 && args.per_class >= 1 && args.size >= 8,
         "need at least one class and image, of at least 8 pixels"
     );
-    frelu_vision::data::image_folder::write_synthetic(
+    frelu_vision::data::synth::write_synthetic(
         &args.out,
         args.classes,
         args.per_class,
@@ -143,11 +144,11 @@ fn run_make_folder(args: &MakeFolderArgs) -> anyhow::Result<()> {
 /// Options of `frelu compare`.
 #[derive(Args, Debug, Clone)]
 pub struct CompareArgs {
-    /// Protocol: quick (Fashion-MNIST, simple-cnn, 2 epochs, 3 seeds), paper (CIFAR-10,
-    /// ResNet-20, 30 epochs, 5 seeds), cifar100, or a .toml/.json protocol file.
-    #[arg(long, default_value = "quick")]
+    /// Protocol: a built-in name or a .toml/.json protocol file.
+    #[arg(long, default_value = "quick", help = protocol_help())]
     protocol: String,
-    /// Output folder (default results/PROTOCOL). Rerunning resumes it.
+    /// Output folder (default results/PROTOCOL). Rerunning resumes it; finished runs with other
+    /// settings are refused, naming the setting.
     #[arg(long)]
     out: Option<PathBuf>,
     /// Dataset folder, overriding the protocol's.
@@ -172,7 +173,8 @@ pub struct AnalyzeArgs {
 }
 
 fn run_compare(args: &CompareArgs) -> anyhow::Result<()> {
-    use frelu_vision::tasks::compare::{self, Protocol};
+    use frelu_vision::tasks::classify::grid;
+    use frelu_vision::tasks::classify::protocol::Protocol;
     let mut protocol = Protocol::load(&args.protocol)?;
     if let Some(data) = &args.data {
         protocol.base.data_dir = Some(data.clone());
@@ -185,9 +187,9 @@ fn run_compare(args: &CompareArgs) -> anyhow::Result<()> {
         .clone()
         .unwrap_or_else(|| PathBuf::from("results").join(&protocol.name));
     let comparison = if args.aggregate_only {
-        compare::aggregate(&out)?
+        grid::aggregate(&out)?
     } else {
-        compare::run_grid(&protocol, &out, args.quiet, &mut |line| eprintln!("{line}"))?
+        grid::run_grid(&protocol, &out, args.quiet, &mut |line| eprintln!("{line}"))?
     };
     println!("{}", comparison.markdown());
     Ok(())
@@ -243,75 +245,89 @@ fn run_bench(args: &BenchArgs) -> anyhow::Result<()> {
     let report =
         bench::run(&config, &mut |line| eprintln!("{line}")).map_err(anyhow::Error::msg)?;
     println!("{}", report.markdown());
-    classify::write_json(&args.out, &report)?;
+    write_json(&args.out, &report)?;
     println!("JSON report: {}", args.out.display());
     Ok(())
+}
+
+/// The library's defaults: the one source of every default below.
+fn defaults() -> TrainConfig {
+    TrainConfig::default()
+}
+
+fn protocol_help() -> String {
+    use frelu_vision::tasks::classify::protocol::Protocol;
+    format!(
+        "Protocol: {} (quick: Fashion-MNIST, simple-cnn, 2 epochs, 3 seeds; paper: CIFAR-10, \
+         ResNet-20, 30 epochs, 5 seeds; cifar100), or a .toml/.json protocol file",
+        Protocol::NAMES.join(", ")
+    )
 }
 
 /// Options of `frelu train`.
 #[derive(Args, Debug, Clone)]
 pub struct TrainArgs {
-    /// Dataset: fashion-mnist, cifar10, cifar100.
-    #[arg(long, default_value = "fashion-mnist")]
+    #[arg(long, default_value_t = defaults().dataset,
+          help = format!("Dataset: {}", DatasetKind::names()))]
     dataset: DatasetKind,
     /// Folder holding the dataset (else $FRELU_DATA, the Debian package, or the bundled subset).
     #[arg(long)]
     data: Option<PathBuf>,
-    /// Model: simple-cnn, resnet20, resnet32, resnet44, resnet56, resnet110.
-    #[arg(long, default_value = "simple-cnn")]
+    #[arg(long, default_value_t = defaults().model,
+          help = format!("Model: {}", Architecture::names()))]
     model: Architecture,
-    /// Activation: relu, lrelu[:slope], prelu[:init], elu[:alpha], selu, swish, mish, gelu,
-    /// frelu[:neg_init] (options: shared, composed, pos=, neg=).
-    #[arg(long, default_value = "relu")]
+    #[arg(long, default_value_t = defaults().activation,
+          help = format!("Activation: {} (options: shared, composed, pos=, neg=)",
+                         frelu::activation::activation_names()))]
     act: ActivationConfig,
-    /// Slope schedule: joint, frozen, alternate:K:M:UNIT (UNIT = iter | epoch).
-    #[arg(long, default_value = "alternate:4:1:iter")]
+    #[arg(long, default_value_t = defaults().schedule.schedule,
+          help = format!("Slope schedule: {} (UNIT = iter | epoch)", Schedule::SYNTAX.join(", ")))]
     schedule: Schedule,
     /// Weights-only warm-up before the schedule: N or N:UNIT (e.g. 1:epoch, 200:iter).
     #[arg(long)]
     warmup: Option<Warmup>,
     /// Slope learning rate = this × the weights' learning rate.
-    #[arg(long, default_value_t = 1.0)]
+    #[arg(long, default_value_t = defaults().schedule.slope_lr_mult)]
     slope_lr_mult: f64,
     /// Apply weight decay to the slopes too.
     #[arg(long)]
     slope_wd: bool,
     /// Number of epochs.
-    #[arg(long, default_value_t = 10)]
+    #[arg(long, default_value_t = defaults().epochs)]
     epochs: usize,
     /// Batch size.
-    #[arg(long, default_value_t = 128)]
+    #[arg(long, default_value_t = defaults().batch_size)]
     batch: usize,
     /// Learning rate (SGD).
-    #[arg(long, default_value_t = 0.01)]
+    #[arg(long, default_value_t = defaults().lr)]
     lr: f64,
     /// Learning-rate schedule: constant or cosine (annealed to 0 over the run).
-    #[arg(long, default_value = "cosine")]
+    #[arg(long, default_value_t = defaults().lr_shape)]
     lr_schedule: LrShape,
     /// Linear learning-rate warm-up, in epochs (may be fractional).
-    #[arg(long, default_value_t = 0.0)]
+    #[arg(long, default_value_t = defaults().lr_warmup_epochs)]
     lr_warmup: f64,
     /// SGD momentum (0 for none).
-    #[arg(long, default_value_t = 0.9)]
+    #[arg(long, default_value_t = defaults().momentum)]
     momentum: f64,
     /// Nesterov momentum.
     #[arg(long)]
     nesterov: bool,
     /// Weight decay of the weights.
-    #[arg(long, default_value_t = 5e-4)]
+    #[arg(long, default_value_t = defaults().weight_decay)]
     wd: f64,
     /// Seed (initialisation, shuffling, augmentation).
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = defaults().seed)]
     seed: u64,
     /// Training augmentation: none, flip, crop[:PAD], crop[:PAD]+flip (default: the dataset's
     /// usual one — none for Fashion-MNIST, crop:4+flip for CIFAR).
     #[arg(long)]
     augment: Option<Augment>,
     /// Width multiplier α of mobilenet_v1 (0.25, 0.5, 0.75, 1.0).
-    #[arg(long, default_value_t = 1.0)]
+    #[arg(long, default_value_t = defaults().width)]
     width: f64,
     /// Image side for --dataset imagefolder (RandomResizedCrop / centre crop size).
-    #[arg(long, default_value_t = 224)]
+    #[arg(long, default_value_t = defaults().resolution)]
     resolution: usize,
     /// Data-parallel training on several devices, e.g. cuda:0,cuda:1 (burn-train's
     /// multi-device strategy; see --ddp).
@@ -331,10 +347,10 @@ pub struct TrainArgs {
     #[arg(long)]
     limit_test: Option<usize>,
     /// Data-loading worker threads.
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = defaults().workers)]
     workers: usize,
     /// Device: flex (CPU), wgpu, cuda[:N] (the last two need the cargo features).
-    #[arg(long, default_value = "flex")]
+    #[arg(long, default_value_t = defaults().device)]
     device: String,
     /// Do not write per-epoch checkpoints.
     #[arg(long)]
@@ -393,10 +409,9 @@ impl TrainArgs {
 
     fn out_dir(&self) -> PathBuf {
         self.out.clone().unwrap_or_else(|| {
-            let act = self.act.to_string().replace([':', '='], "_");
-            PathBuf::from("runs").join(format!(
-                "{}-{}-{act}-s{}",
-                self.dataset, self.model, self.seed
+            PathBuf::from("runs").join(frelu_vision::runs::run_name(
+                &format!("{}-{}-{}", self.dataset, self.model, self.act),
+                self.seed,
             ))
         })
     }
@@ -440,5 +455,51 @@ fn main() -> ExitCode {
             eprintln!("error: {error:#}");
             ExitCode::FAILURE
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Cli {
+        Cli::try_parse_from(std::iter::once("frelu").chain(args.iter().copied())).unwrap()
+    }
+
+    #[test]
+    fn the_cli_defaults_are_the_library_defaults() {
+        let Command::Train(args) = parse(&["train"]).command else {
+            panic!("not train");
+        };
+        // Every setting a flag does not give is the library's default (checkpoints on).
+        assert_eq!(args.config(), TrainConfig::default());
+        assert_eq!(args.config().lr, 0.01);
+        let Command::Train(args) = parse(&["train", "--lr", "0.2", "--act", "frelu"]).command
+        else {
+            panic!("not train");
+        };
+        assert_eq!(args.config().lr, 0.2);
+        assert_eq!(
+            args.out_dir(),
+            PathBuf::from("runs/fashion-mnist-simple-cnn-frelu_neg_0-s0")
+        );
+    }
+
+    #[test]
+    fn help_lists_come_from_the_registries() {
+        use clap::CommandFactory;
+        let mut command = Cli::command();
+        let train = command.find_subcommand_mut("train").unwrap();
+        let help = train.render_long_help().to_string();
+        for arch in Architecture::ALL {
+            assert!(
+                help.contains(&arch.to_string()),
+                "{arch} missing from train --help"
+            );
+        }
+        for dataset in DatasetKind::ALL {
+            assert!(help.contains(&dataset.to_string()), "{dataset} missing");
+        }
+        assert!(help.contains(&frelu::activation::activation_names()));
     }
 }

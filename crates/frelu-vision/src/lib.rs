@@ -1,12 +1,23 @@
 //! # frelu-vision
 //!
-//! Everything that exercises FReLU on real tasks: data loaders, models (which take the
-//! activation as a parameter and never name a concrete one), training tasks wired into
-//! burn-train's `Learner`, and analyses of the learned slopes.
+//! Everything that exercises FReLU on real tasks. Layers import downward only:
+//!
+//! ```text
+//! fsio, device → data → models → analysis → runs → tasks → bench   (frelu-cli above all)
+//! ```
+//! - [`data`]: loaders that validate, datasets, batchers; [`data::synth`] the generated
+//!   benchmarks;
+//! - [`models`]: networks that take the activation as a parameter and never name one;
+//! - [`analysis`]: statistics, slope analyses, COCO evaluation, plots (reads files);
+//! - [`runs`]: run folders, the per-epoch report and the one resumable comparison grid;
+//! - [`tasks`]: classification, detection and action recognition through burn-train's
+//!   `Learner`.
 
 pub mod analysis;
 pub mod bench;
 pub mod data;
 pub mod device;
+pub mod fsio;
 pub mod models;
+pub mod runs;
 pub mod tasks;

@@ -20,6 +20,7 @@
 
 pub mod activation;
 pub mod ops;
+pub mod params;
 pub mod schedule;
 pub mod slopes;
 

@@ -28,7 +28,7 @@
 use core::fmt;
 use core::str::FromStr;
 
-use burn::module::{Module, ModuleVisitor, Param, ParamGroup, ParamId};
+use burn::module::{Module, ParamGroup, ParamId};
 use burn::optim::lr_scheduler::module_lr_scheduler::ModuleLrScheduler;
 use burn::optim::lr_scheduler::{DynLrScheduler, LrScheduler, LrSchedulerRecord};
 use burn::optim::{LearningRate, ModuleOptimizer, Optimizer};
@@ -172,8 +172,8 @@ impl FromStr for Schedule {
                 unit: unit.parse()?,
             }),
             _ => Err(ParseScheduleError(format!(
-                "unknown schedule '{text}'; use 'joint', 'frozen' or 'alternate:K:M:UNIT' \
-                 (UNIT = iter or epoch)"
+                "unknown schedule '{text}'; use {} (UNIT = iter or epoch)",
+                Schedule::SYNTAX.join(", ")
             ))),
         }
     }
@@ -238,10 +238,31 @@ pub struct ScheduleConfig {
     pub slope_weight_decay: bool,
 }
 
+impl Schedule {
+    /// Every schedule as a user writes it, in the order help texts and errors list them.
+    pub const SYNTAX: [&'static str; 3] = ["alternate:K:M:UNIT", "joint", "frozen"];
+
+    /// The default: the paper's alternate optimisation, 4 weight steps then 1 slope step
+    /// (`alternate:4:1:iter`). Every default of the toolkit (library, CLI, protocol files) is
+    /// this one.
+    pub const DEFAULT: Schedule = Schedule::Alternate {
+        weights: 4,
+        slopes: 1,
+        unit: Unit::Iter,
+    };
+}
+
+impl Default for Schedule {
+    fn default() -> Self {
+        Self::DEFAULT
+    }
+}
+
 impl Default for ScheduleConfig {
+    /// [`Schedule::DEFAULT`], no warm-up, slope learning rate × 1, no weight decay on slopes.
     fn default() -> Self {
         Self {
-            schedule: Schedule::Joint,
+            schedule: Schedule::DEFAULT,
             warmup: None,
             slope_lr_mult: 1.0,
             slope_weight_decay: false,
@@ -478,35 +499,9 @@ impl<O: Optimizer> Optimizer for Freezable<O> {
     }
 }
 
-/// Collects the ids of the slope parameters: every float parameter owned directly by an
-/// [`crate::FRelu`] layer.
-#[derive(Default)]
-struct SlopeCollector {
-    containers: Vec<String>,
-    ids: Vec<ParamId>,
-}
-
-impl ModuleVisitor for SlopeCollector {
-    fn enter_module(&mut self, _name: &str, container_type: &str) {
-        self.containers.push(container_type.to_string());
-    }
-
-    fn exit_module(&mut self, _name: &str, _container_type: &str) {
-        self.containers.pop();
-    }
-
-    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
-        if self.containers.last().is_some_and(|c| c == "Struct:FRelu") {
-            self.ids.push(param.id);
-        }
-    }
-}
-
 /// Ids of the slope parameters of `module` (every parameter of its [`crate::FRelu`] layers).
 pub fn slope_param_ids<M: Module>(module: &M) -> Vec<ParamId> {
-    let mut collector = SlopeCollector::default();
-    module.visit(&mut collector);
-    collector.ids
+    crate::params::activation_param_ids(module)
 }
 
 /// The optimiser and learning-rate scheduler of alternate optimisation for `model`.

@@ -1,7 +1,6 @@
 //! Reading the learned slopes of every FReLU layer of any module (for analyses and logs).
 
-use burn::module::{Module, ModuleVisitor, Param};
-use burn::tensor::Tensor;
+use burn::module::Module;
 use serde::{Deserialize, Serialize};
 
 /// The learned slopes of one [`crate::FRelu`] layer at one moment.
@@ -16,30 +15,15 @@ pub struct LayerSlopes {
     pub neg: Option<Vec<f32>>,
 }
 
-#[derive(Default)]
-struct Collector {
-    path: Vec<String>,
-    containers: Vec<String>,
-    layers: Vec<LayerSlopes>,
-}
-
-impl ModuleVisitor for Collector {
-    fn enter_module(&mut self, name: &str, container_type: &str) {
-        self.path.push(name.to_string());
-        self.containers.push(container_type.to_string());
-    }
-
-    fn exit_module(&mut self, _name: &str, _container_type: &str) {
-        self.path.pop();
-        self.containers.pop();
-    }
-
-    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
-        // `enter_module(field, "Struct:FRelu")` precedes each of FRelu's parameters.
-        if self.containers.last().map(String::as_str) != Some("Struct:FRelu") {
+/// The learned slopes of every FReLU layer (lrelu/prelu/frelu activations) of `module`, in
+/// visiting order. Layers with no learned slope (leaky ReLU) do not appear.
+pub fn snapshot<M: Module>(module: &M) -> Vec<LayerSlopes> {
+    let mut layers: Vec<LayerSlopes> = Vec::new();
+    crate::params::for_each_param(module, |info, read| {
+        if !info.activation {
             return;
         }
-        let Some((field, parent)) = self.path.split_last() else {
+        let Some((field, parent)) = info.path.split_last() else {
             return;
         };
         // Inside the registry's `Activation` enum the variant name is a path component too.
@@ -48,32 +32,23 @@ impl ModuleVisitor for Collector {
             _ => parent,
         };
         let path = parent.join(".");
-        let values = param
-            .val()
-            .try_into_vec_as::<f32>()
-            .expect("slopes are float tensors");
-        if self.layers.last().is_none_or(|l| l.path != path) {
-            self.layers.push(LayerSlopes {
+        if layers.last().is_none_or(|l| l.path != path) {
+            layers.push(LayerSlopes {
                 path,
                 pos: None,
                 neg: None,
             });
         }
-        let layer = self.layers.last_mut().expect("just pushed");
+        let Some(layer) = layers.last_mut() else {
+            return;
+        };
         match field.as_str() {
-            "pos" => layer.pos = Some(values),
-            "neg" => layer.neg = Some(values),
+            "pos" => layer.pos = Some(read()),
+            "neg" => layer.neg = Some(read()),
             _ => {}
         }
-    }
-}
-
-/// The learned slopes of every FReLU layer (lrelu/prelu/frelu activations) of `module`, in
-/// visiting order. Layers with no learned slope (leaky ReLU) do not appear.
-pub fn snapshot<M: Module>(module: &M) -> Vec<LayerSlopes> {
-    let mut collector = Collector::default();
-    module.visit(&mut collector);
-    collector.layers
+    });
+    layers
 }
 
 #[cfg(test)]

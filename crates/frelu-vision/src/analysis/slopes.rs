@@ -204,7 +204,7 @@ pub fn analyze(run: &Path) -> anyhow::Result<Analysis> {
         plots: plot_files,
     };
     std::fs::write(out.join("analysis.md"), analysis.markdown())?;
-    crate::tasks::classify::write_json(&out.join("analysis.json"), &analysis)?;
+    crate::fsio::write_json(&out.join("analysis.json"), &analysis)?;
     Ok(analysis)
 }
 

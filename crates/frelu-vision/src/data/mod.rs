@@ -2,11 +2,13 @@
 
 pub mod cifar;
 pub mod coco;
+pub mod datasets;
 pub mod detection;
 mod error;
 pub mod fashion_mnist;
 pub mod idx;
 pub mod image_folder;
+pub mod synth;
 pub mod transforms;
 pub mod video;
 

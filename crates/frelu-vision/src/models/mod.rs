@@ -46,13 +46,38 @@ pub enum Architecture {
     },
 }
 
+impl Architecture {
+    /// Every architecture by its name, in the order help texts and errors list them.
+    pub const ALL: [Architecture; 12] = [
+        Self::SimpleCnn,
+        Self::CifarResNet { depth: 20 },
+        Self::CifarResNet { depth: 32 },
+        Self::CifarResNet { depth: 44 },
+        Self::CifarResNet { depth: 56 },
+        Self::CifarResNet { depth: 110 },
+        Self::ResNet { depth: 18 },
+        Self::ResNet { depth: 34 },
+        Self::ResNet { depth: 50 },
+        Self::MobileNetV1,
+        Self::Vgg16Bn {
+            head: VggHead::ImageNet,
+        },
+        Self::Vgg16Bn {
+            head: VggHead::Cifar,
+        },
+    ];
+
+    /// The names of [`Architecture::ALL`], comma-separated.
+    pub fn names() -> String {
+        Self::ALL.map(|a| a.to_string()).join(", ")
+    }
+}
+
 impl FromStr for Architecture {
     type Err = String;
     fn from_str(text: &str) -> Result<Self, Self::Err> {
         let name = text.trim().to_ascii_lowercase().replace('_', "-");
-        let known = "known: simple-cnn, resnet20, resnet32, resnet44, resnet56, resnet110 \
-                     (CIFAR), resnet18, resnet34, resnet50 (ImageNet), mobilenet_v1, vgg16_bn, \
-                     vgg16_bn_cifar";
+        let known = format!("known: {}", Self::names());
         match name.as_str() {
             "simple-cnn" | "simplecnn" | "cnn" => Ok(Self::SimpleCnn),
             "mobilenet-v1" | "mobilenetv1" | "mobilenet" => Ok(Self::MobileNetV1),
@@ -209,28 +234,13 @@ impl Net {
 /// Trainable parameters of a module: [`Module::num_params`] minus batch-norm running statistics
 /// (which Burn stores as module state and counts, and PyTorch does not).
 pub fn trainable_params<M: Module>(module: &M) -> usize {
-    use burn::module::{ModuleVisitor, Param};
-    #[derive(Default)]
-    struct Counter {
-        names: Vec<String>,
-        count: usize,
-    }
-    impl ModuleVisitor for Counter {
-        fn enter_module(&mut self, name: &str, _container_type: &str) {
-            self.names.push(name.to_string());
+    let mut count = 0;
+    frelu::params::for_each_param(module, |info, _| {
+        if !info.path.last().is_some_and(|n| n.starts_with("running_")) {
+            count += info.numel;
         }
-        fn exit_module(&mut self, _name: &str, _container_type: &str) {
-            self.names.pop();
-        }
-        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
-            if !self.names.last().is_some_and(|n| n.starts_with("running_")) {
-                self.count += param.shape().num_elements();
-            }
-        }
-    }
-    let mut counter = Counter::default();
-    module.visit(&mut counter);
-    counter.count
+    });
+    count
 }
 
 #[cfg(test)]
@@ -239,19 +249,11 @@ mod tests {
 
     #[test]
     fn architecture_names_round_trip() {
-        for name in [
-            "simple-cnn",
-            "resnet20",
-            "resnet56",
-            "resnet18",
-            "resnet50",
-            "mobilenet_v1",
-            "vgg16_bn",
-            "vgg16_bn_cifar",
-        ] {
-            let arch: Architecture = name.parse().unwrap();
-            assert_eq!(arch.to_string(), name);
+        for arch in Architecture::ALL {
+            assert_eq!(arch.to_string().parse::<Architecture>().unwrap(), arch);
         }
+        let err = "alexnet".parse::<Architecture>().unwrap_err();
+        assert!(err.contains(&Architecture::names()), "{err}");
         assert!(
             "resnet21"
                 .parse::<Architecture>()

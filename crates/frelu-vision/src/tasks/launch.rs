@@ -16,7 +16,7 @@ use burn::train::{InferenceStep, Learner, LearnerModel, SupervisedTraining, Trai
 use frelu::schedule::{self, LrCurve, LrShape, ScheduleConfig};
 
 use super::guard::{FiniteLossGuard, LossValue, trained_model};
-use super::report::{EpochReport, EpochRow};
+use crate::runs::report::{EpochReport, EpochRow};
 
 /// How a model is trained, apart from its data and task metrics.
 pub struct Fit<'a, F> {

@@ -235,14 +235,31 @@ impl Activation {
     }
 }
 
+/// Every activation of the registry as a user writes it (name and its main option), in the
+/// order help texts and errors list them. A test checks that each one parses.
+pub const ACTIVATIONS: [&str; 10] = [
+    "relu",
+    "lrelu[:slope]",
+    "prelu[:init]",
+    "elu[:alpha]",
+    "selu",
+    "swish",
+    "mish",
+    "gelu",
+    "frelu[:neg_init]",
+    "identity",
+];
+
+/// [`ACTIVATIONS`], comma-separated.
+pub fn activation_names() -> String {
+    ACTIVATIONS.join(", ")
+}
+
 /// A string that names no activation, or an option it does not take.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum ParseActivationError {
     /// The name is not in the registry.
-    #[error(
-        "unknown activation '{0}'; known: relu, lrelu[:slope], prelu[:init], elu[:alpha], selu, \
-         swish (silu), mish, gelu, frelu[:neg_init], identity"
-    )]
+    #[error("unknown activation '{0}'; known: {known}", known = activation_names())]
     UnknownName(String),
     /// An option the activation does not take, or a value that is not a number.
     #[error("activation '{name}': {message}")]
@@ -454,6 +471,17 @@ mod tests {
 
     fn parse(text: &str) -> ActivationConfig {
         text.parse().unwrap_or_else(|e| panic!("{text}: {e}"))
+    }
+
+    #[test]
+    fn every_listed_activation_parses() {
+        for entry in ACTIVATIONS {
+            let name = entry.split('[').next().unwrap();
+            let config: ActivationConfig = name.parse().unwrap();
+            assert_eq!(config.name(), name.split(':').next().unwrap(), "{entry}");
+        }
+        let err = "relux".parse::<ActivationConfig>().unwrap_err().to_string();
+        assert!(err.contains(&activation_names()), "{err}");
     }
 
     #[test]

@@ -73,8 +73,13 @@ impl EpochRow {
     }
 }
 
-/// Called after each epoch with the finished rows (e.g. to record slopes).
-pub type EpochHook = Box<dyn FnMut(&EpochRow) + Send + Sync>;
+/// Mean seconds per epoch, training and evaluation.
+pub fn mean_epoch_seconds(rows: &[EpochRow]) -> f64 {
+    rows.iter()
+        .map(|r| r.train_seconds + r.test_seconds)
+        .sum::<f64>()
+        / rows.len().max(1) as f64
+}
 
 /// The report's shared state: the finished rows, readable from the training thread.
 #[derive(Clone, Default)]
@@ -105,7 +110,6 @@ pub struct EpochReport {
     total_epochs: usize,
     epoch: usize,
     log: EpochLog,
-    hook: Option<EpochHook>,
 }
 
 impl EpochReport {
@@ -128,31 +132,12 @@ impl EpochReport {
             total_epochs: 0,
             epoch: 0,
             log: EpochLog::default(),
-            hook: None,
         }
     }
 
     /// Prints nothing (files are still written).
     pub fn quiet(mut self, quiet: bool) -> Self {
         self.quiet = quiet;
-        self
-    }
-
-    /// Continues numbering after `epochs` already finished epochs (when resuming), keeping
-    /// their rows.
-    pub fn resume_from(self, rows: Vec<EpochRow>) -> Self {
-        self.epoch_offset(rows)
-    }
-
-    fn epoch_offset(mut self, rows: Vec<EpochRow>) -> Self {
-        self.epoch = rows.len();
-        *self.log.0.lock().unwrap_or_else(|e| e.into_inner()) = rows;
-        self
-    }
-
-    /// Runs `hook` after every epoch.
-    pub fn on_epoch(mut self, hook: EpochHook) -> Self {
-        self.hook = Some(hook);
         self
     }
 
@@ -212,12 +197,10 @@ impl EpochReport {
             csv.push('\n');
         }
         let json = serde_json::to_string_pretty(rows).unwrap_or_default();
-        // Write-then-rename so a crash never leaves a half-written file.
+        // Write-then-rename: a crash never leaves a half-written file. A failed write of the
+        // per-epoch files does not stop training; the run's summary is written at the end.
         for (name, content) in [("metrics.csv", csv), ("metrics.json", json)] {
-            let tmp = dir.join(format!(".{name}.tmp"));
-            if std::fs::write(&tmp, content).is_ok() {
-                let _ = std::fs::rename(&tmp, dir.join(name));
-            }
+            let _ = crate::fsio::write_text(&dir.join(name), &content);
         }
     }
 }
@@ -303,9 +286,6 @@ impl TrainingProgressLogger for EpochReport {
             rows.clone()
         };
         self.write_files(&rows);
-        if let Some(hook) = &mut self.hook {
-            hook(&row);
-        }
         self.finals.clear();
     }
 

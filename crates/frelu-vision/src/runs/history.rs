@@ -1,0 +1,131 @@
+//! The slope history of a run (`slopes_history.jsonl`: one snapshot at initialisation and one
+//! per epoch) and the checkpointers that write it and the burn-train checkpoints.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use burn::module::Module;
+use burn::store::ModuleRecord;
+use burn::train::checkpoint::{Checkpoint, Checkpointer, CheckpointerError, FileCheckpointer};
+
+use crate::analysis::slopes::SlopeSnapshot;
+
+/// The history file of a run folder.
+pub fn history_path(run: &Path) -> PathBuf {
+    run.join("slopes_history.jsonl")
+}
+
+/// Appends the slopes of `model` at `epoch` to the history file `path`.
+pub fn append<M: Module>(path: &Path, epoch: usize, model: &M) -> anyhow::Result<()> {
+    use std::io::Write;
+    let line = serde_json::to_string(&SlopeSnapshot {
+        epoch,
+        layers: frelu::slopes::snapshot(model),
+    })?;
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    writeln!(file, "{line}").with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(())
+}
+
+/// A checkpointer writing files, or none (`--no-checkpoints`).
+pub enum MaybeFile {
+    /// burn-train's file checkpointer.
+    File(FileCheckpointer),
+    /// Nothing is saved.
+    Null,
+}
+
+impl MaybeFile {
+    /// A file checkpointer of `name` in `dir` when `enabled`, else none.
+    pub fn new(enabled: bool, dir: &Path, name: &str) -> Self {
+        if enabled {
+            Self::File(FileCheckpointer::new(dir, name))
+        } else {
+            Self::Null
+        }
+    }
+}
+
+impl<R: Checkpoint> Checkpointer<R> for MaybeFile {
+    fn save(&self, epoch: usize, record: R) -> Result<(), CheckpointerError> {
+        match self {
+            MaybeFile::File(f) => f.save(epoch, record),
+            MaybeFile::Null => Ok(()),
+        }
+    }
+
+    fn delete(&self, epoch: usize) -> Result<(), CheckpointerError> {
+        match self {
+            MaybeFile::File(f) => Checkpointer::<R>::delete(f, epoch),
+            MaybeFile::Null => Ok(()),
+        }
+    }
+
+    fn restore(&self, epoch: usize) -> Result<R, CheckpointerError> {
+        match self {
+            MaybeFile::File(f) => f.restore(epoch),
+            MaybeFile::Null => Err(CheckpointerError::Unknown(
+                "this run was trained without checkpoints".into(),
+            )),
+        }
+    }
+}
+
+/// The model checkpointer: records the slopes of every epoch's model in the history file, then
+/// hands the record to the file checkpointer. It sees the model the `Learner` saves at the end
+/// of each epoch, on every training strategy.
+pub struct SlopeRecorder<M> {
+    inner: MaybeFile,
+    template: Option<M>,
+    history: PathBuf,
+}
+
+impl<M: Module> SlopeRecorder<M> {
+    /// Starts the history of the run in `run` with the slopes of `model` at initialisation
+    /// (epoch 0) when it has any; `template` (the model on its inference backend) reads each
+    /// saved record back.
+    pub fn start(
+        run: &Path,
+        inner: MaybeFile,
+        model: &impl Module,
+        template: M,
+    ) -> anyhow::Result<Self> {
+        let history = history_path(run);
+        let _ = std::fs::remove_file(&history);
+        let learns = !frelu::params::activation_param_ids(model).is_empty();
+        if learns {
+            append(&history, 0, model)?;
+        }
+        Ok(Self {
+            inner,
+            template: learns.then_some(template),
+            history,
+        })
+    }
+}
+
+impl<M: Module + Clone + Send + Sync> Checkpointer<ModuleRecord> for SlopeRecorder<M> {
+    fn save(&self, epoch: usize, record: ModuleRecord) -> Result<(), CheckpointerError> {
+        if let Some(template) = &self.template {
+            let model = template
+                .clone()
+                .try_load_record(record.clone())
+                .map_err(CheckpointerError::Record)?;
+            append(&self.history, epoch, &model)
+                .map_err(|e| CheckpointerError::Unknown(format!("{e:#}")))?;
+        }
+        self.inner.save(epoch, record)
+    }
+
+    fn delete(&self, epoch: usize) -> Result<(), CheckpointerError> {
+        Checkpointer::<ModuleRecord>::delete(&self.inner, epoch)
+    }
+
+    fn restore(&self, epoch: usize) -> Result<ModuleRecord, CheckpointerError> {
+        self.inner.restore(epoch)
+    }
+}

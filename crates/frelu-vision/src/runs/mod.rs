@@ -1,0 +1,14 @@
+//! The run layer, below every task: a run folder (name, atomic files, config check, model and
+//! slopes, slope history), the per-epoch report, and the one resumable comparison grid with its
+//! summary writer. Tasks give it what is theirs; it imports nothing from `tasks`.
+
+pub mod folder;
+pub mod grid;
+pub mod history;
+pub mod report;
+pub mod summary;
+
+pub use folder::{run_name, save_trained};
+pub use grid::{GridRow, GridSpec, GridTask, Metric, RunSummary};
+pub use report::EpochRow;
+pub use summary::GridSummary;

@@ -1,0 +1,343 @@
+//! The one summary writer of every comparison grid: statistics over seeds, differences to the
+//! reference paired by seed, Markdown / CSV / JSON tables and plots.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use super::grid::{GridSpec, Metric, RunSummary};
+use super::report::EpochRow;
+use crate::analysis::plots::{self, BandSeries};
+use crate::analysis::slopes::read_history;
+use crate::analysis::stats::{PairedDiff, fixed, mean, paired_by_seed, paired_cell, std_dev};
+
+/// A column of the table.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct MetricInfo {
+    /// Key in CSV / JSON.
+    pub key: String,
+    /// Markdown header.
+    pub header: String,
+    /// Decimals.
+    pub digits: usize,
+    /// Whether the difference to the reference is shown.
+    pub paired: bool,
+}
+
+/// One metric of one configuration over its seeds.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct MetricResult {
+    /// Value of each finished seed, in seed order.
+    pub values: Vec<f64>,
+    /// Mean over seeds.
+    pub mean: f64,
+    /// Sample standard deviation over seeds.
+    pub std: f64,
+    /// This minus the reference, paired by seed (paired metrics, rows other than the
+    /// reference).
+    pub delta: Option<PairedDiff>,
+}
+
+/// One configuration of a finished grid.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct RowResult {
+    /// Name.
+    pub name: String,
+    /// Descriptive cells.
+    pub labels: Vec<String>,
+    /// Whether its activation learns parameters.
+    pub learnable: bool,
+    /// Seeds that finished.
+    pub seeds: Vec<u64>,
+    /// Seeds that failed.
+    pub failed_seeds: Vec<u64>,
+    /// Trainable parameters.
+    pub params: usize,
+    /// Parameters added over the reference.
+    pub params_added: i64,
+    /// One entry per metric, in [`GridSummary::metrics`] order.
+    pub metrics: Vec<MetricResult>,
+    /// Mean of the runs' time figure.
+    pub seconds: f64,
+    /// Mean and std over seeds of the test accuracy per epoch.
+    pub test_acc_by_epoch: Vec<(f64, f64)>,
+    /// Mean and std over seeds of the training loss per epoch.
+    pub train_loss_by_epoch: Vec<(f64, f64)>,
+}
+
+/// A finished grid.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct GridSummary {
+    /// What was run.
+    pub title: String,
+    /// Headers of the descriptive cells.
+    pub label_headers: Vec<String>,
+    /// The reference configuration's name.
+    pub reference: Option<String>,
+    /// Header of the time column.
+    pub seconds_header: String,
+    /// The metric columns.
+    pub metrics: Vec<MetricInfo>,
+    /// One per configuration, in grid order.
+    pub rows: Vec<RowResult>,
+    /// Plot files.
+    pub plots: Vec<PathBuf>,
+}
+
+fn by_epoch<S: RunSummary>(runs: &[(u64, S)], f: impl Fn(&EpochRow) -> f64) -> Vec<(f64, f64)> {
+    let epochs = runs
+        .iter()
+        .map(|(_, r)| r.epochs().len())
+        .min()
+        .unwrap_or(0);
+    (0..epochs)
+        .map(|e| {
+            let v: Vec<f64> = runs.iter().map(|(_, r)| f(&r.epochs()[e])).collect();
+            (mean(&v), std_dev(&v))
+        })
+        .collect()
+}
+
+/// The statistics of every row: `runs[row]` are its finished `(seed, summary)` pairs.
+pub fn aggregate_rows<S: RunSummary>(
+    spec: &GridSpec,
+    runs: &[Vec<(u64, S)>],
+    failed: &[Vec<u64>],
+    metrics: &[Metric<S>],
+) -> Vec<RowResult> {
+    let reference = spec.reference.map(|r| &runs[r]);
+    let reference_params = reference.and_then(|r| r.first()).map(|(_, s)| s.params());
+    spec.rows
+        .iter()
+        .enumerate()
+        .map(|(i, row)| {
+            let mine = &runs[i];
+            let metric_results = metrics
+                .iter()
+                .map(|m| {
+                    let values: Vec<f64> = mine.iter().map(|(_, s)| (m.value)(s)).collect();
+                    let delta = match reference {
+                        Some(r) if m.paired && spec.reference != Some(i) => {
+                            paired_by_seed(r, mine, |s| (m.value)(s))
+                        }
+                        _ => None,
+                    };
+                    MetricResult {
+                        mean: mean(&values),
+                        std: std_dev(&values),
+                        values,
+                        delta,
+                    }
+                })
+                .collect();
+            let params = mine.first().map_or(0, |(_, s)| s.params());
+            RowResult {
+                name: row.name.clone(),
+                labels: row.labels.clone(),
+                learnable: row.learnable,
+                seeds: mine.iter().map(|(s, _)| *s).collect(),
+                failed_seeds: failed[i].clone(),
+                params,
+                params_added: reference_params.map_or(0, |p| params as i64 - p as i64),
+                metrics: metric_results,
+                seconds: mean(&mine.iter().map(|(_, s)| s.seconds()).collect::<Vec<_>>()),
+                test_acc_by_epoch: by_epoch(mine, |e| e.test_acc),
+                train_loss_by_epoch: by_epoch(mine, |e| e.train_loss),
+            }
+        })
+        .collect()
+}
+
+impl GridSummary {
+    /// A summary of `spec` with these rows (no plots yet).
+    pub fn new<S>(spec: &GridSpec, metrics: &[Metric<S>], rows: Vec<RowResult>) -> Self {
+        Self {
+            title: spec.title.clone(),
+            label_headers: spec.label_headers.clone(),
+            reference: spec.reference.map(|r| spec.rows[r].name.clone()),
+            seconds_header: spec.seconds_header.clone(),
+            metrics: metrics
+                .iter()
+                .map(|m| MetricInfo {
+                    key: m.key.into(),
+                    header: m.header.into(),
+                    digits: m.digits,
+                    paired: m.paired,
+                })
+                .collect(),
+            rows,
+            plots: Vec::new(),
+        }
+    }
+
+    /// The row of configuration `name`.
+    pub fn row(&self, name: &str) -> Option<&RowResult> {
+        self.rows.iter().find(|r| r.name == name)
+    }
+
+    /// The result of metric `key` in `row`.
+    pub fn metric<'a>(&self, row: &'a RowResult, key: &str) -> Option<&'a MetricResult> {
+        let i = self.metrics.iter().position(|m| m.key == key)?;
+        row.metrics.get(i)
+    }
+
+    /// The table (Markdown), after the title line.
+    pub fn markdown(&self) -> String {
+        let reference = self.reference.as_deref().unwrap_or("reference");
+        let mut headers: Vec<String> = vec!["config".into()];
+        headers.extend(self.label_headers.iter().cloned());
+        headers.push("params (added)".into());
+        for m in &self.metrics {
+            headers.push(m.header.clone());
+        }
+        for m in self.metrics.iter().filter(|m| m.paired) {
+            headers.push(format!("Δ {} vs {reference} [95 % CI], p", m.key));
+        }
+        headers.push(self.seconds_header.clone());
+        headers.push("seeds".into());
+        let mut out = format!("{}\n\n| {} |\n|", self.title, headers.join(" | "));
+        out.push_str(&"---|".repeat(headers.len()));
+        out.push('\n');
+        for r in &self.rows {
+            let mut cells = vec![r.name.clone()];
+            cells.extend(r.labels.iter().map(|l| format!("`{l}`")));
+            cells.push(format!("{} ({:+})", r.params, r.params_added));
+            for (m, v) in self.metrics.iter().zip(&r.metrics) {
+                cells.push(format!(
+                    "{} ± {}",
+                    fixed(v.mean, m.digits),
+                    fixed(v.std, m.digits)
+                ));
+            }
+            for (m, v) in self
+                .metrics
+                .iter()
+                .zip(&r.metrics)
+                .filter(|(m, _)| m.paired)
+            {
+                cells.push(paired_cell(v.delta.as_ref(), m.digits));
+            }
+            cells.push(fixed(r.seconds, 1));
+            let failed = match r.failed_seeds.len() {
+                0 => String::new(),
+                n => format!(" ({n} failed)"),
+            };
+            cells.push(format!("{}{failed}", r.seeds.len()));
+            out.push_str(&format!("| {} |\n", cells.join(" | ")));
+        }
+        out
+    }
+
+    /// The table (CSV): mean, std and the paired difference of every metric.
+    pub fn csv(&self) -> String {
+        let mut header = vec!["config".to_string()];
+        header.extend(self.label_headers.iter().map(|h| h.replace(',', ";")));
+        header.extend(["params", "params_added", "seeds"].map(String::from));
+        for m in &self.metrics {
+            header.extend([format!("{}_mean", m.key), format!("{}_std", m.key)]);
+            if m.paired {
+                header.extend(
+                    ["delta", "delta_ci_low", "delta_ci_high", "p_value"]
+                        .map(|x| format!("{}_{x}", m.key)),
+                );
+            }
+        }
+        header.push("seconds".into());
+        let mut out = header.join(",") + "\n";
+        for r in &self.rows {
+            let mut cells = vec![r.name.clone()];
+            cells.extend(r.labels.iter().map(|l| l.replace(',', ";")));
+            cells.extend([
+                r.params.to_string(),
+                r.params_added.to_string(),
+                r.seeds.len().to_string(),
+            ]);
+            for (m, v) in self.metrics.iter().zip(&r.metrics) {
+                cells.extend([format!("{:.4}", v.mean), format!("{:.4}", v.std)]);
+                if m.paired {
+                    let d = v.delta.as_ref();
+                    let get = |f: fn(&PairedDiff) -> f64| d.map_or(f64::NAN, f);
+                    cells.extend([
+                        format!("{:.4}", get(|d| d.mean)),
+                        format!("{:.4}", get(|d| d.ci_low)),
+                        format!("{:.4}", get(|d| d.ci_high)),
+                        format!("{:.5}", get(|d| d.p_value)),
+                    ]);
+                }
+            }
+            cells.push(format!("{:.2}", r.seconds));
+            out.push_str(&(cells.join(",") + "\n"));
+        }
+        out
+    }
+}
+
+fn band_series(rows: &[RowResult], pick: fn(&RowResult) -> &Vec<(f64, f64)>) -> Vec<BandSeries> {
+    rows.iter()
+        .filter(|r| pick(r).iter().any(|(m, _)| m.is_finite()))
+        .map(|r| BandSeries {
+            name: r.name.clone(),
+            points: pick(r)
+                .iter()
+                .enumerate()
+                .map(|(e, &(m, s))| ((e + 1) as f64, m, s))
+                .collect(),
+        })
+        .collect()
+}
+
+/// Accuracy and loss curves of every row (mean ± std over seeds), and the slope plots of the
+/// first finished run (`first_runs[row]`) of every row whose activation learns.
+pub fn plots(
+    summary: &GridSummary,
+    first_runs: &[Option<PathBuf>],
+    dir: &Path,
+) -> anyhow::Result<Vec<PathBuf>> {
+    std::fs::create_dir_all(dir)?;
+    let mut files = Vec::new();
+    let acc = band_series(&summary.rows, |r| &r.test_acc_by_epoch);
+    if !acc.is_empty() {
+        files.extend(plots::band_chart(
+            &dir.join("test_accuracy"),
+            "test accuracy (mean ± std over seeds)",
+            "epoch",
+            "test accuracy (%)",
+            &acc,
+        )?);
+    }
+    let loss = band_series(&summary.rows, |r| &r.train_loss_by_epoch);
+    if !loss.is_empty() {
+        files.extend(plots::band_chart(
+            &dir.join("train_loss"),
+            "training loss (mean ± std over seeds)",
+            "epoch",
+            "train loss",
+            &loss,
+        )?);
+    }
+    for (row, run) in summary.rows.iter().zip(first_runs) {
+        if let (true, Some(run)) = (row.learnable, run) {
+            files.extend(slope_plots(&row.name, run, dir)?);
+        }
+    }
+    Ok(files)
+}
+
+fn slope_plots(name: &str, run: &Path, dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
+    let layers: Vec<frelu::slopes::LayerSlopes> = crate::fsio::read_json(&run.join("slopes.json"))?;
+    if layers.is_empty() {
+        return Ok(Vec::new());
+    }
+    let stem = |what: &str| dir.join(format!("{}_{what}", super::folder::clean_name(name)));
+    let mut files = plots::slope_scatter(&stem("pos_vs_neg"), &layers)?;
+    files.extend(plots::slope_distributions(
+        &stem("slope_distributions"),
+        &layers,
+    )?);
+    files.extend(plots::activation_curves(&stem("curves"), &layers)?);
+    let history = read_history(run)?;
+    if history.len() > 1 {
+        files.extend(plots::slope_trajectories(&stem("trajectories"), &history)?);
+    }
+    Ok(files)
+}

@@ -1,0 +1,171 @@
+//! Action recognition's row of the comparison grid (`frelu action compare`): (model,
+//! activation) pairs × seeds, compared on top-1 (paired by seed against TSM with ReLU).
+
+use std::path::Path;
+
+use frelu::ActivationConfig;
+
+use super::{ActionConfig, ActionSummary, VideoModel};
+use crate::runs::GridSummary;
+use crate::runs::grid::{self, GridRow, GridSpec, GridTask, Metric};
+
+/// Action recognition as a grid task: `base` with each (model, activation).
+pub struct ActionGrid<'a> {
+    /// Settings shared by every run (model, activation and seed replaced).
+    pub base: &'a ActionConfig,
+    /// One row each.
+    pub configs: &'a [(VideoModel, ActivationConfig)],
+}
+
+impl ActionGrid<'_> {
+    /// The shape of the grid: rows `MODEL-ACT`, reference TSM with ReLU.
+    pub fn spec(&self, seeds: &[u64]) -> GridSpec {
+        let b = self.base;
+        GridSpec {
+            title: format!(
+                "Action recognition on {}: {} segments of {}×{} frames, {} epochs, batch {}, \
+                 SGD lr {}, schedule `{}`, seeds {seeds:?}.",
+                b.data.display(),
+                b.segments,
+                b.frame_size,
+                b.frame_size,
+                b.epochs,
+                b.batch_size,
+                b.lr,
+                b.schedule.schedule
+            ),
+            label_headers: vec!["model".into(), "activation".into()],
+            rows: self
+                .configs
+                .iter()
+                .map(|(m, a)| GridRow {
+                    name: format!("{m}-{a}"),
+                    labels: vec![m.to_string(), a.to_string()],
+                    learnable: a.has_slopes(),
+                })
+                .collect(),
+            seeds: seeds.to_vec(),
+            reference: self
+                .configs
+                .iter()
+                .position(|(m, a)| *m == VideoModel::Tsm && *a == ActivationConfig::Relu),
+            seconds_header: "train s".into(),
+        }
+    }
+}
+
+impl GridTask for ActionGrid<'_> {
+    type Config = ActionConfig;
+    type Summary = ActionSummary;
+
+    fn config(&self, row: usize, seed: u64) -> ActionConfig {
+        let (model, activation) = &self.configs[row];
+        ActionConfig {
+            model: *model,
+            activation: activation.clone(),
+            seed,
+            ..self.base.clone()
+        }
+    }
+
+    fn train(
+        &self,
+        config: &ActionConfig,
+        dir: &Path,
+        _label: &str,
+    ) -> anyhow::Result<ActionSummary> {
+        super::train(config, dir, true)
+    }
+
+    fn describe(&self, s: &ActionSummary) -> String {
+        format!(
+            "{} {}: top-1 {:.2}% ({:.0} s)",
+            s.config.model, s.config.activation, s.final_top1, s.train_seconds
+        )
+    }
+
+    fn metrics(&self) -> Vec<Metric<ActionSummary>> {
+        vec![Metric {
+            key: "top1",
+            header: "top-1 (%)",
+            digits: 2,
+            value: |s| s.final_top1,
+            paired: true,
+        }]
+    }
+}
+
+/// Trains every `(model, activation)` × seed into `out/runs/` (resumable, refusing finished
+/// runs with other settings) and writes `out/summary.{md,csv,json}`.
+pub fn compare(
+    base: &ActionConfig,
+    configs: &[(VideoModel, ActivationConfig)],
+    seeds: &[u64],
+    out: &Path,
+    log: &mut dyn FnMut(&str),
+) -> anyhow::Result<GridSummary> {
+    base.validate()?;
+    let task = ActionGrid { base, configs };
+    grid::run(&task, &task.spec(seeds), out, log)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::fashion_mnist::Source;
+    use crate::data::synth::{MotionConfig, make_motion_benchmark};
+    use crate::tasks::action::ActionConfig;
+
+    #[test]
+    fn trains_tsm_on_a_generated_benchmark_and_compares() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data");
+        let bench = MotionConfig {
+            frames: 4,
+            size: 32,
+            train_clips: 32,
+            val_clips: 16,
+            seed: 0,
+            ..MotionConfig::default()
+        };
+        make_motion_benchmark(&data, &bench, &Source::Bundled).unwrap();
+        let base = ActionConfig {
+            data,
+            segments: 4,
+            frame_size: 32,
+            epochs: 1,
+            batch_size: 8,
+            workers: 0,
+            ..ActionConfig::default()
+        };
+        let configs = [
+            (VideoModel::Tsm, ActivationConfig::Relu),
+            (VideoModel::Tsm, ActivationConfig::frelu()),
+            (VideoModel::Tsn, ActivationConfig::Relu),
+        ];
+        let out = dir.path().join("out");
+        let summary = compare(&base, &configs, &[0], &out, &mut |_| {}).unwrap();
+        let rows = &summary.rows;
+        assert_eq!(rows.len(), 3);
+        assert!(
+            rows.iter()
+                .all(|r| r.seeds == vec![0] && r.metrics[0].mean.is_finite())
+        );
+        assert!(rows[1].params > rows[0].params);
+        assert!(rows[1].metrics[0].delta.is_some() && rows[0].metrics[0].delta.is_none());
+        assert!(out.join("summary.md").is_file());
+        assert!(
+            out.join("runs/tsm-frelu_neg_0-s0/summary.json").is_file(),
+            "run names kept"
+        );
+        // A finished run asked for with another setting is refused, naming it.
+        let other = ActionConfig {
+            lr: 0.2,
+            ..base.clone()
+        };
+        let err = compare(&other, &configs, &[0], &out, &mut |_| {})
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("lr: 0.05 → 0.2"), "{err}");
+    }
+}

@@ -1,0 +1,148 @@
+//! Training one video classifier: frame folders → TSM / TSN → `tasks::launch` → run folder.
+
+use std::path::Path;
+use std::time::Instant;
+
+use burn::data::dataloader::DataLoaderBuilder;
+use burn::data::dataset::Dataset;
+use burn::nn::loss::CrossEntropyLossConfig;
+use burn::optim::SgdConfig;
+use burn::optim::decay::WeightDecayConfig;
+use burn::optim::momentum::MomentumConfig;
+use burn::train::metric::AccuracyMetric;
+use burn::train::{ClassificationOutput, InferenceStep, TrainOutput, TrainStep};
+
+use super::{ActionConfig, ActionSummary, VideoModel};
+use crate::data::video::{ClipBatch, ClipBatcher, VideoDataset, VideoList};
+use crate::device::parse_device;
+use crate::fsio::write_json;
+use crate::models::trainable_params;
+use crate::models::tsm::{VideoNet, VideoNetConfig};
+use crate::runs::folder::{self, save_trained};
+use crate::tasks::launch::{Fit, cosine_half_epoch_warmup, launch};
+
+impl TrainStep for VideoNet {
+    type Input = ClipBatch;
+    type Output = ClassificationOutput;
+
+    fn step(&self, batch: ClipBatch) -> TrainOutput<ClassificationOutput> {
+        let output = clip_output(self, batch);
+        TrainOutput::new(self, output.loss.backward(), output)
+    }
+}
+
+impl InferenceStep for VideoNet {
+    type Input = ClipBatch;
+    type Output = ClassificationOutput;
+
+    fn step(&self, batch: ClipBatch) -> ClassificationOutput {
+        clip_output(self, batch)
+    }
+}
+
+fn clip_output(net: &VideoNet, batch: ClipBatch) -> ClassificationOutput {
+    let logits = net.forward(batch.clips);
+    let loss = CrossEntropyLossConfig::new()
+        .init(&logits.device())
+        .forward(logits.clone(), batch.targets.clone());
+    ClassificationOutput::new(loss, logits, batch.targets)
+}
+
+/// Both splits as datasets (limited as asked) and the number of classes.
+fn datasets(config: &ActionConfig) -> anyhow::Result<(VideoDataset, VideoDataset, usize)> {
+    let train_list = VideoList::load(&config.data, "train")?;
+    let val_list = VideoList::load(&config.data, "val")?;
+    let num_classes = train_list.classes.len();
+    let mut train_set = VideoDataset::new(
+        train_list,
+        config.segments,
+        config.frame_size,
+        true,
+        config.crop_pad,
+        config.seed,
+    );
+    let mut val_set = VideoDataset::new(
+        val_list,
+        config.segments,
+        config.frame_size,
+        false,
+        0,
+        config.seed,
+    );
+    if let Some(n) = config.limit_train {
+        train_set = train_set.limit(n);
+    }
+    if let Some(n) = config.limit_val {
+        val_set = val_set.limit(n);
+    }
+    Ok((train_set, val_set, num_classes))
+}
+
+/// Trains TSM or TSN and writes `config.json`, `metrics.csv`, `model.bpk`, `slopes.json`,
+/// `summary.json` into `out`.
+pub fn train(config: &ActionConfig, out: &Path, quiet: bool) -> anyhow::Result<ActionSummary> {
+    let started = Instant::now();
+    config.validate()?;
+    folder::start(out, config)?;
+    let (train_set, val_set, num_classes) = datasets(config)?;
+    let (train_len, val_len) = (train_set.len(), val_set.len());
+    let device = parse_device(&config.device).map_err(anyhow::Error::msg)?;
+    device.seed(config.seed);
+    let model = VideoNetConfig::new(num_classes)
+        .with_segments(config.segments)
+        .with_shift(config.model == VideoModel::Tsm)
+        .with_activation(config.activation.clone())
+        .init(&device.clone().autodiff());
+    let params = trainable_params(&model);
+    if !quiet {
+        println!(
+            "action: {train_len} train / {val_len} val clips of {} frames, {num_classes} classes; \
+             {} with {} ({params} parameters); schedule {}",
+            config.segments, config.model, config.activation, config.schedule.schedule
+        );
+    }
+    let loader_train = DataLoaderBuilder::new(ClipBatcher)
+        .batch_size(config.batch_size)
+        .shuffle(config.seed)
+        .num_workers(config.workers)
+        .build(train_set);
+    let loader_val = DataLoaderBuilder::new(ClipBatcher)
+        .batch_size(config.batch_size)
+        .num_workers(config.workers)
+        .build(val_set);
+    let iters = train_len.div_ceil(config.batch_size) as u64;
+    let fit = Fit {
+        out,
+        schedule: &config.schedule,
+        optimizer: |wd: f64| {
+            SgdConfig::new()
+                .with_momentum(Some(MomentumConfig::new()))
+                .with_weight_decay((wd > 0.0).then(|| WeightDecayConfig::new(wd as f32)))
+                .build()
+        },
+        weight_decay: config.weight_decay,
+        curve: cosine_half_epoch_warmup(config.lr, iters, config.epochs),
+        iters_per_epoch: iters,
+        epochs: config.epochs,
+        label: config.model.to_string(),
+        quiet,
+        error_context: String::new(),
+    };
+    let (model, epochs) = launch(model, loader_train, loader_val, fit, |training| {
+        training
+            .metric_train_numeric(AccuracyMetric::new())
+            .metric_valid_numeric(AccuracyMetric::new())
+    })?;
+    save_trained(&model, out)?;
+    let summary = ActionSummary {
+        config: config.clone(),
+        train_clips: train_len,
+        val_clips: val_len,
+        params,
+        final_top1: epochs.last().map_or(f64::NAN, |r| r.test_acc),
+        epochs,
+        train_seconds: started.elapsed().as_secs_f64(),
+    };
+    write_json(&out.join(folder::SUMMARY), &summary)?;
+    Ok(summary)
+}

@@ -1,0 +1,261 @@
+//! Classification's row of the comparison grid (`frelu compare`): a protocol's configurations ×
+//! seeds, trained by [`super::train`], compared on final and best-epoch test accuracy.
+
+use std::path::Path;
+
+use super::protocol::Protocol;
+use super::{RunOptions, TrainConfig, TrainSummary};
+use crate::fsio::{read_json, write_json};
+use crate::runs::GridSummary;
+use crate::runs::grid::{self, GridRow, GridSpec, GridTask, Metric};
+
+impl Protocol {
+    /// The shape of this protocol's grid. The reference is the configuration named `relu`.
+    pub fn grid_spec(&self) -> GridSpec {
+        let b = &self.base;
+        GridSpec {
+            title: format!(
+                "Protocol `{}`: {} on {}, {} epochs, batch {}, SGD lr {} ({}), momentum {}, \
+                 weight decay {}, seeds {:?}.",
+                self.name,
+                b.model,
+                b.dataset,
+                b.epochs,
+                b.batch_size,
+                b.lr,
+                b.lr_shape,
+                b.momentum,
+                b.weight_decay,
+                self.seeds
+            ),
+            label_headers: vec!["activation".into(), "schedule".into()],
+            rows: self
+                .configs
+                .iter()
+                .map(|c| GridRow {
+                    name: c.name.clone(),
+                    labels: vec![
+                        c.activation.to_string(),
+                        if c.activation.has_slopes() {
+                            c.schedule.schedule.to_string()
+                        } else {
+                            "—".into()
+                        },
+                    ],
+                    learnable: c.activation.has_slopes(),
+                })
+                .collect(),
+            seeds: self.seeds.clone(),
+            reference: self.configs.iter().position(|c| c.name == "relu"),
+            seconds_header: "s/epoch".into(),
+        }
+    }
+}
+
+/// Classification as a grid task.
+pub struct ClassifyGrid<'a> {
+    /// The protocol.
+    pub protocol: &'a Protocol,
+    /// No per-run progress bars.
+    pub quiet: bool,
+}
+
+impl GridTask for ClassifyGrid<'_> {
+    type Config = TrainConfig;
+    type Summary = TrainSummary;
+
+    fn config(&self, row: usize, seed: u64) -> TrainConfig {
+        self.protocol.run_config(&self.protocol.configs[row], seed)
+    }
+
+    fn train(&self, config: &TrainConfig, dir: &Path, label: &str) -> anyhow::Result<TrainSummary> {
+        let options = RunOptions {
+            quiet: self.quiet,
+            label: label.to_string(),
+        };
+        super::train(config, dir, &options)
+    }
+
+    fn describe(&self, s: &TrainSummary) -> String {
+        format!(
+            "{}, {}: test accuracy {:.2}% ({:.0} s)",
+            s.config.activation, s.config.schedule.schedule, s.final_test_acc, s.total_seconds
+        )
+    }
+
+    fn metrics(&self) -> Vec<Metric<TrainSummary>> {
+        vec![
+            Metric {
+                key: "final_acc",
+                header: "final test acc (%)",
+                digits: 2,
+                value: |s| s.final_test_acc,
+                paired: true,
+            },
+            Metric {
+                key: "best_acc",
+                header: "best-epoch acc (%)",
+                digits: 2,
+                value: |s| s.best_test_acc,
+                paired: false,
+            },
+        ]
+    }
+}
+
+/// Runs the protocol's grid into `out` (resumable: finished runs with the same settings are
+/// skipped, runs with other settings refused), writes `out/protocol.json`, then aggregates.
+pub fn run_grid(
+    protocol: &Protocol,
+    out: &Path,
+    quiet_runs: bool,
+    log: &mut dyn FnMut(&str),
+) -> anyhow::Result<GridSummary> {
+    protocol.validate()?;
+    let task = ClassifyGrid {
+        protocol,
+        quiet: quiet_runs,
+    };
+    let spec = protocol.grid_spec();
+    grid::check_finished(&task, &spec, out)?;
+    std::fs::create_dir_all(out)?;
+    write_json(&out.join("protocol.json"), protocol)?;
+    grid::run(&task, &spec, out, log)
+}
+
+/// Rebuilds `summary.*` and the plots of the grid in `out` from its finished runs.
+pub fn aggregate(out: &Path) -> anyhow::Result<GridSummary> {
+    let protocol: Protocol = read_json(&out.join("protocol.json"))?;
+    let task = ClassifyGrid {
+        protocol: &protocol,
+        quiet: true,
+    };
+    grid::aggregate(&task, &protocol.grid_spec(), out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analysis::stats::mean;
+    use crate::runs::run_name;
+    use crate::tasks::classify::protocol::RunSpec;
+    use frelu::schedule::ScheduleConfig;
+
+    fn spec(name: &str, activation: &str, schedule: &str) -> RunSpec {
+        RunSpec {
+            name: name.into(),
+            activation: activation.parse().unwrap(),
+            schedule: ScheduleConfig::new(schedule.parse().unwrap()),
+        }
+    }
+
+    fn tiny() -> Protocol {
+        Protocol {
+            name: "tiny".into(),
+            base: TrainConfig {
+                epochs: 1,
+                batch_size: 32,
+                limit_train: Some(96),
+                limit_test: Some(64),
+                workers: 0,
+                checkpoints: false,
+                ..TrainConfig::default()
+            },
+            configs: vec![
+                spec("relu", "relu", "joint"),
+                spec("frelu-alt", "frelu", "alternate:1:1:iter"),
+            ],
+            seeds: vec![0, 1],
+        }
+    }
+
+    #[test]
+    fn an_interrupted_grid_finishes_without_redoing_finished_runs() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path();
+        let protocol = tiny();
+        let options = RunOptions {
+            quiet: true,
+            label: String::new(),
+        };
+        // Simulate a first session that finished two runs and was killed in the third.
+        for (config, seed) in [(&protocol.configs[0], 0), (&protocol.configs[1], 0)] {
+            let run = out.join("runs").join(run_name(&config.name, seed));
+            crate::tasks::classify::train(&protocol.run_config(config, seed), &run, &options)
+                .unwrap();
+        }
+        let interrupted = out.join("runs").join(run_name("relu", 1));
+        std::fs::create_dir_all(&interrupted).unwrap();
+        std::fs::write(interrupted.join("metrics.csv"), "half a file").unwrap();
+        let finished = out.join("runs/relu-s0/summary.json");
+        let before = std::fs::metadata(&finished).unwrap().modified().unwrap();
+
+        let mut lines = Vec::new();
+        let summary = run_grid(&protocol, out, true, &mut |l| lines.push(l.to_string())).unwrap();
+        let text = lines.join("\n");
+        assert_eq!(
+            text.matches("finished earlier, skipped").count(),
+            2,
+            "{text}"
+        );
+        assert_eq!(
+            text.matches("interrupted earlier, restarting").count(),
+            1,
+            "{text}"
+        );
+        assert_eq!(
+            std::fs::metadata(&finished).unwrap().modified().unwrap(),
+            before
+        );
+        assert!(interrupted.join("summary.json").is_file());
+
+        assert_eq!(summary.rows.len(), 2);
+        assert!(summary.rows.iter().all(|r| r.seeds == vec![0, 1]));
+        let acc = |row: usize| summary.metric(&summary.rows[row], "final_acc").unwrap();
+        assert!(acc(0).delta.is_none());
+        let delta = acc(1).delta.as_ref().unwrap();
+        assert_eq!(delta.n, 2);
+        let expected = mean(&[
+            acc(1).values[0] - acc(0).values[0],
+            acc(1).values[1] - acc(0).values[1],
+        ]);
+        assert!((delta.mean - expected).abs() < 1e-9);
+        assert_eq!(summary.rows[1].params_added, 2 * (32 + 32 + 64 + 64));
+        for file in [
+            "summary.md",
+            "summary.csv",
+            "summary.json",
+            "protocol.json",
+            "plots/test_accuracy.png",
+            "plots/frelu-alt_pos_vs_neg.svg",
+        ] {
+            assert!(out.join(file).is_file(), "{file}");
+        }
+        let md = std::fs::read_to_string(out.join("summary.md")).unwrap();
+        assert!(md.starts_with("Protocol `tiny`"), "{md}");
+        assert!(
+            md.contains("| frelu-alt | `frelu:neg=0` | `alternate:1:1:iter` |"),
+            "{md}"
+        );
+        // Re-aggregating gives the same table.
+        assert_eq!(aggregate(out).unwrap().markdown(), summary.markdown());
+
+        // A second call has nothing left to run; more seeds extend the grid.
+        let mut again = Vec::new();
+        run_grid(&protocol, out, true, &mut |l| again.push(l.to_string())).unwrap();
+        assert_eq!(again.iter().filter(|l| l.contains("skipped")).count(), 4);
+        // Other settings for runs that are finished: refused, naming the run and the setting,
+        // before anything is trained or protocol.json is touched.
+        let mut other = protocol.clone();
+        other.base.lr = 0.05;
+        let err = run_grid(&other, out, true, &mut |_| {})
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("relu-s0") && err.contains("lr: 0.01 → 0.05"),
+            "{err}"
+        );
+        let stored: Protocol = read_json(&out.join("protocol.json")).unwrap();
+        assert_eq!(stored, protocol);
+    }
+}

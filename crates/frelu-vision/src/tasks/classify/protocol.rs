@@ -1,0 +1,384 @@
+//! The protocols of `frelu compare`: built-in ones by name and protocol files (TOML / JSON),
+//! each a base training configuration, the configurations of the grid and the seeds.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use frelu::ActivationConfig;
+use frelu::schedule::{LrShape, Schedule, ScheduleConfig};
+use serde::{Deserialize, Serialize};
+
+use super::{DatasetKind, TrainConfig};
+use crate::data::Augment;
+use crate::models::Architecture;
+
+/// One configuration of the grid.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RunSpec {
+    /// A unique name, used for folders and tables (e.g. `frelu-alt`).
+    pub name: String,
+    /// The activation.
+    pub activation: ActivationConfig,
+    /// The slope schedule.
+    pub schedule: ScheduleConfig,
+}
+
+/// A comparison protocol: a base training configuration, the configurations and the seeds.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Protocol {
+    /// Name.
+    pub name: String,
+    /// Settings shared by every run (its activation, schedule and seed are replaced).
+    pub base: TrainConfig,
+    /// The configurations, in table order. The first named `relu` is the reference.
+    pub configs: Vec<RunSpec>,
+    /// Seeds; every configuration runs with each.
+    pub seeds: Vec<u64>,
+}
+
+fn spec(name: &str, activation: &str, schedule: &str) -> RunSpec {
+    RunSpec {
+        name: name.into(),
+        activation: activation.parse().expect("valid activation"),
+        schedule: ScheduleConfig::new(schedule.parse().expect("valid schedule")),
+    }
+}
+
+fn standard_configs() -> Vec<RunSpec> {
+    vec![
+        spec("relu", "relu", "joint"),
+        spec("lrelu", "lrelu", "joint"),
+        spec("prelu", "prelu", "joint"),
+        spec("elu", "elu", "joint"),
+        spec("selu", "selu", "joint"),
+        spec("swish", "swish", "joint"),
+        spec("mish", "mish", "joint"),
+        spec("gelu", "gelu", "joint"),
+        spec("frelu-alt", "frelu", "alternate:4:1:iter"),
+        spec("frelu-joint", "frelu", "joint"),
+    ]
+}
+
+impl Protocol {
+    /// `quick`: full Fashion-MNIST, `simple-cnn`, 2 epochs, 3 seeds, 10 configurations.
+    pub fn quick() -> Self {
+        Self {
+            name: "quick".into(),
+            base: TrainConfig {
+                epochs: 2,
+                lr: 0.01,
+                checkpoints: false,
+                ..TrainConfig::default()
+            },
+            configs: standard_configs(),
+            seeds: vec![0, 1, 2],
+        }
+    }
+
+    /// `paper`: CIFAR-10 (binary version, `--data`), ResNet-20, 30 epochs, 5 seeds, SGD 0.1
+    /// with cosine annealing, pad-4 crop + flip — meant for a GPU or a long run.
+    pub fn paper() -> Self {
+        let mut configs = standard_configs();
+        configs.push(spec("frelu-frozen", "frelu", "frozen"));
+        Self {
+            name: "paper".into(),
+            base: TrainConfig {
+                dataset: DatasetKind::Cifar10,
+                model: Architecture::CifarResNet { depth: 20 },
+                epochs: 30,
+                lr: 0.1,
+                lr_shape: LrShape::Cosine,
+                weight_decay: 5e-4,
+                augment: Some(Augment {
+                    crop_pad: 4,
+                    flip: true,
+                }),
+                checkpoints: true,
+                ..TrainConfig::default()
+            },
+            configs,
+            seeds: vec![0, 1, 2, 3, 4],
+        }
+    }
+
+    /// `cifar100`: the `paper` protocol on CIFAR-100.
+    pub fn cifar100() -> Self {
+        let mut protocol = Self::paper();
+        protocol.name = "cifar100".into();
+        protocol.base.dataset = DatasetKind::Cifar100;
+        protocol
+    }
+
+    /// The names of the built-in protocols.
+    pub const NAMES: [&'static str; 3] = ["quick", "paper", "cifar100"];
+
+    /// A named protocol: one of [`Protocol::NAMES`] (`cifar10` is another name of `paper`).
+    pub fn named(name: &str) -> Option<Self> {
+        match name {
+            "quick" => Some(Self::quick()),
+            "paper" | "cifar10" => Some(Self::paper()),
+            "cifar100" => Some(Self::cifar100()),
+            _ => None,
+        }
+    }
+
+    /// A named protocol, or one read from a `.toml` or `.json` file (see [`ProtocolFile`]).
+    pub fn load(name_or_path: &str) -> anyhow::Result<Self> {
+        if let Some(p) = Self::named(name_or_path) {
+            return Ok(p);
+        }
+        let path = Path::new(name_or_path);
+        if !path.is_file() {
+            bail!(
+                "unknown protocol '{name_or_path}': use {}, or the path of a .toml or .json \
+                 protocol file",
+                Self::NAMES.join(", ")
+            );
+        }
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read {}", path.display()))?;
+        let file: ProtocolFile = if path.extension().is_some_and(|e| e == "json") {
+            serde_json::from_str(&text).with_context(|| format!("{}", path.display()))?
+        } else {
+            toml::from_str(&text).with_context(|| format!("{}", path.display()))?
+        };
+        file.into_protocol()
+            .with_context(|| format!("protocol file {}", path.display()))
+    }
+
+    /// The training configuration of one run.
+    pub fn run_config(&self, spec: &RunSpec, seed: u64) -> TrainConfig {
+        TrainConfig {
+            activation: spec.activation.clone(),
+            schedule: spec.schedule.clone(),
+            seed,
+            ..self.base.clone()
+        }
+    }
+
+    /// Checks the base settings and the shape of the grid (names, seeds).
+    pub fn validate(&self) -> anyhow::Result<()> {
+        self.grid_spec().validate()?;
+        self.base.validate()
+    }
+}
+
+/// A protocol as a user writes it (TOML or JSON). Every field but `configs` is optional:
+///
+/// ```toml
+/// name = "my-grid"
+/// dataset = "fashion-mnist"   # fashion-mnist | cifar10 | cifar100
+/// data = "/data"              # like --data
+/// model = "simple-cnn"
+/// epochs = 2
+/// batch = 128
+/// lr = 0.01
+/// lr_schedule = "cosine"
+/// momentum = 0.9
+/// wd = 5e-4
+/// limit_train = 10000
+/// seeds = [0, 1, 2]
+///
+/// [[configs]]
+/// name = "relu"
+/// act = "relu"
+///
+/// [[configs]]
+/// name = "frelu-alt"
+/// act = "frelu"
+/// schedule = "alternate:4:1:iter"   # the default; joint, frozen, alternate:K:M:UNIT
+/// slope_lr_mult = 1.0
+/// ```
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProtocolFile {
+    name: Option<String>,
+    dataset: Option<String>,
+    data: Option<PathBuf>,
+    model: Option<String>,
+    epochs: Option<usize>,
+    batch: Option<usize>,
+    lr: Option<f64>,
+    lr_schedule: Option<String>,
+    momentum: Option<f64>,
+    wd: Option<f64>,
+    augment: Option<String>,
+    limit_train: Option<usize>,
+    limit_test: Option<usize>,
+    device: Option<String>,
+    checkpoints: Option<bool>,
+    seeds: Option<Vec<u64>>,
+    configs: Vec<ConfigEntry>,
+}
+
+/// One `[[configs]]` entry of a [`ProtocolFile`].
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ConfigEntry {
+    name: String,
+    act: String,
+    schedule: Option<String>,
+    warmup: Option<String>,
+    slope_lr_mult: Option<f64>,
+    slope_wd: Option<bool>,
+}
+
+impl ProtocolFile {
+    /// The base settings: [`TrainConfig::default`] (without checkpoints) with the file's fields.
+    fn base(&self) -> anyhow::Result<TrainConfig> {
+        let mut base = TrainConfig {
+            checkpoints: false,
+            ..TrainConfig::default()
+        };
+        if let Some(d) = &self.dataset {
+            base.dataset = d.parse().map_err(anyhow::Error::msg)?;
+        }
+        base.data_dir = self.data.clone();
+        if let Some(m) = &self.model {
+            base.model = m.parse().map_err(anyhow::Error::msg)?;
+        }
+        if let Some(v) = &self.lr_schedule {
+            base.lr_shape = v.parse()?;
+        }
+        if let Some(v) = &self.augment {
+            base.augment = Some(v.parse().map_err(anyhow::Error::msg)?);
+        }
+        base.epochs = self.epochs.unwrap_or(base.epochs);
+        base.batch_size = self.batch.unwrap_or(base.batch_size);
+        base.lr = self.lr.unwrap_or(base.lr);
+        base.momentum = self.momentum.unwrap_or(base.momentum);
+        base.weight_decay = self.wd.unwrap_or(base.weight_decay);
+        base.limit_train = self.limit_train;
+        base.limit_test = self.limit_test;
+        base.device = self.device.clone().unwrap_or(base.device);
+        base.checkpoints = self.checkpoints.unwrap_or(base.checkpoints);
+        Ok(base)
+    }
+
+    fn into_protocol(self) -> anyhow::Result<Protocol> {
+        let base = self.base()?;
+        let configs = self
+            .configs
+            .into_iter()
+            .map(|c| -> anyhow::Result<RunSpec> {
+                let defaults = ScheduleConfig::default();
+                let schedule: Schedule = match c.schedule.as_deref() {
+                    Some(text) => text.parse()?,
+                    None => defaults.schedule,
+                };
+                let activation: ActivationConfig = c
+                    .act
+                    .parse()
+                    .with_context(|| format!("configuration '{}'", c.name))?;
+                // An activation without learned parameters trains jointly whatever is asked.
+                let schedule = if activation.has_slopes() {
+                    schedule
+                } else {
+                    Schedule::Joint
+                };
+                Ok(RunSpec {
+                    activation,
+                    schedule: ScheduleConfig {
+                        schedule,
+                        warmup: c.warmup.as_deref().map(str::parse).transpose()?,
+                        slope_lr_mult: c.slope_lr_mult.unwrap_or(defaults.slope_lr_mult),
+                        slope_weight_decay: c.slope_wd.unwrap_or(defaults.slope_weight_decay),
+                    },
+                    name: c.name,
+                })
+            })
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        let protocol = Protocol {
+            name: self.name.unwrap_or_else(|| "custom".into()),
+            base,
+            configs,
+            seeds: self.seeds.unwrap_or_else(|| vec![0]),
+        };
+        protocol.validate()?;
+        Ok(protocol)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn named_protocols_match_the_issue() {
+        let quick = Protocol::quick();
+        assert_eq!(quick.configs.len(), 10);
+        assert_eq!(quick.seeds.len(), 3);
+        assert_eq!(quick.base.epochs, 2);
+        assert!(quick.base.limit_train.is_none());
+        assert_eq!(quick.grid_spec().cells().len(), 30);
+        let paper = Protocol::paper();
+        assert_eq!(paper.base.model, Architecture::CifarResNet { depth: 20 });
+        assert!(paper.base.epochs >= 30 && paper.seeds.len() == 5);
+        let err = Protocol::load("nope").unwrap_err().to_string();
+        assert!(err.contains("unknown protocol"), "{err}");
+        for name in Protocol::NAMES {
+            assert!(err.contains(name), "{err}");
+            assert!(Protocol::named(name).is_some(), "{name}");
+        }
+    }
+
+    #[test]
+    fn protocol_files_parse_and_report_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("p.toml");
+        std::fs::write(
+            &path,
+            "name = \"mine\"\nepochs = 3\nseeds = [4, 5]\nlimit_train = 100\n\
+             [[configs]]\nname = \"relu\"\nact = \"relu\"\n\
+             [[configs]]\nname = \"f\"\nact = \"frelu:0.1\"\nschedule = \"alternate:2:1:iter\"\nslope_lr_mult = 0.5\n",
+        )
+        .unwrap();
+        let p = Protocol::load(path.to_str().unwrap()).unwrap();
+        assert_eq!(
+            (p.name.as_str(), p.base.epochs, p.seeds.clone()),
+            ("mine", 3, vec![4, 5])
+        );
+        assert_eq!(p.configs[1].schedule.slope_lr_mult, 0.5);
+        let json = dir.path().join("p.json");
+        std::fs::write(&json, r#"{"configs": [{"name": "a", "act": "relux"}]}"#).unwrap();
+        let err = format!("{:#}", Protocol::load(json.to_str().unwrap()).unwrap_err());
+        assert!(err.contains("unknown activation 'relux'"), "{err}");
+        std::fs::write(
+            &json,
+            r#"{"configs": [{"name": "a", "act": "relu"}, {"name": "a", "act": "gelu"}]}"#,
+        )
+        .unwrap();
+        let err = format!("{:#}", Protocol::load(json.to_str().unwrap()).unwrap_err());
+        assert!(err.contains("used twice"), "{err}");
+        std::fs::write(&json, r#"{"epochz": 3, "configs": []}"#).unwrap();
+        assert!(Protocol::load(json.to_str().unwrap()).is_err());
+    }
+
+    #[test]
+    fn a_protocol_file_without_settings_takes_the_documented_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("p.toml");
+        std::fs::write(
+            &path,
+            "[[configs]]\nname = \"relu\"\nact = \"relu\"\n\
+             [[configs]]\nname = \"f\"\nact = \"frelu\"\n",
+        )
+        .unwrap();
+        let p = Protocol::load(path.to_str().unwrap()).unwrap();
+        let defaults = TrainConfig::default();
+        // No `lr` in the file: the documented default (the CLI's --lr default is the same value,
+        // checked in the CLI's tests), not a hidden other one.
+        assert_eq!(p.base.lr, defaults.lr);
+        assert_eq!(p.base.lr, 0.01);
+        assert_eq!(p.base.epochs, defaults.epochs);
+        assert_eq!(p.base.weight_decay, defaults.weight_decay);
+        assert_eq!(p.configs[1].schedule, ScheduleConfig::default());
+        assert_eq!(
+            p.configs[1].schedule.schedule.to_string(),
+            "alternate:4:1:iter"
+        );
+        // ReLU has nothing to alternate: it trains jointly.
+        assert_eq!(p.configs[0].schedule.schedule, Schedule::Joint);
+        assert_eq!(p.run_config(&p.configs[1], 3).lr, 0.01);
+    }
+}

@@ -1,0 +1,501 @@
+//! Training one classifier: data → model → burn-train `Learner` (through `tasks::launch`, with
+//! the slope schedule in its optimiser and scheduler) → run folder.
+
+use std::path::Path;
+use std::time::Instant;
+
+use anyhow::{Context, ensure};
+use burn::data::dataloader::{DataLoader, DataLoaderBuilder};
+use burn::data::dataset::Dataset;
+use burn::module::Module;
+use burn::nn::loss::CrossEntropyLossConfig;
+use burn::tensor::Device;
+use burn::tensor::distributed::{DistributedConfig, ReduceOperation};
+use burn::train::metric::AccuracyMetric;
+use burn::train::{
+    ClassificationOutput, ExecutionStrategy, InferenceStep, MultiDeviceOptim, TrainOutput,
+    TrainStep, TrainingStrategy,
+};
+use frelu::schedule::LrCurve;
+use std::sync::Arc;
+
+use super::{RunOptions, TrainConfig, TrainSummary};
+use crate::data::datasets::LoadedData;
+use crate::data::{AnyImageDataset, Augment, ImageBatch, ImageBatcher};
+use crate::device::parse_device;
+use crate::fsio::write_json;
+use crate::models::{ModelConfig, Net, trainable_params};
+use crate::runs::folder::{self, save_trained};
+use crate::runs::history::{MaybeFile, SlopeRecorder};
+use crate::runs::report::mean_epoch_seconds;
+use crate::tasks::launch::{Fit, launch};
+
+impl TrainStep for Net {
+    type Input = ImageBatch;
+    type Output = ClassificationOutput;
+
+    fn step(&self, batch: ImageBatch) -> TrainOutput<ClassificationOutput> {
+        let output = classification_output(self, batch);
+        TrainOutput::new(self, output.loss.backward(), output)
+    }
+}
+
+impl InferenceStep for Net {
+    type Input = ImageBatch;
+    type Output = ClassificationOutput;
+
+    fn step(&self, batch: ImageBatch) -> ClassificationOutput {
+        classification_output(self, batch)
+    }
+}
+
+/// Forward pass and cross-entropy loss.
+pub fn classification_output(net: &Net, batch: ImageBatch) -> ClassificationOutput {
+    let logits = net.forward(batch.images);
+    let loss = CrossEntropyLossConfig::new()
+        .init(&logits.device())
+        .forward(logits.clone(), batch.targets.clone());
+    ClassificationOutput::new(loss, logits, batch.targets)
+}
+
+/// The data of a run: both splits (limited as asked) and what the model and batcher need.
+struct Splits {
+    train: AnyImageDataset,
+    test: AnyImageDataset,
+    channels: usize,
+    num_classes: usize,
+    normalize: crate::data::Normalize,
+    default_augment: Augment,
+    source: String,
+    loader_stats: Option<Arc<crate::data::image_folder::LoaderStats>>,
+}
+
+fn load_splits(config: &TrainConfig, quiet: bool) -> anyhow::Result<Splits> {
+    let LoadedData {
+        train,
+        test,
+        channels,
+        num_classes,
+        image_size: (height, width),
+        loader_stats,
+        normalize,
+        default_augment,
+        source,
+    } = config
+        .dataset
+        .load(config.data_dir.as_deref(), config.resolution, config.seed)?;
+    let train = match config.limit_train {
+        Some(n) => train.limit(n),
+        None => train,
+    };
+    let test = match config.limit_test {
+        Some(n) => test.limit(n),
+        None => test,
+    };
+    ensure!(train.len() > 0, "the training set is empty");
+    ensure!(test.len() > 0, "the test set is empty");
+    if !quiet {
+        println!(
+            "data: {source} — {} train / {} test images, {channels}×{height}×{width}, \
+             {num_classes} classes",
+            train.len(),
+            test.len(),
+        );
+    }
+    Ok(Splits {
+        train,
+        test,
+        channels,
+        num_classes,
+        normalize,
+        default_augment,
+        source,
+        loader_stats,
+    })
+}
+
+/// The main device and the data-parallel devices of a run.
+fn devices(config: &TrainConfig) -> anyhow::Result<(Device, Vec<Device>)> {
+    let device = parse_device(&config.device).map_err(anyhow::Error::msg)?;
+    let devices = config
+        .devices
+        .iter()
+        .map(|d| parse_device(d))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(anyhow::Error::msg)?;
+    Ok((devices.first().cloned().unwrap_or(device), devices))
+}
+
+fn loaders(
+    config: &TrainConfig,
+    splits: Splits,
+) -> (
+    Arc<dyn DataLoader<ImageBatch>>,
+    Arc<dyn DataLoader<ImageBatch>>,
+) {
+    let augment = config.augment.unwrap_or(splits.default_augment);
+    let normalize = splits.normalize;
+    let train = DataLoaderBuilder::new(ImageBatcher::new(normalize.clone(), augment, config.seed))
+        .batch_size(config.batch_size)
+        .shuffle(config.seed)
+        .num_workers(config.workers)
+        .build(splits.train);
+    let test = DataLoaderBuilder::new(ImageBatcher::new(normalize, Augment::none(), config.seed))
+        .batch_size(config.batch_size)
+        .num_workers(config.workers)
+        .build(splits.test);
+    (train, test)
+}
+
+fn strategy(config: &TrainConfig, devices: &[Device]) -> Option<ExecutionStrategy> {
+    (devices.len() > 1).then(|| {
+        if config.ddp {
+            ExecutionStrategy::ddp(
+                devices.to_vec(),
+                DistributedConfig {
+                    all_reduce_op: ReduceOperation::Mean,
+                },
+            )
+        } else {
+            ExecutionStrategy::multi(devices.to_vec(), MultiDeviceOptim::OptimMainDevice)
+        }
+    })
+}
+
+/// The network of a run, on the autodiff version of `device`; prints what it is unless `quiet`.
+fn build_model(config: &TrainConfig, splits: &Splits, device: &Device, quiet: bool) -> Net {
+    let model_config = ModelConfig {
+        shortcut: config.shortcut,
+        width: config.width,
+        ..ModelConfig::new(
+            config.model,
+            splits.channels,
+            splits.num_classes,
+            config.activation.clone(),
+        )
+    };
+    let model = model_config.init(&device.clone().autodiff());
+    if !quiet {
+        let params = trainable_params(&model);
+        let slope_params = frelu::params::activation_param_count(&model);
+        let schedule = if slope_params == 0 {
+            "joint (no slopes to alternate with)".to_string()
+        } else {
+            config.schedule.schedule.to_string()
+        };
+        println!(
+            "model: {} with {} — {params} parameters ({slope_params} activation slopes); \
+             schedule {schedule}; device {}",
+            config.model, config.activation, config.device
+        );
+    }
+    model
+}
+
+/// Trains a classifier as `config` says, writing everything into `out`:
+/// `config.json`, `metrics.csv`, `metrics.json`, `model.bpk`, `slopes.json`,
+/// `slopes_history.jsonl`, `summary.json`, and burn-train's `checkpoint/` and logs.
+pub fn train(
+    config: &TrainConfig,
+    out: &Path,
+    options: &RunOptions,
+) -> anyhow::Result<TrainSummary> {
+    let started = Instant::now();
+    config.validate()?;
+    folder::start(out, config)?;
+    let splits = load_splits(config, options.quiet)?;
+    let (train_len, test_len) = (splits.train.len(), splits.test.len());
+    let (main_device, devices) = devices(config)?;
+    main_device.seed(config.seed);
+    let model = build_model(config, &splits, &main_device, options.quiet);
+    let params = trainable_params(&model);
+    let slope_params = frelu::params::activation_param_count(&model);
+    let data_source = splits.source.clone();
+    let loader_stats = splits.loader_stats.clone();
+    let (loader_train, loader_test) = loaders(config, splits);
+    // With several devices each optimiser step consumes one batch per device.
+    let iters_per_epoch = train_len
+        .div_ceil(config.batch_size)
+        .div_ceil(devices.len().max(1)) as u64;
+    let checkpoint_dir = out.join("checkpoint");
+    let files = |name: &str| MaybeFile::new(config.checkpoints, &checkpoint_dir, name);
+    let recorder = SlopeRecorder::start(out, files("model"), &model, model.valid())?;
+    let strategy = strategy(config, &devices);
+    let fit = Fit {
+        out,
+        schedule: &config.schedule,
+        optimizer: |wd: f64| config.sgd(wd).build(),
+        weight_decay: config.weight_decay,
+        curve: LrCurve::new(
+            config.lr,
+            config.lr_shape,
+            iters_per_epoch * config.epochs as u64,
+            (config.lr_warmup_epochs * iters_per_epoch as f64).round() as u64,
+        ),
+        iters_per_epoch,
+        epochs: config.epochs,
+        label: options.label.clone(),
+        quiet: options.quiet,
+        error_context: format!(" Metrics of the finished epochs are in {}.", out.display()),
+    };
+    let (model, epochs) = launch(model, loader_train, loader_test, fit, |training| {
+        let training = training
+            .metric_train_numeric(AccuracyMetric::new())
+            .metric_valid_numeric(AccuracyMetric::new())
+            .with_custom_checkpointers(recorder, files("optim"), files("scheduler"));
+        match strategy {
+            Some(strategy) => training.with_training_strategy(TrainingStrategy::Default(strategy)),
+            None => training,
+        }
+    })?;
+    save_trained(&model, out)?;
+    let summary = TrainSummary {
+        config: config.clone(),
+        data_source,
+        train_images: train_len,
+        test_images: test_len,
+        params,
+        slope_params,
+        final_test_acc: epochs.last().map_or(f64::NAN, |r| r.test_acc),
+        best_test_acc: epochs.iter().map(|r| r.test_acc).fold(f64::NAN, f64::max),
+        seconds_per_epoch: mean_epoch_seconds(&epochs),
+        epochs,
+        total_seconds: started.elapsed().as_secs_f64(),
+        loader: loader_stats.map(|stats| stats.report()),
+    };
+    if !options.quiet {
+        print_loader_line(&summary);
+    }
+    write_json(&out.join(folder::SUMMARY), &summary)
+        .with_context(|| format!("run in {}", out.display()))?;
+    Ok(summary)
+}
+
+fn print_loader_line(summary: &TrainSummary) {
+    let Some(loader) = &summary.loader else {
+        return;
+    };
+    let workers = summary.config.workers.max(1);
+    let train_rate = summary.epochs.iter().map(|r| r.images_per_sec).sum::<f64>()
+        / summary.epochs.len().max(1) as f64;
+    println!(
+        "loader: {:.0} images/s ({:.0} per worker × {workers} workers) vs training {:.0} \
+         images/s; {} unreadable file(s) skipped{}",
+        loader.images_per_sec_per_worker * workers as f64,
+        loader.images_per_sec_per_worker,
+        train_rate,
+        loader.skipped,
+        loader
+            .skipped_files
+            .first()
+            .map(|f| format!(" (first: {f})"))
+            .unwrap_or_default()
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::cifar::Cifar;
+    use crate::runs::EpochRow;
+    use crate::tasks::classify::DatasetKind;
+    use frelu::ActivationConfig;
+    use frelu::schedule::{LrShape, ScheduleConfig};
+    use frelu::slopes;
+
+    fn quick(activation: &str, schedule: &str, epochs: usize) -> TrainConfig {
+        TrainConfig {
+            activation: activation.parse().unwrap(),
+            schedule: ScheduleConfig::new(schedule.parse().unwrap()),
+            epochs,
+            batch_size: 64,
+            lr: 0.02,
+            limit_train: Some(1024),
+            limit_test: Some(256),
+            workers: 0,
+            ..TrainConfig::default()
+        }
+    }
+
+    #[test]
+    fn end_to_end_training_reduces_the_loss_and_writes_its_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let options = RunOptions {
+            quiet: true,
+            label: String::new(),
+        };
+        let summary = train(
+            &quick("frelu", "alternate:3:1:iter", 3),
+            dir.path(),
+            &options,
+        )
+        .unwrap();
+        assert_eq!(summary.epochs.len(), 3);
+        let first = &summary.epochs[0];
+        let last = summary.epochs.last().unwrap();
+        assert!(
+            last.train_loss < first.train_loss,
+            "train loss did not decrease: {:?}",
+            summary.epochs
+        );
+        // Far above the 10 % of chance after a few hundred steps on real data.
+        assert!(last.test_acc > 60.0, "{:?}", summary.epochs);
+        for file in [
+            "config.json",
+            "metrics.csv",
+            "metrics.json",
+            "model.bpk",
+            "slopes.json",
+            "summary.json",
+        ] {
+            assert!(dir.path().join(file).is_file(), "{file} missing");
+        }
+        let csv = std::fs::read_to_string(dir.path().join("metrics.csv")).unwrap();
+        assert_eq!(csv.lines().count(), 4);
+        assert!(csv.starts_with(EpochRow::CSV_HEADER));
+        // The slopes moved away from their ReLU start during the slope phases.
+        let layers: Vec<slopes::LayerSlopes> =
+            serde_json::from_str(&std::fs::read_to_string(dir.path().join("slopes.json")).unwrap())
+                .unwrap();
+        assert_eq!(layers.len(), 4);
+        assert!(
+            layers
+                .iter()
+                .any(|l| l.neg.as_ref().unwrap().iter().any(|&v| v != 0.0))
+        );
+        assert_eq!(summary.slope_params, 2 * (32 + 32 + 64 + 64));
+        // One slope snapshot at initialisation and one per epoch; the last is the final model's.
+        let history = crate::analysis::slopes::read_history(dir.path()).unwrap();
+        assert_eq!(
+            history.iter().map(|h| h.0).collect::<Vec<_>>(),
+            vec![0, 1, 2, 3]
+        );
+        assert!(
+            history[0]
+                .1
+                .iter()
+                .all(|l| l.neg.as_ref().unwrap().iter().all(|&v| v == 0.0))
+        );
+        assert_eq!(history[3].1, layers);
+        // `frelu analyze` reports the saved slopes: its numbers are those of slopes.json.
+        let analysis = crate::analysis::slopes::analyze(dir.path()).unwrap();
+        assert_eq!(analysis.layers.len(), 4);
+        let neg0: Vec<f64> = layers[0]
+            .neg
+            .as_ref()
+            .unwrap()
+            .iter()
+            .map(|&v| v as f64)
+            .collect();
+        let reported = analysis.layers[0].neg.as_ref().unwrap();
+        assert!((reported.mean - crate::analysis::stats::mean(&neg0)).abs() < 1e-9);
+        assert_eq!(
+            reported.min,
+            neg0.iter().copied().fold(f64::INFINITY, f64::min)
+        );
+        assert!(analysis.plots.len() >= 8);
+        assert!(dir.path().join("analysis/analysis.md").is_file());
+    }
+
+    #[test]
+    fn cifar_pipeline_end_to_end_on_generated_binaries() {
+        use crate::data::cifar::write_cifar_file;
+        let dir = tempfile::tempdir().unwrap();
+        let folder = dir.path().join("cifar-10-batches-bin");
+        std::fs::create_dir_all(&folder).unwrap();
+        let images = |n: usize, shift: usize| -> Vec<u8> {
+            (0..n * 3072)
+                .map(|i| ((i * 31 + shift) % 256) as u8)
+                .collect()
+        };
+        for i in 1..=5 {
+            write_cifar_file(
+                &folder.join(format!("data_batch_{i}.bin")),
+                Cifar::Ten,
+                &images(8, i),
+                &[0, 1, 2, 3, 4, 5, 6, 7],
+            )
+            .unwrap();
+        }
+        write_cifar_file(
+            &folder.join("test_batch.bin"),
+            Cifar::Ten,
+            &images(4, 0),
+            &[8, 9, 0, 1],
+        )
+        .unwrap();
+        let config = TrainConfig {
+            dataset: DatasetKind::Cifar10,
+            // The parent folder: the reader finds cifar-10-batches-bin/ in it.
+            data_dir: Some(dir.path().to_path_buf()),
+            model: "resnet20".parse().unwrap(),
+            activation: "prelu".parse().unwrap(),
+            epochs: 1,
+            batch_size: 16,
+            workers: 0,
+            checkpoints: false,
+            ..TrainConfig::default()
+        };
+        let options = RunOptions {
+            quiet: true,
+            label: String::new(),
+        };
+        let summary = train(&config, &dir.path().join("run"), &options).unwrap();
+        assert_eq!((summary.train_images, summary.test_images), (40, 4));
+        assert_eq!(summary.params, 269_722 + (16 + 6 * 16 + 6 * 32 + 6 * 64));
+        assert!(summary.epochs[0].train_loss.is_finite());
+    }
+
+    #[test]
+    fn trains_on_an_image_folder_and_reports_the_loader() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data");
+        crate::data::synth::write_synthetic(&data, 3, 8, 40, true).unwrap();
+        let config = TrainConfig {
+            dataset: DatasetKind::ImageFolder,
+            data_dir: Some(data),
+            model: "mobilenet_v1".parse().unwrap(),
+            width: 0.25,
+            resolution: 32,
+            activation: ActivationConfig::frelu(),
+            epochs: 1,
+            batch_size: 8,
+            workers: 2,
+            checkpoints: false,
+            ..TrainConfig::default()
+        };
+        let options = RunOptions {
+            quiet: true,
+            label: String::new(),
+        };
+        let summary = train(&config, &dir.path().join("run"), &options).unwrap();
+        assert_eq!((summary.train_images, summary.test_images), (25, 24));
+        let loader = summary.loader.unwrap();
+        assert_eq!(loader.skipped, 1);
+        assert!(
+            loader.images >= 25 && loader.images_per_sec_per_worker > 0.0,
+            "{loader:?}"
+        );
+        assert!(summary.epochs[0].train_loss.is_finite());
+    }
+
+    #[test]
+    fn a_diverging_run_stops_with_a_message_naming_the_step() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = TrainConfig {
+            lr: 1e30,
+            lr_shape: LrShape::Constant,
+            weight_decay: 0.0,
+            ..quick("relu", "joint", 2)
+        };
+        let options = RunOptions {
+            quiet: true,
+            label: String::new(),
+        };
+        let err = train(&config, dir.path(), &options)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("the training loss became"), "{err}");
+        assert!(err.contains("at step"), "{err}");
+    }
+}
