@@ -196,9 +196,22 @@ fn average_precision(evals: &[ImageEval], t: usize) -> f64 {
 /// `(bbox, score, area)` for detections.
 type PerImageClass<'a, T> = HashMap<(u64, u64), Vec<(&'a [f64; 4], f64, T)>>;
 
-/// Evaluates `detections` against the ground truth of `gt` with COCO's semantics.
-pub fn evaluate(gt: &CocoFile, detections: &[CocoDetection]) -> CocoMetrics {
-    let thresholds: Vec<f64> = (0..10).map(|i| 0.5 + 0.05 * i as f64).collect();
+/// Mean of the defined values (COCO marks undefined ones −1); −1 when none is defined.
+fn mean_defined(values: Vec<f64>) -> f64 {
+    let defined: Vec<f64> = values.into_iter().filter(|&v| v > -1.0).collect();
+    if defined.is_empty() {
+        -1.0
+    } else {
+        defined.iter().sum::<f64>() / defined.len() as f64
+    }
+}
+
+/// Every image evaluated per category and area range: `evals[category][area range][image]`.
+fn evaluate_all(
+    gt: &CocoFile,
+    detections: &[CocoDetection],
+    thresholds: &[f64],
+) -> Vec<Vec<Vec<ImageEval>>> {
     let mut gts: PerImageClass<bool> = HashMap::new();
     for a in &gt.annotations {
         gts.entry((a.image_id, a.category_id)).or_default().push((
@@ -217,9 +230,7 @@ pub fn evaluate(gt: &CocoFile, detections: &[CocoDetection]) -> CocoMetrics {
     }
     let empty_g = Vec::new();
     let empty_d = Vec::new();
-    // evals[category][area range] = evaluations of every image.
-    let evals: Vec<Vec<Vec<ImageEval>>> = gt
-        .categories
+    gt.categories
         .iter()
         .map(|c| {
             AREA_RANGES
@@ -231,37 +242,22 @@ pub fn evaluate(gt: &CocoFile, detections: &[CocoDetection]) -> CocoMetrics {
                             let g = gts.get(&(img.id, c.id)).unwrap_or(&empty_g);
                             // At most 100 per image and category, as pycocotools.
                             let d = dts.get(&(img.id, c.id)).unwrap_or(&empty_d);
-                            evaluate_image(g, d, range, &thresholds)
+                            evaluate_image(g, d, range, thresholds)
                         })
                         .collect()
                 })
                 .collect()
         })
-        .collect();
+        .collect()
+}
 
-    // Mean over categories (and thresholds) of the defined APs.
-    let mean_defined = |values: Vec<f64>| {
-        let defined: Vec<f64> = values.into_iter().filter(|&v| v > -1.0).collect();
-        if defined.is_empty() {
-            -1.0
-        } else {
-            defined.iter().sum::<f64>() / defined.len() as f64
-        }
-    };
-    let ap_at = |area: usize, ts: &[usize]| {
-        mean_defined(
-            evals
-                .iter()
-                .flat_map(|per_area| ts.iter().map(|&t| average_precision(&per_area[area], t)))
-                .collect(),
-        )
-    };
-    let all: Vec<usize> = (0..thresholds.len()).collect();
-    let recall = mean_defined(
+/// Recall over all areas, averaged over thresholds and categories.
+fn mean_recall(evals: &[Vec<Vec<ImageEval>>], thresholds: usize) -> f64 {
+    mean_defined(
         evals
             .iter()
             .flat_map(|per_area| {
-                all.iter().map(|&t| {
+                (0..thresholds).map(|t| {
                     let images = &per_area[0];
                     let n: usize = images.iter().map(|e| e.num_gt).sum();
                     if n == 0 {
@@ -272,7 +268,23 @@ pub fn evaluate(gt: &CocoFile, detections: &[CocoDetection]) -> CocoMetrics {
                 })
             })
             .collect(),
-    );
+    )
+}
+
+/// Evaluates `detections` against the ground truth of `gt` with COCO's semantics.
+pub fn evaluate(gt: &CocoFile, detections: &[CocoDetection]) -> CocoMetrics {
+    let thresholds: Vec<f64> = (0..10).map(|i| 0.5 + 0.05 * i as f64).collect();
+    let evals = evaluate_all(gt, detections, &thresholds);
+    // Mean over categories (and thresholds) of the defined APs.
+    let ap_at = |area: usize, ts: &[usize]| {
+        mean_defined(
+            evals
+                .iter()
+                .flat_map(|per_area| ts.iter().map(|&t| average_precision(&per_area[area], t)))
+                .collect(),
+        )
+    };
+    let all: Vec<usize> = (0..thresholds.len()).collect();
     CocoMetrics {
         ap: ap_at(0, &all),
         ap50: ap_at(0, &[0]),
@@ -280,7 +292,7 @@ pub fn evaluate(gt: &CocoFile, detections: &[CocoDetection]) -> CocoMetrics {
         ap_small: ap_at(1, &all),
         ap_medium: ap_at(2, &all),
         ap_large: ap_at(3, &all),
-        ar100: recall,
+        ar100: mean_recall(&evals, thresholds.len()),
         per_class: gt
             .categories
             .iter()
