@@ -104,10 +104,10 @@ fn run_params(args: &ParamsArgs) -> anyhow::Result<()> {
             width: args.width,
             ..ModelConfig::new(args.model, args.in_channels, args.classes, act.clone())
         };
-        trainable_params(&config.init(&Device::flex()))
+        anyhow::Ok(trainable_params(&config.init(&Device::flex())?))
     };
-    let total = build(&args.act);
-    let relu = build(&ActivationConfig::Relu);
+    let total = build(&args.act)?;
+    let relu = build(&ActivationConfig::Relu)?;
     println!(
         "{} with {} and {} classes: {total} trainable parameters ({} added by the activation over ReLU)",
         args.model,
@@ -242,8 +242,7 @@ fn run_bench(args: &BenchArgs) -> anyhow::Result<()> {
         models: args.models.clone(),
         ..bench::BenchConfig::default()
     };
-    let report =
-        bench::run(&config, &mut |line| eprintln!("{line}")).map_err(anyhow::Error::msg)?;
+    let report = bench::run(&config, &mut |line| eprintln!("{line}"))?;
     println!("{}", report.markdown());
     write_json(&args.out, &report)?;
     println!("JSON report: {}", args.out.display());

@@ -266,19 +266,23 @@ fn synthetic_batch(arch: Architecture, batch: usize, device: &Device) -> (usize,
 }
 
 /// Runs the training-step benchmark for one model.
-pub fn bench_step(arch: Architecture, config: &BenchConfig, device: &Device) -> Vec<StepResult> {
+pub fn bench_step(
+    arch: Architecture,
+    config: &BenchConfig,
+    device: &Device,
+) -> crate::Result<Vec<StepResult>> {
     let ad = device.clone().autodiff();
     let (channels, batch) = synthetic_batch(arch, config.batch, &ad);
     let mut models: Vec<(Net, ModuleOptimizer)> = Variant::ALL
         .iter()
         .map(|v| {
-            let net = ModelConfig::new(arch, channels, 10, v.activation()).init(&ad);
+            let net = ModelConfig::new(arch, channels, 10, v.activation()).init(&ad)?;
             let optim = SgdConfig::new()
                 .with_momentum(Some(MomentumConfig::new()))
                 .init();
-            (net, optim)
+            Ok((net, optim))
         })
-        .collect();
+        .collect::<crate::Result<_>>()?;
     let mut times = vec![Vec::new(); Variant::ALL.len()];
     for repeat in 0..config.warmup + config.repeats {
         for (i, slot) in models.iter_mut().enumerate() {
@@ -297,7 +301,7 @@ pub fn bench_step(arch: Architecture, config: &BenchConfig, device: &Device) -> 
         }
     }
     let relu = median(times[0].clone());
-    Variant::ALL
+    Ok(Variant::ALL
         .iter()
         .enumerate()
         .map(|(i, &variant)| {
@@ -310,11 +314,11 @@ pub fn bench_step(arch: Architecture, config: &BenchConfig, device: &Device) -> 
                 vs_relu: step_ms / relu,
             }
         })
-        .collect()
+        .collect())
 }
 
 /// Runs everything `config` asks for, printing progress lines through `log`.
-pub fn run(config: &BenchConfig, log: &mut dyn FnMut(&str)) -> Result<BenchReport, String> {
+pub fn run(config: &BenchConfig, log: &mut dyn FnMut(&str)) -> crate::Result<BenchReport> {
     let device = crate::device::parse_device(&config.device)?;
     log(&format!(
         "device {}; {} timed repeats after {} warm-up, variants interleaved",
@@ -330,7 +334,7 @@ pub fn run(config: &BenchConfig, log: &mut dyn FnMut(&str)) -> Result<BenchRepor
     if !config.ops_only {
         for &arch in &config.models {
             log(&format!("train step {arch}, batch {} ...", config.batch));
-            steps.extend(bench_step(arch, config, &device));
+            steps.extend(bench_step(arch, config, &device)?);
         }
     }
     Ok(BenchReport {

@@ -4,7 +4,11 @@
 use burn::tensor::Device;
 
 /// Parses `flex`, `wgpu`, `cuda`, `cuda:N`.
-pub fn parse_device(text: &str) -> Result<Device, String> {
+pub fn parse_device(text: &str) -> crate::Result<Device> {
+    parse(text).map_err(crate::Error::Invalid)
+}
+
+fn parse(text: &str) -> Result<Device, String> {
     let text = text.trim().to_ascii_lowercase();
     let (name, index) = match text.split_once(':') {
         Some((name, index)) => (
@@ -64,16 +68,23 @@ mod tests {
     #[test]
     fn parses_flex_and_reports_others() {
         assert!(parse_device("flex").is_ok());
-        assert!(parse_device("tpu").unwrap_err().contains("unknown device"));
+        assert!(
+            parse_device("tpu")
+                .unwrap_err()
+                .to_string()
+                .contains("unknown device")
+        );
         assert!(
             parse_device("cuda:x")
                 .unwrap_err()
+                .to_string()
                 .contains("not a device number")
         );
         #[cfg(not(feature = "cuda"))]
         assert!(
             parse_device("cuda:1")
                 .unwrap_err()
+                .to_string()
                 .contains("without the 'cuda' feature")
         );
     }

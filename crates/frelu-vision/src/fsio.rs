@@ -3,12 +3,12 @@
 
 use std::path::Path;
 
-use anyhow::Context;
+use crate::error::Context;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 /// Writes `text` to `path` through a temporary file beside it.
-pub fn write_text(path: &Path, text: &str) -> anyhow::Result<()> {
+pub fn write_text(path: &Path, text: &str) -> crate::Result<()> {
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
@@ -20,14 +20,14 @@ pub fn write_text(path: &Path, text: &str) -> anyhow::Result<()> {
 }
 
 /// Writes `value` as pretty JSON through a temporary file.
-pub fn write_json<T: Serialize + ?Sized>(path: &Path, value: &T) -> anyhow::Result<()> {
+pub fn write_json<T: Serialize + ?Sized>(path: &Path, value: &T) -> crate::Result<()> {
     let text = serde_json::to_string_pretty(value)
         .with_context(|| format!("cannot serialise {}", path.display()))?;
     write_text(path, &text)
 }
 
 /// Reads a JSON file; the error names the file.
-pub fn read_json<T: DeserializeOwned>(path: &Path) -> anyhow::Result<T> {
+pub fn read_json<T: DeserializeOwned>(path: &Path) -> crate::Result<T> {
     let text =
         std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
     serde_json::from_str(&text).with_context(|| format!("{} is not valid here", path.display()))

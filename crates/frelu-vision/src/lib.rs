@@ -17,7 +17,10 @@ pub mod analysis;
 pub mod bench;
 pub mod data;
 pub mod device;
+pub mod error;
 pub mod fsio;
 pub mod models;
 pub mod runs;
 pub mod tasks;
+
+pub use error::{Error, Result};

@@ -4,7 +4,6 @@
 use std::path::{Path, PathBuf};
 use std::sync::Once;
 
-use anyhow::anyhow;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::{FontStyle, register_font};
@@ -21,8 +20,8 @@ fn ensure_font() {
     });
 }
 
-fn err<E: std::fmt::Debug>(e: E) -> anyhow::Error {
-    anyhow!("plotting failed: {e:?}")
+fn err<E: std::fmt::Debug>(e: E) -> crate::Error {
+    crate::Error::Plot(format!("{e:?}"))
 }
 
 /// Draws with `$draw(root, args...)` into `STEM.png` and `STEM.svg`; returns both paths.
@@ -42,7 +41,7 @@ macro_rules! png_and_svg {
             $draw(&root, $($arg),*)?;
             root.present().map_err(err)?;
         }
-        Ok::<Vec<PathBuf>, anyhow::Error>(vec![png, svg])
+        Ok::<Vec<PathBuf>, crate::Error>(vec![png, svg])
     }};
 }
 
@@ -74,7 +73,7 @@ fn draw_bands<DB: DrawingBackend>(
     x_label: &str,
     y_label: &str,
     series: &[BandSeries],
-) -> anyhow::Result<()> {
+) -> crate::Result<()> {
     root.fill(&WHITE).map_err(err)?;
     let (x0, x1) = bounds(series.iter().flat_map(|s| s.points.iter().map(|p| p.0)));
     let (y0, y1) = bounds(series.iter().flat_map(|s| {
@@ -156,7 +155,7 @@ pub fn band_chart(
     x_label: &str,
     y_label: &str,
     series: &[BandSeries],
-) -> anyhow::Result<Vec<PathBuf>> {
+) -> crate::Result<Vec<PathBuf>> {
     png_and_svg!(
         stem,
         (900, 560),
@@ -203,7 +202,7 @@ fn layer_panels<'a, DB: DrawingBackend>(
     root: &DrawingArea<DB, Shift>,
     title: &str,
     layers: &'a [LayerSlopes],
-) -> anyhow::Result<Vec<LayerPanel<'a, DB>>> {
+) -> crate::Result<Vec<LayerPanel<'a, DB>>> {
     root.fill(&WHITE).map_err(err)?;
     let root = root.titled(title, ("sans-serif", 20)).map_err(err)?;
     let (rows, cols) = grid(layers.len());
@@ -226,7 +225,7 @@ fn layer_panels<'a, DB: DrawingBackend>(
 fn draw_scatter<DB: DrawingBackend>(
     root: &DrawingArea<DB, Shift>,
     layers: &[LayerSlopes],
-) -> anyhow::Result<()> {
+) -> crate::Result<()> {
     let title = "learned slopes per channel: pos (x) vs neg (y)";
     for (panel, layer, pos, neg) in layer_panels(root, title, layers)? {
         let (x0, x1) = bounds(pos.iter().copied().chain([0.0, 1.0]));
@@ -265,7 +264,7 @@ fn draw_scatter<DB: DrawingBackend>(
 }
 
 /// `pos` vs `neg` of every channel, one panel per layer (the red cross marks ReLU).
-pub fn slope_scatter(stem: &Path, layers: &[LayerSlopes]) -> anyhow::Result<Vec<PathBuf>> {
+pub fn slope_scatter(stem: &Path, layers: &[LayerSlopes]) -> crate::Result<Vec<PathBuf>> {
     let size = panels_size(layers.len());
     png_and_svg!(stem, size, draw_scatter(layers))
 }
@@ -273,7 +272,7 @@ pub fn slope_scatter(stem: &Path, layers: &[LayerSlopes]) -> anyhow::Result<Vec<
 fn draw_distributions<DB: DrawingBackend>(
     root: &DrawingArea<DB, Shift>,
     layers: &[LayerSlopes],
-) -> anyhow::Result<()> {
+) -> crate::Result<()> {
     root.fill(&WHITE).map_err(err)?;
     let all = layers.iter().flat_map(|l| {
         let n = channel_count(l);
@@ -338,7 +337,7 @@ fn draw_distributions<DB: DrawingBackend>(
 }
 
 /// Every channel's `pos` (blue) and `neg` (red), one column per layer.
-pub fn slope_distributions(stem: &Path, layers: &[LayerSlopes]) -> anyhow::Result<Vec<PathBuf>> {
+pub fn slope_distributions(stem: &Path, layers: &[LayerSlopes]) -> crate::Result<Vec<PathBuf>> {
     let width = (layers.len() as u32 * 60 + 200).max(700);
     png_and_svg!(stem, (width, 520), draw_distributions(layers))
 }
@@ -363,7 +362,7 @@ fn featured_channels(pos: &[f64], neg: &[f64], k: usize) -> Vec<usize> {
 fn draw_curves<DB: DrawingBackend>(
     root: &DrawingArea<DB, Shift>,
     layers: &[LayerSlopes],
-) -> anyhow::Result<()> {
+) -> crate::Result<()> {
     let title = "learned activation curves f(x) (dashed: ReLU)";
     for (panel, layer, pos, neg) in layer_panels(root, title, layers)? {
         let channels = featured_channels(&pos, &neg, 4);
@@ -417,7 +416,7 @@ fn draw_curves<DB: DrawingBackend>(
 }
 
 /// f(x) on [−2, 2] for up to four channels per layer (the extremes of each slope).
-pub fn activation_curves(stem: &Path, layers: &[LayerSlopes]) -> anyhow::Result<Vec<PathBuf>> {
+pub fn activation_curves(stem: &Path, layers: &[LayerSlopes]) -> crate::Result<Vec<PathBuf>> {
     let size = panels_size(layers.len());
     png_and_svg!(stem, size, draw_curves(layers))
 }
@@ -426,9 +425,9 @@ pub fn activation_curves(stem: &Path, layers: &[LayerSlopes]) -> anyhow::Result<
 pub fn slope_trajectories(
     stem: &Path,
     history: &[(usize, Vec<LayerSlopes>)],
-) -> anyhow::Result<Vec<PathBuf>> {
+) -> crate::Result<Vec<PathBuf>> {
     let Some((_, first)) = history.first() else {
-        return Err(anyhow!("no slope history to plot"));
+        return Err(crate::Error::Plot("no slope history to plot".into()));
     };
     let mut series = Vec::new();
     for (i, layer) in first.iter().enumerate() {
@@ -471,7 +470,7 @@ pub fn draw_detections(
     ground_truth: &[([f32; 4], usize)],
     predictions: &[([f32; 4], usize, f32)],
     names: &[String],
-) -> anyhow::Result<()> {
+) -> crate::Result<()> {
     ensure_font();
     let zoom = 3u32;
     let (w, h) = (image.width() * zoom, image.height() * zoom);
@@ -505,7 +504,7 @@ pub fn draw_detections(
         root.present().map_err(err)?;
     }
     image::RgbImage::from_raw(w, h, buffer)
-        .ok_or_else(|| anyhow!("image buffer has the wrong size"))?
+        .ok_or_else(|| crate::Error::Plot("image buffer has the wrong size".into()))?
         .save(path)
         .map_err(err)?;
     Ok(())

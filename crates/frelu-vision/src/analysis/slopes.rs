@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::Context;
+use crate::error::Context;
 use frelu::slopes::LayerSlopes;
 use serde::{Deserialize, Serialize};
 
@@ -96,7 +96,7 @@ pub struct SlopeSnapshot {
 }
 
 /// Reads a run's slope history (`slopes_history.jsonl`), if it has one.
-pub fn read_history(run: &Path) -> anyhow::Result<Vec<(usize, Vec<LayerSlopes>)>> {
+pub fn read_history(run: &Path) -> crate::Result<Vec<(usize, Vec<LayerSlopes>)>> {
     let path = run.join("slopes_history.jsonl");
     if !path.exists() {
         return Ok(Vec::new());
@@ -160,7 +160,7 @@ impl Analysis {
 
 /// Analyses a run folder (written by `frelu train` or `frelu compare`): reads `slopes.json`,
 /// writes `analysis.md`, `analysis.json` and the slope plots into `RUN/analysis/`.
-pub fn analyze(run: &Path) -> anyhow::Result<Analysis> {
+pub fn analyze(run: &Path) -> crate::Result<Analysis> {
     let path = run.join("slopes.json");
     let text = std::fs::read_to_string(&path).with_context(|| {
         format!(
@@ -171,7 +171,7 @@ pub fn analyze(run: &Path) -> anyhow::Result<Analysis> {
     })?;
     let layers: Vec<LayerSlopes> = serde_json::from_str(&text)
         .with_context(|| format!("{} is not a slopes file", path.display()))?;
-    anyhow::ensure!(
+    crate::error::ensure!(
         !layers.is_empty(),
         "{} has no learned slopes: the run's activation has none (relu, gelu, ...)",
         run.display()

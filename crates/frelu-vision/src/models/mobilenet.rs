@@ -12,6 +12,7 @@ use burn::nn::{Dropout, DropoutConfig, Linear, LinearConfig};
 use burn::tensor::{Device, Tensor};
 use frelu::ActivationConfig;
 
+use super::ModelError;
 use super::common::ConvBnAct;
 
 /// Pointwise output channels and stride of the 13 separable blocks (α = 1).
@@ -80,12 +81,13 @@ impl MobileNetV1Config {
     }
 
     /// Builds the network.
-    pub fn init(&self, device: &Device) -> MobileNetV1 {
-        assert!(
-            self.width > 0.0 && self.width.is_finite(),
-            "MobileNet width multiplier must be positive, got {}",
-            self.width
-        );
+    pub fn init(&self, device: &Device) -> Result<MobileNetV1, ModelError> {
+        if !(self.width > 0.0 && self.width.is_finite()) {
+            return Err(ModelError::config(
+                "mobilenet_v1",
+                format!("the width multiplier must be positive, got {}", self.width),
+            ));
+        }
         let act = &self.activation;
         let mut channels = self.scaled(32);
         let stem = ConvBnAct::new(self.in_channels, channels, 3, 2, act, device);
@@ -103,13 +105,13 @@ impl MobileNetV1Config {
                 block
             })
             .collect();
-        MobileNetV1 {
+        Ok(MobileNetV1 {
             stem,
             blocks,
             pool: AdaptiveAvgPool2dConfig::new([1, 1]).init(),
             dropout: DropoutConfig::new(self.dropout).init(),
             head: LinearConfig::new(channels, self.num_classes).init(device),
-        }
+        })
     }
 }
 
@@ -135,13 +137,14 @@ mod tests {
     #[test]
     fn keras_parameter_count_and_width_multiplier() {
         let device = Device::flex();
-        let net = MobileNetV1Config::new().init(&device);
+        let net = MobileNetV1Config::new().init(&device).unwrap();
         assert_eq!(super::super::trainable_params(&net), 4_231_976);
         let quarter = MobileNetV1Config::new()
             .with_width(0.25)
             .with_num_classes(10)
             .with_activation(ActivationConfig::frelu())
-            .init(&device);
+            .init(&device)
+            .unwrap();
         assert_eq!(quarter.head.weight.dims(), [256, 10]);
         let x = Tensor::<4>::random([2, 3, 32, 32], Distribution::Default, &device);
         assert_eq!(quarter.forward(x).dims(), [2, 10]);

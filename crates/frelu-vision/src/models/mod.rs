@@ -3,6 +3,7 @@
 
 pub mod common;
 pub mod detector;
+mod error;
 pub mod mobilenet;
 pub mod resnet;
 pub mod simple_cnn;
@@ -17,6 +18,7 @@ use burn::tensor::{Device, Tensor};
 use frelu::ActivationConfig;
 use serde::{Deserialize, Serialize};
 
+pub use error::ModelError;
 use mobilenet::{MobileNetV1, MobileNetV1Config};
 use resnet::{CifarResNet, CifarResNetConfig, ResNet, ResNetConfig, ShortcutKind};
 use simple_cnn::{SimpleCnn, SimpleCnnConfig};
@@ -153,9 +155,9 @@ impl ModelConfig {
         }
     }
 
-    /// Builds the network on `device`.
-    pub fn init(&self, device: &Device) -> Net {
-        match self.architecture {
+    /// Builds the network on `device`; a configuration it cannot take is an error.
+    pub fn init(&self, device: &Device) -> Result<Net, ModelError> {
+        Ok(match self.architecture {
             Architecture::SimpleCnn => Net::SimpleCnn(
                 SimpleCnnConfig::new()
                     .with_in_channels(self.in_channels)
@@ -170,7 +172,7 @@ impl ModelConfig {
                     .with_num_classes(self.num_classes)
                     .with_shortcut(self.shortcut)
                     .with_activation(self.activation.clone())
-                    .init(device),
+                    .init(device)?,
             ),
             Architecture::ResNet { depth } => Net::ResNet(
                 ResNetConfig::new()
@@ -178,7 +180,7 @@ impl ModelConfig {
                     .with_in_channels(self.in_channels)
                     .with_num_classes(self.num_classes)
                     .with_activation(self.activation.clone())
-                    .init(device),
+                    .init(device)?,
             ),
             Architecture::MobileNetV1 => Net::MobileNetV1(
                 MobileNetV1Config::new()
@@ -186,7 +188,7 @@ impl ModelConfig {
                     .with_in_channels(self.in_channels)
                     .with_num_classes(self.num_classes)
                     .with_activation(self.activation.clone())
-                    .init(device),
+                    .init(device)?,
             ),
             Architecture::Vgg16Bn { head } => Net::Vgg16Bn(
                 Vgg16Config::new()
@@ -196,7 +198,7 @@ impl ModelConfig {
                     .with_activation(self.activation.clone())
                     .init(device),
             ),
-        }
+        })
     }
 }
 
@@ -269,6 +271,35 @@ mod tests {
     }
 
     #[test]
+    fn constructors_return_errors_instead_of_panicking() {
+        let device = Device::flex();
+        let bad_depth = ModelConfig::new(
+            Architecture::CifarResNet { depth: 21 },
+            3,
+            10,
+            ActivationConfig::Relu,
+        );
+        let err = bad_depth.init(&device).unwrap_err().to_string();
+        assert!(err.contains("6n + 2"), "{err}");
+        let bad_width = ModelConfig {
+            width: 0.0,
+            ..ModelConfig::new(Architecture::MobileNetV1, 3, 10, ActivationConfig::Relu)
+        };
+        let err = bad_width.init(&device).unwrap_err().to_string();
+        assert!(err.contains("width multiplier"), "{err}");
+        let err = ModelConfig::new(
+            Architecture::ResNet { depth: 19 },
+            3,
+            10,
+            ActivationConfig::Relu,
+        )
+        .init(&device)
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("18, 34 or 50"), "{err}");
+    }
+
+    #[test]
     fn every_model_takes_one_training_step_on_tiny_inputs() {
         use burn::optim::{GradientsParams, SgdConfig};
         use burn::tensor::{Distribution, Int, TensorData};
@@ -284,7 +315,7 @@ mod tests {
                 width: 0.25,
                 ..ModelConfig::new(name.parse().unwrap(), 3, 5, ActivationConfig::frelu())
             };
-            let net = config.init(&device);
+            let net = config.init(&device).unwrap();
             let x = Tensor::<4>::random([2, 3, size, size], Distribution::Default, &device);
             let y = Tensor::<1, Int>::from_data(TensorData::new(vec![1i64, 3], [2]), &device);
             let logits = net.forward(x);

@@ -29,6 +29,7 @@ use burn::tensor::{Device, Tensor, s};
 use frelu::{Activation, ActivationConfig};
 use serde::{Deserialize, Serialize};
 
+use super::ModelError;
 use super::common::{ConvBnAct, batch_norm, conv};
 
 /// How a residual block's shortcut matches shapes when the block changes them.
@@ -205,23 +206,23 @@ pub struct CifarResNet {
 
 impl CifarResNetConfig {
     /// Blocks per stage, or an error for a depth that is not `6n + 2`.
-    pub fn blocks_per_stage(&self) -> Result<usize, String> {
+    pub fn blocks_per_stage(&self) -> Result<usize, ModelError> {
         if self.depth < 8 || !(self.depth - 2).is_multiple_of(6) {
-            Err(format!(
-                "CIFAR ResNet depth must be 6n + 2 (20, 32, 44, 56, 110, ...), got {}",
-                self.depth
+            Err(ModelError::config(
+                "CIFAR ResNet",
+                format!(
+                    "depth must be 6n + 2 (20, 32, 44, 56, 110, ...), got {}",
+                    self.depth
+                ),
             ))
         } else {
             Ok((self.depth - 2) / 6)
         }
     }
 
-    /// Builds the network.
-    ///
-    /// # Panics
-    /// If the depth is not `6n + 2` (check with [`Self::blocks_per_stage`] first).
-    pub fn init(&self, device: &Device) -> CifarResNet {
-        let n = self.blocks_per_stage().unwrap_or_else(|e| panic!("{e}"));
+    /// Builds the network; a depth that is not `6n + 2` is an error.
+    pub fn init(&self, device: &Device) -> Result<CifarResNet, ModelError> {
+        let n = self.blocks_per_stage()?;
         let act = &self.activation;
         let w = self.base_width;
         let mut blocks = Vec::with_capacity(3 * n);
@@ -240,12 +241,12 @@ impl CifarResNetConfig {
                 channels = width;
             }
         }
-        CifarResNet {
+        Ok(CifarResNet {
             stem: ConvBnAct::new(self.in_channels, w, 3, 1, act, device),
             blocks,
             pool: AdaptiveAvgPool2dConfig::new([1, 1]).init(),
             head: LinearConfig::new(channels, self.num_classes).init(device),
-        }
+        })
     }
 }
 
@@ -350,23 +351,22 @@ pub struct ResNetConfig {
 
 impl ResNetConfig {
     /// Blocks per stage and whether they are bottlenecks, or an error for another depth.
-    pub fn layout(&self) -> Result<([usize; 4], bool), String> {
+    pub fn layout(&self) -> Result<([usize; 4], bool), ModelError> {
         match self.depth {
             18 => Ok(([2, 2, 2, 2], false)),
             34 => Ok(([3, 4, 6, 3], false)),
             50 => Ok(([3, 4, 6, 3], true)),
-            d => Err(format!(
-                "ImageNet ResNet depth must be 18, 34 or 50, got {d}"
+            d => Err(ModelError::config(
+                "ImageNet ResNet",
+                format!("depth must be 18, 34 or 50, got {d}"),
             )),
         }
     }
 
     /// Builds the network.
-    ///
-    /// # Panics
-    /// For a depth other than 18, 34, 50 (check with [`Self::layout`]).
-    pub fn init(&self, device: &Device) -> ResNet {
-        let (counts, bottleneck) = self.layout().unwrap_or_else(|e| panic!("{e}"));
+    /// A depth other than 18, 34, 50 is an error.
+    pub fn init(&self, device: &Device) -> Result<ResNet, ModelError> {
+        let (counts, bottleneck) = self.layout()?;
         let act = &self.activation;
         let mut channels = 64;
         let mut blocks = Vec::new();
@@ -389,7 +389,7 @@ impl ResNetConfig {
                 channels = if bottleneck { 4 * width } else { width };
             }
         }
-        ResNet {
+        Ok(ResNet {
             stem: ConvBnAct::new(self.in_channels, 64, 7, 2, act, device),
             pool: MaxPool2dConfig::new([3, 3])
                 .with_strides([2, 2])
@@ -398,7 +398,7 @@ impl ResNetConfig {
             blocks,
             avg: AdaptiveAvgPool2dConfig::new([1, 1]).init(),
             head: LinearConfig::new(channels, self.num_classes).init(device),
-        }
+        })
     }
 }
 
@@ -436,7 +436,7 @@ mod tests {
     #[test]
     fn resnet20_has_the_papers_parameter_count() {
         let device = Device::flex();
-        let net = CifarResNetConfig::new().init(&device);
+        let net = CifarResNetConfig::new().init(&device).unwrap();
         // 0.27 M in He et al. (2016), Table 6: convolutions, BN affine parameters and the head.
         assert_eq!(super::super::trainable_params(&net), 269_722);
         let x = Tensor::<4>::random([2, 3, 32, 32], Distribution::Default, &device);
@@ -448,7 +448,10 @@ mod tests {
         let device = Device::flex();
         for depth in [32, 56] {
             let config = CifarResNetConfig::new().with_depth(depth);
-            assert_eq!(config.init(&device).blocks.len(), 3 * (depth - 2) / 6);
+            assert_eq!(
+                config.init(&device).unwrap().blocks.len(),
+                3 * (depth - 2) / 6
+            );
         }
         assert!(
             CifarResNetConfig::new()
@@ -459,7 +462,8 @@ mod tests {
         let b = CifarResNetConfig::new()
             .with_shortcut(ShortcutKind::B)
             .with_in_channels(1)
-            .init(&device);
+            .init(&device)
+            .unwrap();
         let x = Tensor::<4>::random([1, 1, 28, 28], Distribution::Default, &device);
         assert_eq!(b.forward(x).dims(), [1, 10]);
         // Two projections: 16→32 and 32→64 (1×1 conv + BN).
@@ -473,10 +477,11 @@ mod tests {
     #[test]
     fn frelu_adds_two_slopes_per_channel_per_activation() {
         let device = Device::flex();
-        let relu = CifarResNetConfig::new().init(&device).num_params();
+        let relu = CifarResNetConfig::new().init(&device).unwrap().num_params();
         let frelu = CifarResNetConfig::new()
             .with_activation(ActivationConfig::frelu())
             .init(&device)
+            .unwrap()
             .num_params();
         // Stem 16 + per block two activations of its width: 3 blocks × (16, 32, 64) × 2.
         let channels = 16 + 2 * 3 * (16 + 32 + 64);
@@ -487,7 +492,7 @@ mod tests {
     fn imagenet_resnets_have_torchvisions_parameter_counts() {
         let device = Device::flex();
         for (depth, expected) in [(18, 11_689_512), (34, 21_797_672), (50, 25_557_032)] {
-            let net = ResNetConfig::new().with_depth(depth).init(&device);
+            let net = ResNetConfig::new().with_depth(depth).init(&device).unwrap();
             assert_eq!(
                 super::super::trainable_params(&net),
                 expected,
@@ -505,7 +510,8 @@ mod tests {
             .with_num_classes(7)
             .with_in_channels(1)
             .with_activation(ActivationConfig::frelu())
-            .init(&device);
+            .init(&device)
+            .unwrap();
         let x = Tensor::<4>::random([2, 1, 64, 64], Distribution::Default, &device);
         assert_eq!(net.forward(x).dims(), [2, 7]);
     }

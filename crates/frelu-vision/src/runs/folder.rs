@@ -10,7 +10,7 @@
 
 use std::path::Path;
 
-use anyhow::Context;
+use crate::error::Context;
 use burn::module::Module;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -85,14 +85,14 @@ pub fn state(dir: &Path) -> RunState {
 }
 
 /// Creates `out` and writes `config` as its `config.json`.
-pub fn start<C: Serialize>(out: &Path, config: &C) -> anyhow::Result<()> {
+pub fn start<C: Serialize>(out: &Path, config: &C) -> crate::Result<()> {
     std::fs::create_dir_all(out)
         .with_context(|| format!("cannot create the output folder {}", out.display()))?;
     write_json(&out.join(CONFIG), config)
 }
 
 /// Saves a trained model as `out/model.bpk` and its learned slopes as `out/slopes.json`.
-pub fn save_trained<M: Module + Clone>(model: &M, out: &Path) -> anyhow::Result<()> {
+pub fn save_trained<M: Module + Clone>(model: &M, out: &Path) -> crate::Result<()> {
     model
         .clone()
         .save_file(out.join("model.bpk"))
@@ -133,7 +133,7 @@ pub fn first_difference(stored: &Value, wanted: &Value) -> Option<String> {
 /// Checks that the finished run in `dir` was trained with `wanted`. The stored `config.json`
 /// is read back through `C` first, so settings added since it was written take their defaults
 /// instead of counting as differences.
-pub fn check_same_config<C>(dir: &Path, wanted: &C) -> anyhow::Result<()>
+pub fn check_same_config<C>(dir: &Path, wanted: &C) -> crate::Result<()>
 where
     C: Serialize + DeserializeOwned,
 {
@@ -142,7 +142,7 @@ where
     let stored = serde_json::to_value(&stored)?;
     let wanted = serde_json::to_value(wanted)?;
     if let Some(difference) = first_difference(&stored, &wanted) {
-        anyhow::bail!(
+        crate::error::bail!(
             "{} was trained with other settings ({difference}, stored → asked); use another \
              --out, or delete that run folder to train it again",
             dir.display()

@@ -16,7 +16,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use anyhow::Context;
+use crate::error::Context;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -92,9 +92,9 @@ impl GridSpec {
     }
 
     /// Checks the shape: rows and seeds present, folder names and seeds unique.
-    pub fn validate(&self) -> anyhow::Result<()> {
-        anyhow::ensure!(!self.rows.is_empty(), "the grid has no configurations");
-        anyhow::ensure!(!self.seeds.is_empty(), "the grid has no seeds");
+    pub fn validate(&self) -> crate::Result<()> {
+        crate::error::ensure!(!self.rows.is_empty(), "the grid has no configurations");
+        crate::error::ensure!(!self.seeds.is_empty(), "the grid has no seeds");
         let mut names: Vec<String> = self
             .rows
             .iter()
@@ -102,12 +102,12 @@ impl GridSpec {
             .collect();
         names.sort_unstable();
         if let Some(w) = names.windows(2).find(|w| w[0] == w[1]) {
-            anyhow::bail!("configuration name '{}' is used twice", w[0]);
+            crate::error::bail!("configuration name '{}' is used twice", w[0]);
         }
         let mut seeds = self.seeds.clone();
         seeds.sort_unstable();
         seeds.dedup();
-        anyhow::ensure!(seeds.len() == self.seeds.len(), "a seed is listed twice");
+        crate::error::ensure!(seeds.len() == self.seeds.len(), "a seed is listed twice");
         Ok(())
     }
 }
@@ -121,12 +121,8 @@ pub trait GridTask {
     /// The settings of configuration `row` with `seed`.
     fn config(&self, row: usize, seed: u64) -> Self::Config;
     /// Trains one run into `dir` without terminal output but the grid's lines.
-    fn train(
-        &self,
-        config: &Self::Config,
-        dir: &Path,
-        label: &str,
-    ) -> anyhow::Result<Self::Summary>;
+    fn train(&self, config: &Self::Config, dir: &Path, label: &str)
+    -> crate::Result<Self::Summary>;
     /// One line of results for the grid's log.
     fn describe(&self, summary: &Self::Summary) -> String;
     /// The numbers of the table.
@@ -140,7 +136,7 @@ fn hms(seconds: f64) -> String {
 
 /// Refuses, before anything is trained, a finished or failed run whose stored settings differ
 /// from what the grid asks for now (the error names the run and the setting).
-pub fn check_finished<T: GridTask>(task: &T, spec: &GridSpec, out: &Path) -> anyhow::Result<()> {
+pub fn check_finished<T: GridTask>(task: &T, spec: &GridSpec, out: &Path) -> crate::Result<()> {
     spec.validate()?;
     for (row, seed) in spec.cells() {
         let dir = spec.run_dir(out, row, seed);
@@ -158,7 +154,7 @@ pub fn run<T: GridTask>(
     spec: &GridSpec,
     out: &Path,
     log: &mut dyn FnMut(&str),
-) -> anyhow::Result<GridSummary> {
+) -> crate::Result<GridSummary> {
     std::fs::create_dir_all(out.join("runs"))
         .with_context(|| format!("cannot create {}", out.display()))?;
     check_finished(task, spec, out)?;
@@ -246,11 +242,7 @@ fn read_runs<T: GridTask>(
 }
 
 /// Reads every finished run of the grid in `out` and writes `summary.{md,csv,json}` and plots.
-pub fn aggregate<T: GridTask>(
-    task: &T,
-    spec: &GridSpec,
-    out: &Path,
-) -> anyhow::Result<GridSummary> {
+pub fn aggregate<T: GridTask>(task: &T, spec: &GridSpec, out: &Path) -> crate::Result<GridSummary> {
     let (runs, failed) = read_runs::<T>(spec, out);
     let rows = aggregate_rows(spec, &runs, &failed, &task.metrics());
     let mut summary = GridSummary::new(spec, &task.metrics(), rows);

@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::Context;
+use crate::error::Context;
 use burn::module::Module;
 use burn::store::ModuleRecord;
 use burn::train::checkpoint::{Checkpoint, Checkpointer, CheckpointerError, FileCheckpointer};
@@ -16,7 +16,7 @@ pub fn history_path(run: &Path) -> PathBuf {
 }
 
 /// Appends the slopes of `model` at `epoch` to the history file `path`.
-pub fn append<M: Module>(path: &Path, epoch: usize, model: &M) -> anyhow::Result<()> {
+pub fn append<M: Module>(path: &Path, epoch: usize, model: &M) -> crate::Result<()> {
     use std::io::Write;
     let line = serde_json::to_string(&SlopeSnapshot {
         epoch,
@@ -93,7 +93,7 @@ impl<M: Module> SlopeRecorder<M> {
         inner: MaybeFile,
         model: &impl Module,
         template: M,
-    ) -> anyhow::Result<Self> {
+    ) -> crate::Result<Self> {
         let history = history_path(run);
         let _ = std::fs::remove_file(&history);
         let learns = !frelu::params::activation_param_ids(model).is_empty();

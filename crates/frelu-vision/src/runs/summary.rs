@@ -292,7 +292,7 @@ pub fn plots(
     summary: &GridSummary,
     first_runs: &[Option<PathBuf>],
     dir: &Path,
-) -> anyhow::Result<Vec<PathBuf>> {
+) -> crate::Result<Vec<PathBuf>> {
     std::fs::create_dir_all(dir)?;
     let mut files = Vec::new();
     let acc = band_series(&summary.rows, |r| &r.test_acc_by_epoch);
@@ -323,7 +323,7 @@ pub fn plots(
     Ok(files)
 }
 
-fn slope_plots(name: &str, run: &Path, dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
+fn slope_plots(name: &str, run: &Path, dir: &Path) -> crate::Result<Vec<PathBuf>> {
     let layers: Vec<frelu::slopes::LayerSlopes> = crate::fsio::read_json(&run.join("slopes.json"))?;
     if layers.is_empty() {
         return Ok(Vec::new());

@@ -99,15 +99,15 @@ pub fn trained_model<M>(
     guard: &FiniteLossGuard,
     result: burn::train::LearningResult<M>,
     context: &str,
-) -> anyhow::Result<M> {
+) -> crate::Result<M> {
     if let Some(message) = guard.failure() {
-        anyhow::bail!("{message}{context}");
+        crate::error::bail!("{message}{context}");
     }
     if let Some(error) = &result.error {
-        anyhow::bail!("training failed: {error}{context}");
+        crate::error::bail!("training failed: {error}{context}");
     }
     if let Some(interruption) = &result.interrupted {
-        anyhow::bail!(
+        crate::error::bail!(
             "training was interrupted{}{context}",
             interruption
                 .reason

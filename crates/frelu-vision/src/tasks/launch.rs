@@ -64,7 +64,7 @@ pub fn launch<M, O, F>(
     loader_valid: Arc<dyn DataLoader<<M as InferenceStep>::Input>>,
     fit: Fit<'_, F>,
     configure: impl FnOnce(SupervisedTraining<M>) -> SupervisedTraining<M>,
-) -> anyhow::Result<(M, Vec<EpochRow>)>
+) -> crate::Result<(M, Vec<EpochRow>)>
 where
     M: LearnerModel,
     <M as TrainStep>::Output: Adaptor<LossInput> + Adaptor<LossValue>,

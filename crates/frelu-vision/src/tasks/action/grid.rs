@@ -73,7 +73,7 @@ impl GridTask for ActionGrid<'_> {
         config: &ActionConfig,
         dir: &Path,
         _label: &str,
-    ) -> anyhow::Result<ActionSummary> {
+    ) -> crate::Result<ActionSummary> {
         super::train(config, dir, true)
     }
 
@@ -103,7 +103,7 @@ pub fn compare(
     seeds: &[u64],
     out: &Path,
     log: &mut dyn FnMut(&str),
-) -> anyhow::Result<GridSummary> {
+) -> crate::Result<GridSummary> {
     base.validate()?;
     let task = ActionGrid { base, configs };
     grid::run(&task, &task.spec(seeds), out, log)

@@ -49,7 +49,7 @@ fn clip_output(net: &VideoNet, batch: ClipBatch) -> ClassificationOutput {
 }
 
 /// Both splits as datasets (limited as asked) and the number of classes.
-fn datasets(config: &ActionConfig) -> anyhow::Result<(VideoDataset, VideoDataset, usize)> {
+fn datasets(config: &ActionConfig) -> crate::Result<(VideoDataset, VideoDataset, usize)> {
     let train_list = VideoList::load(&config.data, "train")?;
     let val_list = VideoList::load(&config.data, "val")?;
     let num_classes = train_list.classes.len();
@@ -80,13 +80,13 @@ fn datasets(config: &ActionConfig) -> anyhow::Result<(VideoDataset, VideoDataset
 
 /// Trains TSM or TSN and writes `config.json`, `metrics.csv`, `model.bpk`, `slopes.json`,
 /// `summary.json` into `out`.
-pub fn train(config: &ActionConfig, out: &Path, quiet: bool) -> anyhow::Result<ActionSummary> {
+pub fn train(config: &ActionConfig, out: &Path, quiet: bool) -> crate::Result<ActionSummary> {
     let started = Instant::now();
     config.validate()?;
     folder::start(out, config)?;
     let (train_set, val_set, num_classes) = datasets(config)?;
     let (train_len, val_len) = (train_set.len(), val_set.len());
-    let device = parse_device(&config.device).map_err(anyhow::Error::msg)?;
+    let device = parse_device(&config.device)?;
     device.seed(config.seed);
     let model = VideoNetConfig::new(num_classes)
         .with_segments(config.segments)

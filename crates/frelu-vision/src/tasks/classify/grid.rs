@@ -68,7 +68,7 @@ impl GridTask for ClassifyGrid<'_> {
         self.protocol.run_config(&self.protocol.configs[row], seed)
     }
 
-    fn train(&self, config: &TrainConfig, dir: &Path, label: &str) -> anyhow::Result<TrainSummary> {
+    fn train(&self, config: &TrainConfig, dir: &Path, label: &str) -> crate::Result<TrainSummary> {
         let options = RunOptions {
             quiet: self.quiet,
             label: label.to_string(),
@@ -110,7 +110,7 @@ pub fn run_grid(
     out: &Path,
     quiet_runs: bool,
     log: &mut dyn FnMut(&str),
-) -> anyhow::Result<GridSummary> {
+) -> crate::Result<GridSummary> {
     protocol.validate()?;
     let task = ClassifyGrid {
         protocol,
@@ -124,7 +124,7 @@ pub fn run_grid(
 }
 
 /// Rebuilds `summary.*` and the plots of the grid in `out` from its finished runs.
-pub fn aggregate(out: &Path) -> anyhow::Result<GridSummary> {
+pub fn aggregate(out: &Path) -> crate::Result<GridSummary> {
     let protocol: Protocol = read_json(&out.join("protocol.json"))?;
     let task = ClassifyGrid {
         protocol: &protocol,

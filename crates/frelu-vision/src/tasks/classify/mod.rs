@@ -8,7 +8,7 @@ mod train;
 
 use std::path::PathBuf;
 
-use anyhow::ensure;
+use crate::error::ensure;
 use burn::optim::SgdConfig;
 use burn::optim::decay::WeightDecayConfig;
 use burn::optim::momentum::MomentumConfig;
@@ -118,7 +118,7 @@ impl Default for TrainConfig {
 
 impl TrainConfig {
     /// Checks the numbers a user can get wrong.
-    pub fn validate(&self) -> anyhow::Result<()> {
+    pub fn validate(&self) -> crate::Result<()> {
         ensure!(self.epochs >= 1, "--epochs must be at least 1");
         ensure!(self.batch_size >= 1, "--batch must be at least 1");
         ensure!(

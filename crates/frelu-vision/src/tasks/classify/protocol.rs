@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, bail};
+use crate::error::{Context, bail};
 use frelu::ActivationConfig;
 use frelu::schedule::{LrShape, Schedule, ScheduleConfig};
 use serde::{Deserialize, Serialize};
@@ -123,7 +123,7 @@ impl Protocol {
     }
 
     /// A named protocol, or one read from a `.toml` or `.json` file (see [`ProtocolFile`]).
-    pub fn load(name_or_path: &str) -> anyhow::Result<Self> {
+    pub fn load(name_or_path: &str) -> crate::Result<Self> {
         if let Some(p) = Self::named(name_or_path) {
             return Ok(p);
         }
@@ -157,7 +157,7 @@ impl Protocol {
     }
 
     /// Checks the base settings and the shape of the grid (names, seeds).
-    pub fn validate(&self) -> anyhow::Result<()> {
+    pub fn validate(&self) -> crate::Result<()> {
         self.grid_spec().validate()?;
         self.base.validate()
     }
@@ -225,23 +225,23 @@ struct ConfigEntry {
 
 impl ProtocolFile {
     /// The base settings: [`TrainConfig::default`] (without checkpoints) with the file's fields.
-    fn base(&self) -> anyhow::Result<TrainConfig> {
+    fn base(&self) -> crate::Result<TrainConfig> {
         let mut base = TrainConfig {
             checkpoints: false,
             ..TrainConfig::default()
         };
         if let Some(d) = &self.dataset {
-            base.dataset = d.parse().map_err(anyhow::Error::msg)?;
+            base.dataset = d.parse().map_err(crate::Error::Invalid)?;
         }
         base.data_dir = self.data.clone();
         if let Some(m) = &self.model {
-            base.model = m.parse().map_err(anyhow::Error::msg)?;
+            base.model = m.parse().map_err(crate::Error::Invalid)?;
         }
         if let Some(v) = &self.lr_schedule {
             base.lr_shape = v.parse()?;
         }
         if let Some(v) = &self.augment {
-            base.augment = Some(v.parse().map_err(anyhow::Error::msg)?);
+            base.augment = Some(v.parse().map_err(crate::Error::Invalid)?);
         }
         base.epochs = self.epochs.unwrap_or(base.epochs);
         base.batch_size = self.batch.unwrap_or(base.batch_size);
@@ -255,12 +255,12 @@ impl ProtocolFile {
         Ok(base)
     }
 
-    fn into_protocol(self) -> anyhow::Result<Protocol> {
+    fn into_protocol(self) -> crate::Result<Protocol> {
         let base = self.base()?;
         let configs = self
             .configs
             .into_iter()
-            .map(|c| -> anyhow::Result<RunSpec> {
+            .map(|c| -> crate::Result<RunSpec> {
                 let defaults = ScheduleConfig::default();
                 let schedule: Schedule = match c.schedule.as_deref() {
                     Some(text) => text.parse()?,
@@ -287,7 +287,7 @@ impl ProtocolFile {
                     name: c.name,
                 })
             })
-            .collect::<anyhow::Result<Vec<_>>>()?;
+            .collect::<crate::Result<Vec<_>>>()?;
         let protocol = Protocol {
             name: self.name.unwrap_or_else(|| "custom".into()),
             base,

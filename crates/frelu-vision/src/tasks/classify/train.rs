@@ -4,7 +4,7 @@
 use std::path::Path;
 use std::time::Instant;
 
-use anyhow::{Context, ensure};
+use crate::error::{Context, ensure};
 use burn::data::dataloader::{DataLoader, DataLoaderBuilder};
 use burn::data::dataset::Dataset;
 use burn::module::Module;
@@ -70,7 +70,7 @@ struct Splits {
     loader_stats: Option<Arc<crate::data::image_folder::LoaderStats>>,
 }
 
-fn load_splits(config: &TrainConfig, quiet: bool) -> anyhow::Result<Splits> {
+fn load_splits(config: &TrainConfig, quiet: bool) -> crate::Result<Splits> {
     let LoadedData {
         train,
         test,
@@ -115,14 +115,13 @@ fn load_splits(config: &TrainConfig, quiet: bool) -> anyhow::Result<Splits> {
 }
 
 /// The main device and the data-parallel devices of a run.
-fn devices(config: &TrainConfig) -> anyhow::Result<(Device, Vec<Device>)> {
-    let device = parse_device(&config.device).map_err(anyhow::Error::msg)?;
+fn devices(config: &TrainConfig) -> crate::Result<(Device, Vec<Device>)> {
+    let device = parse_device(&config.device)?;
     let devices = config
         .devices
         .iter()
         .map(|d| parse_device(d))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(anyhow::Error::msg)?;
+        .collect::<crate::Result<Vec<_>>>()?;
     Ok((devices.first().cloned().unwrap_or(device), devices))
 }
 
@@ -163,7 +162,12 @@ fn strategy(config: &TrainConfig, devices: &[Device]) -> Option<ExecutionStrateg
 }
 
 /// The network of a run, on the autodiff version of `device`; prints what it is unless `quiet`.
-fn build_model(config: &TrainConfig, splits: &Splits, device: &Device, quiet: bool) -> Net {
+fn build_model(
+    config: &TrainConfig,
+    splits: &Splits,
+    device: &Device,
+    quiet: bool,
+) -> crate::Result<Net> {
     let model_config = ModelConfig {
         shortcut: config.shortcut,
         width: config.width,
@@ -174,7 +178,7 @@ fn build_model(config: &TrainConfig, splits: &Splits, device: &Device, quiet: bo
             config.activation.clone(),
         )
     };
-    let model = model_config.init(&device.clone().autodiff());
+    let model = model_config.init(&device.clone().autodiff())?;
     if !quiet {
         let params = trainable_params(&model);
         let slope_params = frelu::params::activation_param_count(&model);
@@ -189,7 +193,7 @@ fn build_model(config: &TrainConfig, splits: &Splits, device: &Device, quiet: bo
             config.model, config.activation, config.device
         );
     }
-    model
+    Ok(model)
 }
 
 /// Trains a classifier as `config` says, writing everything into `out`:
@@ -199,7 +203,7 @@ pub fn train(
     config: &TrainConfig,
     out: &Path,
     options: &RunOptions,
-) -> anyhow::Result<TrainSummary> {
+) -> crate::Result<TrainSummary> {
     let started = Instant::now();
     config.validate()?;
     folder::start(out, config)?;
@@ -207,7 +211,7 @@ pub fn train(
     let (train_len, test_len) = (splits.train.len(), splits.test.len());
     let (main_device, devices) = devices(config)?;
     main_device.seed(config.seed);
-    let model = build_model(config, &splits, &main_device, options.quiet);
+    let model = build_model(config, &splits, &main_device, options.quiet)?;
     let params = trainable_params(&model);
     let slope_params = frelu::params::activation_param_count(&model);
     let data_source = splits.source.clone();

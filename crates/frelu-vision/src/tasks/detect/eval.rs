@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use anyhow::Context;
+use crate::error::Context;
 use burn::data::dataloader::DataLoaderBuilder;
 use burn::module::Module;
 
@@ -36,7 +36,7 @@ pub fn detect_all(
     model: &CenterNet,
     data: &Arc<CocoDataset>,
     config: &DetectConfig,
-) -> anyhow::Result<Vec<CocoDetection>> {
+) -> crate::Result<Vec<CocoDetection>> {
     let batcher = DetBatcher {
         num_classes: data.num_classes(),
         stride: CenterNet::STRIDE,
@@ -45,7 +45,7 @@ pub fn detect_all(
         .devices()
         .first()
         .cloned()
-        .context("model has no device")?;
+        .ok_or_else(|| crate::Error::Invalid("the model has no device".into()))?;
     let loader = DataLoaderBuilder::new(batcher)
         .batch_size(config.batch_size)
         .num_workers(config.workers)
@@ -58,7 +58,7 @@ pub fn detect_all(
         ));
     let mut out = Vec::new();
     for batch in loader.iter() {
-        let batch = batch.map_err(|e| anyhow::anyhow!("{e}"))?;
+        let batch = batch.map_err(|e| crate::Error::Invalid(format!("evaluation data: {e}")))?;
         let decoded = decode(
             &model.forward(batch.images.clone()),
             100,
@@ -90,19 +90,19 @@ pub fn detect_all(
 }
 
 /// Loads a trained run (its `config.json` and `model.bpk`) on the flex device.
-pub fn load_run(run: &Path) -> anyhow::Result<(DetectConfig, CenterNet, Arc<CocoDataset>)> {
+pub fn load_run(run: &Path) -> crate::Result<(DetectConfig, CenterNet, Arc<CocoDataset>)> {
     let config: DetectConfig = read_json(&run.join("config.json"))
         .with_context(|| format!("{} is not a detection run", run.display()))?;
     let (_, val) = load(&config)?;
     let model = model_config(&config, val.num_classes())
-        .init(&parse_device(&config.device).map_err(anyhow::Error::msg)?)
+        .init(&parse_device(&config.device)?)
         .try_load_file(run.join("model.bpk"))
         .with_context(|| format!("cannot load {}", run.join("model.bpk").display()))?;
     Ok((config, model, Arc::new(val)))
 }
 
 /// Re-evaluates a trained run: writes `detections.json` and `coco_metrics.json` again.
-pub fn eval_run(run: &Path) -> anyhow::Result<CocoMetrics> {
+pub fn eval_run(run: &Path) -> crate::Result<CocoMetrics> {
     let (config, model, val) = load_run(run)?;
     let detections = detect_all(&model, &val, &config)?;
     write_json(&run.join("detections.json"), &detections)?;
@@ -113,7 +113,7 @@ pub fn eval_run(run: &Path) -> anyhow::Result<CocoMetrics> {
 
 /// Draws the predictions (red, with class and score) and the ground truth (green) of the first
 /// `count` evaluation images into `RUN/predictions/*.png`.
-pub fn predict_run(run: &Path, count: usize, min_score: f32) -> anyhow::Result<Vec<PathBuf>> {
+pub fn predict_run(run: &Path, count: usize, min_score: f32) -> crate::Result<Vec<PathBuf>> {
     let (config, model, val) = load_run(run)?;
     let limited = Arc::new(val.take(count));
     let detections = detect_all(&model, &limited, &config)?;

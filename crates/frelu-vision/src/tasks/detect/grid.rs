@@ -70,7 +70,7 @@ impl GridTask for DetectGrid<'_> {
         config: &DetectConfig,
         dir: &Path,
         _label: &str,
-    ) -> anyhow::Result<DetectSummary> {
+    ) -> crate::Result<DetectSummary> {
         super::train(config, dir, true)
     }
 
@@ -115,7 +115,7 @@ pub fn compare(
     seeds: &[u64],
     out: &Path,
     log: &mut dyn FnMut(&str),
-) -> anyhow::Result<GridSummary> {
+) -> crate::Result<GridSummary> {
     base.validate()?;
     let task = DetectGrid { base, activations };
     grid::run(&task, &task.spec(seeds), out, log)

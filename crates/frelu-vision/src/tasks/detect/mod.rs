@@ -8,7 +8,7 @@ mod train;
 
 use std::path::PathBuf;
 
-use anyhow::ensure;
+use crate::error::ensure;
 use frelu::ActivationConfig;
 use frelu::schedule::ScheduleConfig;
 use serde::{Deserialize, Serialize};
@@ -111,7 +111,7 @@ pub struct DetectSummary {
 
 impl DetectConfig {
     /// Checks the numbers a user can get wrong.
-    pub fn validate(&self) -> anyhow::Result<()> {
+    pub fn validate(&self) -> crate::Result<()> {
         ensure!(
             self.epochs >= 1 && self.batch_size >= 1,
             "--epochs and --batch must be ≥ 1"

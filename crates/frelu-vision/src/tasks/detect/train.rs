@@ -5,7 +5,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
 
-use anyhow::ensure;
+use crate::error::ensure;
 use burn::data::dataloader::{DataLoader, DataLoaderBuilder};
 use burn::optim::AdamConfig;
 use burn::optim::decay::WeightDecayConfig;
@@ -74,7 +74,7 @@ impl InferenceStep for CenterNet {
     }
 }
 
-pub(super) fn load(config: &DetectConfig) -> anyhow::Result<(CocoDataset, CocoDataset)> {
+pub(super) fn load(config: &DetectConfig) -> crate::Result<(CocoDataset, CocoDataset)> {
     let mut train = load_split(&config.data, &config.train_split)?;
     let mut val = load_split(&config.data, &config.val_split)?;
     ensure!(
@@ -142,13 +142,13 @@ fn loaders(
 /// Trains a detector, evaluates it and writes into `out`: `config.json`, `metrics.csv`,
 /// `model.bpk`, `slopes.json`, `detections.json` (COCO results), `coco_metrics.json`,
 /// `summary.json`.
-pub fn train(config: &DetectConfig, out: &Path, quiet: bool) -> anyhow::Result<DetectSummary> {
+pub fn train(config: &DetectConfig, out: &Path, quiet: bool) -> crate::Result<DetectSummary> {
     let started = Instant::now();
     config.validate()?;
     folder::start(out, config)?;
     let (train_set, val_set) = load(config)?;
     let num_classes = train_set.num_classes();
-    let device = parse_device(&config.device).map_err(anyhow::Error::msg)?;
+    let device = parse_device(&config.device)?;
     device.seed(config.seed);
     let model = model_config(config, num_classes).init(&device.clone().autodiff());
     let params = trainable_params(&model);
