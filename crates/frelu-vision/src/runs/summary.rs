@@ -9,7 +9,7 @@ use super::grid::{GridSpec, Metric, RunSummary};
 use super::report::EpochRow;
 use crate::analysis::plots::{self, BandSeries};
 use crate::analysis::slopes::read_history;
-use crate::analysis::stats::{PairedDiff, fixed, mean, paired_by_seed, paired_cell, std_dev};
+use crate::analysis::stats::{PairedDiff, fixed, mean, paired_by_seed, std_dev};
 
 /// A column of the table.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -186,46 +186,74 @@ impl GridSummary {
         let reference = self.reference.as_deref().unwrap_or("reference");
         let mut headers: Vec<String> = vec!["config".into()];
         headers.extend(self.label_headers.iter().cloned());
+        let labels = headers.len();
         headers.push("params (added)".into());
         for m in &self.metrics {
             headers.push(m.header.clone());
         }
         for m in self.metrics.iter().filter(|m| m.paired) {
-            headers.push(format!("Δ {} vs {reference} [95 % CI], p", m.key));
+            headers.push(format!("Δ {} vs {reference} [95 % CI]", m.header));
+            headers.push("paired p".into());
         }
         headers.push(self.seconds_header.clone());
         headers.push("seeds".into());
-        let mut out = format!("{}\n\n| {} |\n|", self.title, headers.join(" | "));
-        out.push_str(&"---|".repeat(headers.len()));
-        out.push('\n');
+        let align: Vec<&str> = (0..headers.len())
+            .map(|i| if i < labels { "---" } else { "---:" })
+            .collect();
+        let mut out = format!(
+            "{}\n\n| {} |\n|{}|\n",
+            self.title,
+            headers.join(" | "),
+            align.join("|")
+        );
         for r in &self.rows {
-            let mut cells = vec![r.name.clone()];
-            cells.extend(r.labels.iter().map(|l| format!("`{l}`")));
-            cells.push(format!("{} ({:+})", r.params, r.params_added));
-            for (m, v) in self.metrics.iter().zip(&r.metrics) {
-                cells.push(format!(
-                    "{} ± {}",
-                    fixed(v.mean, m.digits),
-                    fixed(v.std, m.digits)
-                ));
-            }
-            for (m, v) in self
-                .metrics
-                .iter()
-                .zip(&r.metrics)
-                .filter(|(m, _)| m.paired)
-            {
-                cells.push(paired_cell(v.delta.as_ref(), m.digits));
-            }
-            cells.push(fixed(r.seconds, 1));
-            let failed = match r.failed_seeds.len() {
-                0 => String::new(),
-                n => format!(" ({n} failed)"),
-            };
-            cells.push(format!("{}{failed}", r.seeds.len()));
-            out.push_str(&format!("| {} |\n", cells.join(" | ")));
+            out.push_str(&format!("| {} |\n", self.markdown_cells(r).join(" | ")));
         }
         out
+    }
+
+    fn markdown_cells(&self, r: &RowResult) -> Vec<String> {
+        let mut cells = vec![r.name.clone()];
+        cells.extend(r.labels.iter().map(|l| {
+            if l == "—" {
+                l.clone()
+            } else {
+                format!("`{l}`")
+            }
+        }));
+        cells.push(format!("{} ({:+})", r.params, r.params_added));
+        for (m, v) in self.metrics.iter().zip(&r.metrics) {
+            cells.push(match (v.mean.is_finite(), v.std.is_finite()) {
+                (true, true) => format!("{} ± {}", fixed(v.mean, m.digits), fixed(v.std, m.digits)),
+                _ => fixed(v.mean, m.digits),
+            });
+        }
+        for (m, v) in self
+            .metrics
+            .iter()
+            .zip(&r.metrics)
+            .filter(|(m, _)| m.paired)
+        {
+            match &v.delta {
+                Some(d) => {
+                    cells.push(format!(
+                        "{} [{}, {}]",
+                        fixed(d.mean, m.digits),
+                        fixed(d.ci_low, m.digits),
+                        fixed(d.ci_high, m.digits)
+                    ));
+                    cells.push(fixed(d.p_value, 3));
+                }
+                None => cells.extend(["—".to_string(), "—".to_string()]),
+            }
+        }
+        cells.push(fixed(r.seconds, 1));
+        let failed = match r.failed_seeds.len() {
+            0 => String::new(),
+            n => format!(" ({n} failed)"),
+        };
+        cells.push(format!("{}{failed}", r.seeds.len()));
+        cells
     }
 
     /// The table (CSV): mean, std and the paired difference of every metric.
