@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::{Args, Subcommand};
+use frelu_vision::tasks::launch::RunOptions;
 use frelu::ActivationConfig;
 use frelu::schedule::{Schedule, ScheduleConfig};
 use frelu_vision::data::fashion_mnist;
@@ -135,6 +136,8 @@ pub struct ActionTrainArgs {
     /// Output folder.
     #[arg(long)]
     out: Option<PathBuf>,
+    #[command(flatten)]
+    start: crate::StartArgs,
 }
 
 /// Options of `frelu action compare`.
@@ -194,7 +197,11 @@ pub fn run(command: &ActionCommand) -> anyhow::Result<()> {
                     a.seed,
                 ))
             });
-            let s = action::train(&config, &out, false)?;
+            let options = RunOptions {
+                start: a.start.start(),
+                ..RunOptions::default()
+            };
+            let s = action::train(&config, &out, &options)?;
             println!(
                 "top-1 {:.2}% after {:.0} s; results in {}",
                 s.final_top1,

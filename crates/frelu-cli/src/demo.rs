@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use clap::Args;
 use frelu::ActivationConfig;
 use frelu::schedule::{Schedule, ScheduleConfig};
+use frelu_vision::runs::folder::Start;
 use frelu_vision::tasks::classify::{self, RunOptions, TrainConfig};
 
 /// Options of `frelu demo`.
@@ -64,6 +65,8 @@ pub fn run(args: &DemoArgs) -> anyhow::Result<()> {
             &RunOptions {
                 quiet: false,
                 label: name.to_string(),
+                // The demo's own folders: a rerun replaces them.
+                start: Start::Overwrite,
             },
         )?;
         println!();

@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::{Args, Subcommand};
+use frelu_vision::tasks::launch::RunOptions;
 use frelu::ActivationConfig;
 use frelu::schedule::{Schedule, ScheduleConfig};
 use frelu_vision::data::fashion_mnist;
@@ -133,6 +134,8 @@ pub struct DetectTrainArgs {
     /// Output folder.
     #[arg(long)]
     out: Option<PathBuf>,
+    #[command(flatten)]
+    start: crate::StartArgs,
 }
 
 /// A trained run.
@@ -204,7 +207,11 @@ pub fn run(command: &DetectCommand) -> anyhow::Result<()> {
                     a.seed,
                 ))
             });
-            let summary = detect::train(&a.options.config(a.act.clone(), a.seed), &out, false)?;
+            let options = RunOptions {
+                start: a.start.start(),
+                ..RunOptions::default()
+            };
+            let summary = detect::train(&a.options.config(a.act.clone(), a.seed), &out, &options)?;
             println!(
                 "trained in {:.0} s; results in {} (detections.json is in COCO's results format)",
                 summary.train_seconds,

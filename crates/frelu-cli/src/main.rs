@@ -9,6 +9,7 @@ use frelu::ActivationConfig;
 use frelu::schedule::{LrShape, Schedule, ScheduleConfig, Warmup};
 use frelu_vision::data::Augment;
 use frelu_vision::fsio::write_json;
+use frelu_vision::runs::folder::Start;
 use frelu_vision::models::Architecture;
 use frelu_vision::models::resnet::ShortcutKind;
 use frelu_vision::tasks::classify::{self, DatasetKind, RunOptions, TrainConfig};
@@ -263,6 +264,29 @@ fn protocol_help() -> String {
     )
 }
 
+/// What to do with an output folder that already holds a run.
+#[derive(Args, Debug, Clone, Default)]
+pub struct StartArgs {
+    /// Continue the run in --out from its last complete checkpoint (model, optimisers, learning
+    /// rate and slope schedule, data order); the settings must be the run's.
+    #[arg(long, conflicts_with = "overwrite")]
+    resume: bool,
+    /// Delete the run in --out (its files only) and start again.
+    #[arg(long)]
+    overwrite: bool,
+}
+
+impl StartArgs {
+    /// The run-folder mode these flags ask for.
+    pub fn start(&self) -> Start {
+        match (self.resume, self.overwrite) {
+            (true, _) => Start::Resume,
+            (_, true) => Start::Overwrite,
+            _ => Start::Fresh,
+        }
+    }
+}
+
 /// Options of `frelu train`.
 #[derive(Args, Debug, Clone)]
 pub struct TrainArgs {
@@ -360,6 +384,8 @@ pub struct TrainArgs {
     /// No progress bar or table.
     #[arg(long, short)]
     quiet: bool,
+    #[command(flatten)]
+    start: StartArgs,
 }
 
 fn parse_shortcut(text: &str) -> Result<ShortcutKind, String> {
@@ -422,6 +448,7 @@ fn run_train(args: &TrainArgs) -> anyhow::Result<()> {
     let options = RunOptions {
         quiet: args.quiet,
         label: config.activation.name().to_string(),
+        start: args.start.start(),
     };
     let summary = classify::train(&config, &out, &options)
         .with_context(|| format!("run in {}", out.display()))?;

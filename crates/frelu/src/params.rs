@@ -104,6 +104,18 @@ pub fn activation_param_ids<M: Module>(module: &M) -> Vec<ParamId> {
     ids
 }
 
+/// Paths (`a.b.field`, as Burn's optimiser names them) of the learnable activation parameters
+/// of `module`. Unlike ids, they survive loading a saved record into the module.
+pub fn activation_param_paths<M: Module>(module: &M) -> Vec<String> {
+    let mut paths = Vec::new();
+    for_each_param(module, |info, _| {
+        if info.activation {
+            paths.push(info.path.join("."));
+        }
+    });
+    paths
+}
+
 /// Number of learnable activation parameters of `module`.
 pub fn activation_param_count<M: Module>(module: &M) -> usize {
     let mut count = 0;
@@ -155,6 +167,10 @@ mod tests {
         // are not activation parameters.
         assert_eq!(activation_param_ids(&net).len(), 3);
         assert_eq!(activation_param_count(&net), 12);
+        assert_eq!(
+            activation_param_paths(&net),
+            ["acts.0.FRelu.pos", "acts.0.FRelu.neg", "acts.2.FRelu.neg"]
+        );
         let mut all = 0;
         let mut paths = Vec::new();
         for_each_param(&net, |info, read| {

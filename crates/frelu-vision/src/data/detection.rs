@@ -3,17 +3,17 @@
 //! and flips images with their boxes, and the batcher that builds CenterNet targets.
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use burn::data::dataloader::batcher::Batcher;
 use burn::data::dataset::{Dataset, DatasetError};
 use burn::tensor::{Device, Tensor, TensorData};
 use image::RgbImage;
 use image::imageops::FilterType;
-use rand::rngs::StdRng;
-use rand::{RngExt, SeedableRng};
+use rand::RngExt;
 
 use super::coco::CocoDataset;
+use super::epochs::{EpochClock, item_rng};
 use super::error::DataError;
 
 /// The annotations file and image folder of a split of a COCO-layout root
@@ -76,7 +76,8 @@ pub struct DetectionDataset {
     coco: Arc<CocoDataset>,
     size: usize,
     train: bool,
-    rng: Mutex<StdRng>,
+    seed: u64,
+    clock: EpochClock,
 }
 
 impl DetectionDataset {
@@ -86,8 +87,15 @@ impl DetectionDataset {
             coco,
             size,
             train,
-            rng: Mutex::new(StdRng::seed_from_u64(seed)),
+            seed,
+            clock: EpochClock::default(),
         }
+    }
+
+    /// Draws the training flips from `(seed, epoch of clock, index)`.
+    pub fn with_clock(mut self, clock: EpochClock) -> Self {
+        self.clock = clock;
+        self
     }
 
     /// Reads image `index` as RGB.
@@ -113,11 +121,7 @@ impl Dataset<DetItem> for DetectionDataset {
             }
         }
         if self.train {
-            let flip_it = self
-                .rng
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .random_bool(0.5);
+            let flip_it = item_rng(self.seed, self.clock.get(), index).random_bool(0.5);
             if flip_it {
                 image = flip(&image, &mut boxes);
             }

@@ -15,11 +15,11 @@ use std::time::Instant;
 use burn::data::dataset::{Dataset, DatasetError};
 use image::imageops::FilterType;
 use image::{DynamicImage, RgbImage};
-use rand::rngs::StdRng;
-use rand::{Rng, RngExt, SeedableRng};
+use rand::{Rng, RngExt};
 use serde::{Deserialize, Serialize};
 
 use super::ImageItem;
+use super::epochs::{EpochClock, item_rng};
 use super::error::DataError;
 
 /// ImageNet channel means (RGB, pixels scaled to [0, 1]).
@@ -166,7 +166,8 @@ pub struct ImageFolderDataset {
     transform: FolderTransform,
     resolution: usize,
     len: usize,
-    rng: Mutex<StdRng>,
+    seed: u64,
+    clock: EpochClock,
     stats: Arc<LoaderStats>,
 }
 
@@ -184,9 +185,16 @@ impl ImageFolderDataset {
             transform,
             resolution,
             len,
-            rng: Mutex::new(StdRng::seed_from_u64(seed)),
+            seed,
+            clock: EpochClock::default(),
             stats: Arc::new(LoaderStats::default()),
         }
+    }
+
+    /// Draws the training augmentation of each item from `(seed, epoch of clock, index)`.
+    pub fn with_clock(mut self, clock: EpochClock) -> Self {
+        self.clock = clock;
+        self
     }
 
     /// Only the first `n` images.
@@ -216,10 +224,7 @@ impl ImageFolderDataset {
         let res = self.resolution;
         let rgb = match self.transform {
             FolderTransform::Train => {
-                let mut rng = {
-                    let mut shared = self.rng.lock().unwrap_or_else(|e| e.into_inner());
-                    StdRng::seed_from_u64(shared.random())
-                };
+                let mut rng = item_rng(self.seed, self.clock.get(), index);
                 let crop = random_resized_crop(&image, res, &mut rng);
                 if rng.random_bool(0.5) {
                     image::imageops::flip_horizontal(&crop)
@@ -351,6 +356,8 @@ pub fn resize_center_crop(image: &DynamicImage, size: usize) -> RgbImage {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rand::SeedableRng;
+    use rand::rngs::StdRng;
 
     #[test]
     fn scans_decodes_and_skips_corrupt_files() {

@@ -4,6 +4,7 @@ pub mod cifar;
 pub mod coco;
 pub mod datasets;
 pub mod detection;
+pub mod epochs;
 mod error;
 pub mod fashion_mnist;
 pub mod idx;
@@ -191,6 +192,14 @@ impl AnyImageDataset {
             Self::Folder(d) => Self::Folder(d.limit(n)),
         }
     }
+
+    /// Draws per-item augmentations (image folders) from the epoch of `clock`.
+    pub fn with_clock(self, clock: epochs::EpochClock) -> Self {
+        match self {
+            Self::Memory(d) => Self::Memory(d),
+            Self::Folder(d) => Self::Folder(d.with_clock(clock)),
+        }
+    }
 }
 
 impl Dataset<ImageItem> for AnyImageDataset {
@@ -223,7 +232,10 @@ pub struct ImageBatch {
 pub struct ImageBatcher {
     normalize: Normalize,
     augment: Augment,
-    rng: Mutex<StdRng>,
+    seed: u64,
+    clock: Option<epochs::EpochClock>,
+    /// The generator and the epoch it was seeded for.
+    rng: Mutex<(u64, StdRng)>,
 }
 
 impl ImageBatcher {
@@ -232,8 +244,17 @@ impl ImageBatcher {
         Self {
             normalize,
             augment,
-            rng: Mutex::new(StdRng::seed_from_u64(seed)),
+            seed,
+            clock: None,
+            rng: Mutex::new((0, StdRng::seed_from_u64(epochs::epoch_seed(seed, 0)))),
         }
+    }
+
+    /// Reseeds the augmentation at the start of every epoch of `clock` (from `(seed, epoch)`),
+    /// so that a resumed run augments as the uninterrupted one did.
+    pub fn with_clock(mut self, clock: epochs::EpochClock) -> Self {
+        self.clock = Some(clock);
+        self
     }
 }
 
@@ -243,7 +264,14 @@ impl Batcher<ImageItem, ImageBatch> for ImageBatcher {
         let (c, h, w) = (items[0].channels, items[0].height, items[0].width);
         let mut images = Vec::with_capacity(n * c * h * w);
         let mut targets = Vec::with_capacity(n);
-        let mut rng = self.rng.lock().unwrap_or_else(|e| e.into_inner());
+        let mut state = self.rng.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(clock) = &self.clock
+            && clock.get() != state.0
+        {
+            let epoch = clock.get();
+            *state = (epoch, StdRng::seed_from_u64(epochs::epoch_seed(self.seed, epoch)));
+        }
+        let rng = &mut state.1;
         let mut scratch = Vec::new();
         for item in &items {
             assert_eq!(
@@ -255,7 +283,7 @@ impl Batcher<ImageItem, ImageBatch> for ImageBatcher {
                 &item.pixels
             } else {
                 self.augment
-                    .apply(&item.pixels, c, h, w, &mut *rng, &mut scratch);
+                    .apply(&item.pixels, c, h, w, rng, &mut scratch);
                 &scratch
             };
             self.normalize.extend(pixels, c, &mut images);

@@ -7,15 +7,15 @@
 //! of the TSN/TSM repositories), plus an optional `ROOT/classes.txt` (one name per line).
 
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
 
 use burn::data::dataloader::batcher::Batcher;
 use burn::data::dataset::{Dataset, DatasetError};
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use image::imageops::FilterType;
 use rand::rngs::StdRng;
-use rand::{RngExt, SeedableRng};
+use rand::RngExt;
 
+use super::epochs::{EpochClock, item_rng};
 use super::error::DataError;
 use super::fashion_mnist;
 
@@ -161,7 +161,8 @@ pub struct VideoDataset {
     size: usize,
     train: bool,
     crop_pad: usize,
-    rng: Mutex<StdRng>,
+    seed: u64,
+    clock: EpochClock,
 }
 
 impl VideoDataset {
@@ -181,8 +182,15 @@ impl VideoDataset {
             size,
             train,
             crop_pad,
-            rng: Mutex::new(StdRng::seed_from_u64(seed)),
+            seed,
+            clock: EpochClock::default(),
         }
+    }
+
+    /// Draws the training sampling and crops from `(seed, epoch of clock, index)`.
+    pub fn with_clock(mut self, clock: EpochClock) -> Self {
+        self.clock = clock;
+        self
     }
 
     /// Only the first `n` videos.
@@ -201,8 +209,8 @@ impl Dataset<Clip> for VideoDataset {
     fn get(&self, index: usize) -> Result<Clip, DatasetError> {
         let video = &self.list.videos[index];
         let (picks, dx, dy) = {
-            let mut rng = self.rng.lock().unwrap_or_else(|e| e.into_inner());
-            let picks = sample_segments(video.frames, self.segments, self.train, &mut *rng);
+            let mut rng = item_rng(self.seed, self.clock.get(), index);
+            let picks = sample_segments(video.frames, self.segments, self.train, &mut rng);
             let pad = if self.train { self.crop_pad as i64 } else { 0 };
             let shift = |rng: &mut StdRng| {
                 if pad > 0 {
@@ -292,6 +300,8 @@ impl Batcher<Clip, ClipBatch> for ClipBatcher {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rand::SeedableRng;
+    use rand::rngs::StdRng;
 
     #[test]
     fn segment_sampling_is_spread_and_centred_at_test() {

@@ -16,6 +16,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use super::report::EpochRow;
 use crate::fsio::{read_json, write_json};
 
 /// The file whose presence marks a finished run.
@@ -85,7 +86,7 @@ pub fn state(dir: &Path) -> RunState {
 }
 
 /// Creates `out` and writes `config` as its `config.json`.
-pub fn start<C: Serialize>(out: &Path, config: &C) -> crate::Result<()> {
+fn start_folder<C: Serialize>(out: &Path, config: &C) -> crate::Result<()> {
     std::fs::create_dir_all(out)
         .with_context(|| format!("cannot create the output folder {}", out.display()))?;
     write_json(&out.join(CONFIG), config)
@@ -149,6 +150,179 @@ where
         );
     }
     Ok(())
+}
+
+/// How a training command treats its output folder.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Start {
+    /// A new run: a folder that already holds a run is refused.
+    #[default]
+    Fresh,
+    /// Continue the run in the folder from its last complete checkpoint.
+    Resume,
+    /// Clear the run in the folder first.
+    Overwrite,
+}
+
+/// Where a resumed run continues.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Resumed {
+    /// Epochs finished (the checkpoint it continues from).
+    pub epochs: usize,
+    /// Their metrics rows.
+    pub rows: Vec<EpochRow>,
+}
+
+/// The files and folders a run writes (and `--overwrite` removes; nothing else is touched).
+const RUN_FILES: [&str; 18] = [
+    CONFIG,
+    SUMMARY,
+    FAILED,
+    "metrics.csv",
+    "metrics.json",
+    "model.bpk",
+    "slopes.json",
+    "slopes_history.jsonl",
+    "experiment.log",
+    "detections.json",
+    "coco_metrics.json",
+    "checkpoint",
+    "train",
+    "valid",
+    "analysis",
+    "predictions",
+    ".metrics.csv.tmp",
+    ".metrics.json.tmp",
+];
+
+/// Whether `dir` holds (part of) a run.
+pub fn holds_run(dir: &Path) -> bool {
+    [CONFIG, SUMMARY, FAILED, "metrics.csv", "checkpoint"]
+        .iter()
+        .any(|f| dir.join(f).exists())
+}
+
+fn clear_run(dir: &Path) -> crate::Result<()> {
+    for name in RUN_FILES {
+        let path = dir.join(name);
+        let result = if path.is_dir() {
+            std::fs::remove_dir_all(&path)
+        } else if path.exists() {
+            std::fs::remove_file(&path)
+        } else {
+            Ok(())
+        };
+        result.with_context(|| format!("cannot remove {}", path.display()))?;
+    }
+    Ok(())
+}
+
+/// The last epoch `k` with a complete checkpoint in `dir/checkpoint` (model, optimiser and
+/// scheduler all written), or 0.
+pub fn last_checkpoint(dir: &Path) -> usize {
+    let complete = |k: usize| {
+        ["model", "optim", "scheduler"]
+            .iter()
+            .all(|n| dir.join("checkpoint").join(format!("{n}-{k}.bpk")).is_file())
+    };
+    let Ok(entries) = std::fs::read_dir(dir.join("checkpoint")) else {
+        return 0;
+    };
+    entries
+        .filter_map(|e| {
+            let name = e.ok()?.file_name().to_string_lossy().into_owned();
+            name.strip_prefix("model-")?.strip_suffix(".bpk")?.parse().ok()
+        })
+        .filter(|&k| complete(k))
+        .max()
+        .unwrap_or(0)
+}
+
+/// Removes what epochs after `k` left behind (checkpoints, burn-train's per-epoch logs) and
+/// keeps the first `k` metrics rows; returns those rows.
+fn rewind(dir: &Path, k: usize) -> crate::Result<Vec<EpochRow>> {
+    let rows: Vec<EpochRow> = read_json(&dir.join("metrics.json"))?;
+    let rows: Vec<EpochRow> = rows.into_iter().filter(|r| r.epoch <= k).collect();
+    if rows.len() != k {
+        return Err(crate::Error::Run(format!(
+            "{} has a checkpoint of epoch {k} but metrics of {} epochs; cannot resume it \
+             (use --overwrite to start again)",
+            dir.display(),
+            rows.len()
+        )));
+    }
+    for sub in ["checkpoint", "train", "valid"] {
+        let Ok(entries) = std::fs::read_dir(dir.join(sub)) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let epoch = name
+                .rsplit(['-', '.'])
+                .find_map(|p| p.parse::<usize>().ok())
+                .unwrap_or(0);
+            if epoch > k {
+                let path = entry.path();
+                let _ = if path.is_dir() {
+                    std::fs::remove_dir_all(&path)
+                } else {
+                    std::fs::remove_file(&path)
+                };
+            }
+        }
+    }
+    super::report::write_rows(dir, &rows)?;
+    super::history::truncate(dir, k)?;
+    Ok(rows)
+}
+
+/// Opens the run folder `out` for a training with `config`:
+/// - [`Start::Fresh`] refuses a folder that holds a run, naming `--resume` and `--overwrite`;
+/// - [`Start::Overwrite`] removes the old run's files (and only those) first;
+/// - [`Start::Resume`] checks that the stored settings are `config` (naming the first that
+///   differs), finds the last complete checkpoint and rewinds the folder to it. Without any
+///   checkpoint the run starts again from scratch.
+///
+/// Returns where a resumed run continues; `config.json` is written in every case.
+pub fn open<C>(out: &Path, config: &C, start: Start) -> crate::Result<Option<Resumed>>
+where
+    C: Serialize + DeserializeOwned,
+{
+    match start {
+        Start::Fresh if holds_run(out) => {
+            return Err(crate::Error::Run(format!(
+                "{} already holds a run; add --resume to continue it from its last checkpoint, \
+                 or --overwrite to delete it and start again (or choose another --out)",
+                out.display()
+            )));
+        }
+        Start::Overwrite => clear_run(out)?,
+        Start::Resume => {
+            if !holds_run(out) {
+                return Err(crate::Error::Run(format!(
+                    "nothing to resume in {}: it holds no run",
+                    out.display()
+                )));
+            }
+            if out.join(SUMMARY).is_file() {
+                return Err(crate::Error::Run(format!(
+                    "the run in {} is finished; nothing to resume",
+                    out.display()
+                )));
+            }
+            check_same_config(out, config)?;
+            let k = last_checkpoint(out);
+            if k == 0 {
+                clear_run(out)?;
+            } else {
+                let rows = rewind(out, k)?;
+                return Ok(Some(Resumed { epochs: k, rows }));
+            }
+        }
+        Start::Fresh => {}
+    }
+    start_folder(out, config)?;
+    Ok(None)
 }
 
 #[cfg(test)]

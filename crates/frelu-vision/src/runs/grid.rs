@@ -20,7 +20,7 @@ use crate::error::Context;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use super::folder::{self, RunFailure, RunState, run_name};
+use super::folder::{self, RunFailure, RunState, Start, run_name};
 use super::report::EpochRow;
 use super::summary::{GridSummary, aggregate_rows};
 use crate::fsio::{read_json, write_json};
@@ -120,9 +120,15 @@ pub trait GridTask {
     type Summary: RunSummary;
     /// The settings of configuration `row` with `seed`.
     fn config(&self, row: usize, seed: u64) -> Self::Config;
-    /// Trains one run into `dir` without terminal output but the grid's lines.
-    fn train(&self, config: &Self::Config, dir: &Path, label: &str)
-    -> crate::Result<Self::Summary>;
+    /// Trains one run into `dir` without terminal output but the grid's lines; `start` says
+    /// whether it resumes an interrupted run.
+    fn train(
+        &self,
+        config: &Self::Config,
+        dir: &Path,
+        label: &str,
+        start: Start,
+    ) -> crate::Result<Self::Summary>;
     /// One line of results for the grid's log.
     fn describe(&self, summary: &Self::Summary) -> String;
     /// The numbers of the table.
@@ -166,10 +172,16 @@ pub fn run<T: GridTask>(
         let dir = spec.run_dir(out, row, seed);
         let name = run_name(&spec.rows[row].name, seed);
         let head = format!("[{}/{total}] {name}", i + 1);
+        let mut start = Start::Fresh;
         match folder::state(&dir) {
             RunState::Finished | RunState::Failed => {
                 log(&format!("{head}: finished earlier, skipped"));
                 continue;
+            }
+            RunState::Interrupted if folder::last_checkpoint(&dir) > 0 => {
+                let k = folder::last_checkpoint(&dir);
+                log(&format!("{head}: interrupted earlier, resuming after epoch {k}"));
+                start = Start::Resume;
             }
             RunState::Interrupted => {
                 log(&format!("{head}: interrupted earlier, restarting"));
@@ -192,7 +204,7 @@ pub fn run<T: GridTask>(
             String::new()
         };
         log(&format!("{head} — elapsed {}{eta}", hms(elapsed)));
-        match task.train(&task.config(row, seed), &dir, &name) {
+        match task.train(&task.config(row, seed), &dir, &name, start) {
             Ok(summary) => log(&format!("    {}", task.describe(&summary))),
             Err(error) => {
                 let error = format!("{error:#}");

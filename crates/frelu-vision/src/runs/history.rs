@@ -31,10 +31,41 @@ pub fn append<M: Module>(path: &Path, epoch: usize, model: &M) -> crate::Result<
     Ok(())
 }
 
-/// A checkpointer writing files, or none (`--no-checkpoints`).
+/// Keeps the snapshots of epochs `0..=k` of the history of `run` (when resuming after `k`).
+pub fn truncate(run: &Path, k: usize) -> crate::Result<()> {
+    let path = history_path(run);
+    if !path.exists() {
+        return Ok(());
+    }
+    let kept: Vec<String> = crate::analysis::slopes::read_history(run)?
+        .into_iter()
+        .filter(|(epoch, _)| *epoch <= k)
+        .map(|(epoch, layers)| serde_json::to_string(&SlopeSnapshot { epoch, layers }))
+        .collect::<Result<_, _>>()?;
+    let mut text = kept.join("\n");
+    if !text.is_empty() {
+        text.push('\n');
+    }
+    crate::fsio::write_text(&path, &text)
+}
+
+/// A checkpointer writing files, or none (`--no-checkpoints`). Files are written into
+/// `checkpoint/.partial/` and renamed into `checkpoint/` once complete, so a run killed while
+/// saving never leaves a truncated checkpoint that `--resume` would take for a whole one.
 pub enum MaybeFile {
-    /// burn-train's file checkpointer.
-    File(FileCheckpointer),
+    /// burn-train's file checkpointer, through a partial folder.
+    File {
+        /// Writes into the partial folder.
+        partial: FileCheckpointer,
+        /// Reads and deletes finished files.
+        done: FileCheckpointer,
+        /// The partial folder.
+        partial_dir: PathBuf,
+        /// The checkpoint folder.
+        dir: PathBuf,
+        /// The record's name (`model`, `optim`, `scheduler`).
+        name: String,
+    },
     /// Nothing is saved.
     Null,
 }
@@ -42,10 +73,16 @@ pub enum MaybeFile {
 impl MaybeFile {
     /// A file checkpointer of `name` in `dir` when `enabled`, else none.
     pub fn new(enabled: bool, dir: &Path, name: &str) -> Self {
-        if enabled {
-            Self::File(FileCheckpointer::new(dir, name))
-        } else {
-            Self::Null
+        if !enabled {
+            return Self::Null;
+        }
+        let partial_dir = dir.join(".partial");
+        Self::File {
+            partial: FileCheckpointer::new(&partial_dir, name),
+            done: FileCheckpointer::new(dir, name),
+            partial_dir,
+            dir: dir.to_path_buf(),
+            name: name.to_string(),
         }
     }
 }
@@ -53,21 +90,32 @@ impl MaybeFile {
 impl<R: Checkpoint> Checkpointer<R> for MaybeFile {
     fn save(&self, epoch: usize, record: R) -> Result<(), CheckpointerError> {
         match self {
-            MaybeFile::File(f) => f.save(epoch, record),
+            MaybeFile::File {
+                partial,
+                partial_dir,
+                dir,
+                name,
+                ..
+            } => {
+                partial.save(epoch, record)?;
+                let file = format!("{name}-{epoch}.bpk");
+                std::fs::rename(partial_dir.join(&file), dir.join(&file))
+                    .map_err(|e| CheckpointerError::Unknown(format!("checkpoint {file}: {e}")))
+            }
             MaybeFile::Null => Ok(()),
         }
     }
 
     fn delete(&self, epoch: usize) -> Result<(), CheckpointerError> {
         match self {
-            MaybeFile::File(f) => Checkpointer::<R>::delete(f, epoch),
+            MaybeFile::File { done, .. } => Checkpointer::<R>::delete(done, epoch),
             MaybeFile::Null => Ok(()),
         }
     }
 
     fn restore(&self, epoch: usize) -> Result<R, CheckpointerError> {
         match self {
-            MaybeFile::File(f) => f.restore(epoch),
+            MaybeFile::File { done, .. } => done.restore(epoch),
             MaybeFile::Null => Err(CheckpointerError::Unknown(
                 "this run was trained without checkpoints".into(),
             )),
@@ -86,19 +134,22 @@ pub struct SlopeRecorder<M> {
 
 impl<M: Module> SlopeRecorder<M> {
     /// Starts the history of the run in `run` with the slopes of `model` at initialisation
-    /// (epoch 0) when it has any; `template` (the model on its inference backend) reads each
-    /// saved record back.
+    /// (epoch 0) when it has any, or keeps the history of a run resumed after `resumed` epochs;
+    /// `template` (the model on its inference backend) reads each saved record back.
     pub fn start(
         run: &Path,
         inner: MaybeFile,
         model: &impl Module,
         template: M,
+        resumed: Option<usize>,
     ) -> crate::Result<Self> {
         let history = history_path(run);
-        let _ = std::fs::remove_file(&history);
         let learns = !frelu::params::activation_param_ids(model).is_empty();
-        if learns {
-            append(&history, 0, model)?;
+        if resumed.is_none() {
+            let _ = std::fs::remove_file(&history);
+            if learns {
+                append(&history, 0, model)?;
+            }
         }
         Ok(Self {
             inner,

@@ -73,6 +73,19 @@ impl EpochRow {
     }
 }
 
+/// Writes `metrics.csv` and `metrics.json` of `rows` into `dir`, each through a temporary file
+/// and a rename, so a crash never leaves a half-written file.
+pub fn write_rows(dir: &std::path::Path, rows: &[EpochRow]) -> crate::Result<()> {
+    let mut csv = String::from(EpochRow::CSV_HEADER);
+    csv.push('\n');
+    for row in rows {
+        csv.push_str(&row.csv());
+        csv.push('\n');
+    }
+    crate::fsio::write_text(&dir.join("metrics.csv"), &csv)?;
+    crate::fsio::write_json(&dir.join("metrics.json"), rows)
+}
+
 /// Mean seconds per epoch, training and evaluation.
 pub fn mean_epoch_seconds(rows: &[EpochRow]) -> f64 {
     rows.iter()
@@ -141,6 +154,13 @@ impl EpochReport {
         self
     }
 
+    /// Continues after the rows of a resumed run's finished epochs (numbering and files).
+    pub fn resume_from(mut self, rows: Vec<EpochRow>) -> Self {
+        self.epoch = rows.len();
+        *self.log.0.lock().unwrap_or_else(|e| e.into_inner()) = rows;
+        self
+    }
+
     /// A handle on the rows, readable after training.
     pub fn log(&self) -> EpochLog {
         self.log.clone()
@@ -189,18 +209,10 @@ impl EpochReport {
     }
 
     fn write_files(&self, rows: &[EpochRow]) {
-        let Some(dir) = &self.dir else { return };
-        let mut csv = String::from(EpochRow::CSV_HEADER);
-        csv.push('\n');
-        for row in rows {
-            csv.push_str(&row.csv());
-            csv.push('\n');
-        }
-        let json = serde_json::to_string_pretty(rows).unwrap_or_default();
-        // Write-then-rename: a crash never leaves a half-written file. A failed write of the
-        // per-epoch files does not stop training; the run's summary is written at the end.
-        for (name, content) in [("metrics.csv", csv), ("metrics.json", json)] {
-            let _ = crate::fsio::write_text(&dir.join(name), &content);
+        if let Some(dir) = &self.dir {
+            // A failed write of the per-epoch files does not stop training; the run's summary
+            // is written at the end.
+            let _ = write_rows(dir, rows);
         }
     }
 }

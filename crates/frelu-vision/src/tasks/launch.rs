@@ -16,7 +16,31 @@ use burn::train::{InferenceStep, Learner, LearnerModel, SupervisedTraining, Trai
 use frelu::schedule::{self, LrCurve, LrShape, ScheduleConfig};
 
 use super::guard::{FiniteLossGuard, LossValue, trained_model};
+use crate::runs::folder::Resumed;
+use crate::runs::history::{MaybeFile, SlopeRecorder};
 use crate::runs::report::{EpochReport, EpochRow};
+
+/// Options that change how a run is shown or where it starts, not what it computes.
+#[derive(Clone, Debug, Default)]
+pub struct RunOptions {
+    /// No progress bar or table on the terminal.
+    pub quiet: bool,
+    /// A label for the progress bar.
+    pub label: String,
+    /// A new run, a resumed one, or one that replaces the run in the folder.
+    pub start: crate::runs::folder::Start,
+}
+
+
+impl RunOptions {
+    /// No terminal output, a fresh run.
+    pub fn quiet() -> Self {
+        Self {
+            quiet: true,
+            ..Self::default()
+        }
+    }
+}
 
 /// How a model is trained, apart from its data and task metrics.
 pub struct Fit<'a, F> {
@@ -41,6 +65,10 @@ pub struct Fit<'a, F> {
     pub quiet: bool,
     /// Appended to error messages (e.g. where the finished epochs' metrics are).
     pub error_context: String,
+    /// Save a checkpoint (model, optimisers, scheduler) after each epoch.
+    pub checkpoints: bool,
+    /// Continue a run from its last complete checkpoint (see `runs::folder::open`).
+    pub resume: Option<Resumed>,
 }
 
 /// Cosine decay to zero over `epochs` epochs after a half-epoch linear warm-up: the curve the
@@ -55,9 +83,11 @@ pub fn cosine_half_epoch_warmup(lr: f64, iters_per_epoch: u64, epochs: usize) ->
 }
 
 /// Trains `model` on the two loaders as `fit` says and returns the trained model (in
-/// validation mode) with the per-epoch rows of the report. `configure` registers the
-/// task's extra metrics, strategy or checkpointers. Errors: the guard's NaN/inf message, a
-/// training error, or an interruption.
+/// validation mode) with the per-epoch rows of the report (a resumed run's earlier rows
+/// included). It registers the checkpointers (model with the slope history, both optimisers,
+/// the scheduler with the schedule's position) and resumes from `fit.resume`; `configure` adds
+/// the task's own metrics or strategy. Errors: the guard's message, a training error, or an
+/// interruption.
 pub fn launch<M, O, F>(
     model: M,
     loader_train: Arc<dyn DataLoader<<M as TrainStep>::Input>>,
@@ -66,7 +96,7 @@ pub fn launch<M, O, F>(
     configure: impl FnOnce(SupervisedTraining<M>) -> SupervisedTraining<M>,
 ) -> crate::Result<(M, Vec<EpochRow>)>
 where
-    M: LearnerModel,
+    M: LearnerModel + Send + Sync,
     <M as TrainStep>::Output: Adaptor<LossInput> + Adaptor<LossValue>,
     <M as InferenceStep>::Output: Adaptor<LossInput>,
     O: Optimizer,
@@ -81,13 +111,24 @@ where
         fit.curve,
         fit.iters_per_epoch,
     );
-    let report = EpochReport::new(Some(fit.out.to_path_buf()), fit.label).quiet(fit.quiet);
+    let mut report = EpochReport::new(Some(fit.out.to_path_buf()), fit.label).quiet(fit.quiet);
+    let resumed = fit.resume.as_ref().map(|r| r.epochs);
+    if let Some(resume) = fit.resume {
+        report = report.resume_from(resume.rows);
+    }
     let log = report.log();
-    let training = SupervisedTraining::new(fit.out, loader_train, loader_valid)
+    let checkpoint_dir = fit.out.join("checkpoint");
+    let files = |name: &str| MaybeFile::new(fit.checkpoints, &checkpoint_dir, name);
+    let recorder = SlopeRecorder::start(fit.out, files("model"), &model, model.valid(), resumed)?;
+    let mut training = SupervisedTraining::new(fit.out, loader_train, loader_valid)
         .metric_train_numeric(LossMetric::new())
         .metric_valid_numeric(LossMetric::new())
         .num_epochs(fit.epochs)
-        .renderer(Box::new(report));
+        .renderer(Box::new(report))
+        .with_custom_checkpointers(recorder, files("optim"), files("scheduler"));
+    if let Some(epochs) = resumed {
+        training = training.checkpoint(epochs);
+    }
     let training = configure(training);
     let guard = FiniteLossGuard::new(training.interrupter());
     let training = training.metric_train(guard.clone());

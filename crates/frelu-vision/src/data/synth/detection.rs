@@ -216,13 +216,7 @@ pub fn make_benchmark(
         let text = serde_json::to_string(&file).expect("serialisable");
         std::fs::write(&path, text).map_err(|e| DataError::io(&path, e))?;
     }
-    let path = out.join("benchmark.json");
-    std::fs::write(
-        &path,
-        serde_json::to_string_pretty(config).expect("serialisable"),
-    )
-    .map_err(|e| DataError::io(&path, e))?;
-    Ok(())
+    super::write_settings(out, config)
 }
 
 #[cfg(test)]

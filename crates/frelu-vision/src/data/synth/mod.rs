@@ -6,6 +6,19 @@ pub mod detection;
 pub mod imagefolder;
 pub mod motion;
 
+use std::path::Path;
+
+use super::DataError;
+
+/// Writes the generator's settings beside what it generated (`benchmark.json`), so a data
+/// folder says how it was made.
+fn write_settings<T: serde::Serialize>(out: &Path, settings: &T) -> Result<(), DataError> {
+    let path = out.join("benchmark.json");
+    let text = serde_json::to_string_pretty(settings)
+        .map_err(|e| DataError::format(&path, e.to_string()))?;
+    std::fs::write(&path, text).map_err(|e| DataError::io(&path, e))
+}
+
 pub use detection::{BenchmarkConfig, make_benchmark};
 pub use imagefolder::write_synthetic;
 pub use motion::{MOTIONS, MotionConfig, make_motion_benchmark};

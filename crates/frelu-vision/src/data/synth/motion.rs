@@ -245,13 +245,7 @@ pub fn make_motion_benchmark(
     }
     let path = out.join("classes.txt");
     std::fs::write(&path, MOTIONS.join("\n") + "\n").map_err(|e| DataError::io(&path, e))?;
-    let path = out.join("benchmark.json");
-    std::fs::write(
-        &path,
-        serde_json::to_string_pretty(config).expect("serialisable"),
-    )
-    .map_err(|e| DataError::io(&path, e))?;
-    Ok(())
+    super::write_settings(out, config)
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@ use frelu::ActivationConfig;
 
 use super::{ActionConfig, ActionSummary, VideoModel};
 use crate::runs::GridSummary;
+use crate::runs::folder::Start;
 use crate::runs::grid::{self, GridRow, GridSpec, GridTask, Metric};
 
 /// Action recognition as a grid task: `base` with each (model, activation).
@@ -73,8 +74,13 @@ impl GridTask for ActionGrid<'_> {
         config: &ActionConfig,
         dir: &Path,
         _label: &str,
+        start: Start,
     ) -> crate::Result<ActionSummary> {
-        super::train(config, dir, true)
+        let options = crate::tasks::launch::RunOptions {
+            start,
+            ..crate::tasks::launch::RunOptions::quiet()
+        };
+        super::train(config, dir, &options)
     }
 
     fn describe(&self, s: &ActionSummary) -> String {

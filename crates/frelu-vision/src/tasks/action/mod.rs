@@ -88,6 +88,8 @@ pub struct ActionConfig {
     pub limit_train: Option<usize>,
     /// Use only the first N validation clips.
     pub limit_val: Option<usize>,
+    /// Save a checkpoint (model, optimiser, scheduler) after each epoch (for `--resume`).
+    pub checkpoints: bool,
 }
 
 impl Default for ActionConfig {
@@ -109,6 +111,7 @@ impl Default for ActionConfig {
             device: "flex".into(),
             limit_train: None,
             limit_val: None,
+            checkpoints: true,
         }
     }
 }

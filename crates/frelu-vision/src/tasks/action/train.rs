@@ -19,7 +19,8 @@ use crate::fsio::write_json;
 use crate::models::trainable_params;
 use crate::models::tsm::{VideoNet, VideoNetConfig};
 use crate::runs::folder::{self, save_trained};
-use crate::tasks::launch::{Fit, cosine_half_epoch_warmup, launch};
+use crate::data::epochs::{EpochClock, training_loader};
+use crate::tasks::launch::{Fit, RunOptions, cosine_half_epoch_warmup, launch};
 
 impl TrainStep for VideoNet {
     type Input = ClipBatch;
@@ -80,10 +81,16 @@ fn datasets(config: &ActionConfig) -> crate::Result<(VideoDataset, VideoDataset,
 
 /// Trains TSM or TSN and writes `config.json`, `metrics.csv`, `model.bpk`, `slopes.json`,
 /// `summary.json` into `out`.
-pub fn train(config: &ActionConfig, out: &Path, quiet: bool) -> crate::Result<ActionSummary> {
+pub fn train(
+    config: &ActionConfig,
+    out: &Path,
+    options: &RunOptions,
+) -> crate::Result<ActionSummary> {
+    let quiet = options.quiet;
     let started = Instant::now();
     config.validate()?;
-    folder::start(out, config)?;
+    let resume = folder::open(out, config, options.start)?;
+    let first_epoch = resume.as_ref().map_or(0, |r| r.epochs);
     let (train_set, val_set, num_classes) = datasets(config)?;
     let (train_len, val_len) = (train_set.len(), val_set.len());
     let device = parse_device(&config.device)?;
@@ -101,11 +108,16 @@ pub fn train(config: &ActionConfig, out: &Path, quiet: bool) -> crate::Result<Ac
             config.segments, config.model, config.activation, config.schedule.schedule
         );
     }
-    let loader_train = DataLoaderBuilder::new(ClipBatcher)
-        .batch_size(config.batch_size)
-        .shuffle(config.seed)
-        .num_workers(config.workers)
-        .build(train_set);
+    let clock = EpochClock::default();
+    let loader_train = training_loader(
+        ClipBatcher,
+        train_set.with_clock(clock.clone()),
+        config.batch_size,
+        config.workers,
+        config.seed,
+        clock,
+        first_epoch as u64,
+    );
     let loader_val = DataLoaderBuilder::new(ClipBatcher)
         .batch_size(config.batch_size)
         .num_workers(config.workers)
@@ -126,7 +138,9 @@ pub fn train(config: &ActionConfig, out: &Path, quiet: bool) -> crate::Result<Ac
         epochs: config.epochs,
         label: config.model.to_string(),
         quiet,
-        error_context: String::new(),
+        error_context: format!(" Metrics of the finished epochs are in {}.", out.display()),
+        checkpoints: config.checkpoints,
+        resume,
     };
     let (model, epochs) = launch(model, loader_train, loader_val, fit, |training| {
         training

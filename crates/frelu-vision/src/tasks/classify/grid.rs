@@ -7,6 +7,7 @@ use super::protocol::Protocol;
 use super::{RunOptions, TrainConfig, TrainSummary};
 use crate::fsio::{read_json, write_json};
 use crate::runs::GridSummary;
+use crate::runs::folder::Start;
 use crate::runs::grid::{self, GridRow, GridSpec, GridTask, Metric};
 
 impl Protocol {
@@ -68,10 +69,17 @@ impl GridTask for ClassifyGrid<'_> {
         self.protocol.run_config(&self.protocol.configs[row], seed)
     }
 
-    fn train(&self, config: &TrainConfig, dir: &Path, label: &str) -> crate::Result<TrainSummary> {
+    fn train(
+        &self,
+        config: &TrainConfig,
+        dir: &Path,
+        label: &str,
+        start: Start,
+    ) -> crate::Result<TrainSummary> {
         let options = RunOptions {
             quiet: self.quiet,
             label: label.to_string(),
+            start,
         };
         super::train(config, dir, &options)
     }
@@ -174,10 +182,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let out = dir.path();
         let protocol = tiny();
-        let options = RunOptions {
-            quiet: true,
-            label: String::new(),
-        };
+        let options = RunOptions::quiet();
         // Simulate a first session that finished two runs and was killed in the third.
         for (config, seed) in [(&protocol.configs[0], 0), (&protocol.configs[1], 0)] {
             let run = out.join("runs").join(run_name(&config.name, seed));

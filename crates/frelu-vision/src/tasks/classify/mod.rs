@@ -22,6 +22,7 @@ use crate::data::image_folder::LoaderReport;
 use crate::models::Architecture;
 use crate::models::resnet::ShortcutKind;
 use crate::runs::{EpochRow, RunSummary};
+pub use crate::tasks::launch::RunOptions;
 pub use train::{classification_output, train};
 
 /// Everything that defines a classification run.
@@ -203,15 +204,6 @@ pub struct TrainSummary {
     /// Image-folder loading: decode throughput and skipped files.
     #[serde(default)]
     pub loader: Option<LoaderReport>,
-}
-
-/// Options that change how a run is shown, not what it computes.
-#[derive(Clone, Debug, Default)]
-pub struct RunOptions {
-    /// No progress bar or table on the terminal.
-    pub quiet: bool,
-    /// A label for the progress bar.
-    pub label: String,
 }
 
 impl RunSummary for TrainSummary {

@@ -7,7 +7,6 @@ use std::time::Instant;
 use crate::error::{Context, ensure};
 use burn::data::dataloader::{DataLoader, DataLoaderBuilder};
 use burn::data::dataset::Dataset;
-use burn::module::Module;
 use burn::nn::loss::CrossEntropyLossConfig;
 use burn::tensor::Device;
 use burn::tensor::distributed::{DistributedConfig, ReduceOperation};
@@ -21,12 +20,12 @@ use std::sync::Arc;
 
 use super::{RunOptions, TrainConfig, TrainSummary};
 use crate::data::datasets::LoadedData;
+use crate::data::epochs::{EpochClock, training_loader};
 use crate::data::{AnyImageDataset, Augment, ImageBatch, ImageBatcher};
 use crate::device::parse_device;
 use crate::fsio::write_json;
 use crate::models::{ModelConfig, Net, trainable_params};
 use crate::runs::folder::{self, save_trained};
-use crate::runs::history::{MaybeFile, SlopeRecorder};
 use crate::runs::report::mean_epoch_seconds;
 use crate::tasks::launch::{Fit, launch};
 
@@ -128,17 +127,23 @@ fn devices(config: &TrainConfig) -> crate::Result<(Device, Vec<Device>)> {
 fn loaders(
     config: &TrainConfig,
     splits: Splits,
+    first_epoch: usize,
 ) -> (
     Arc<dyn DataLoader<ImageBatch>>,
     Arc<dyn DataLoader<ImageBatch>>,
 ) {
     let augment = config.augment.unwrap_or(splits.default_augment);
     let normalize = splits.normalize;
-    let train = DataLoaderBuilder::new(ImageBatcher::new(normalize.clone(), augment, config.seed))
-        .batch_size(config.batch_size)
-        .shuffle(config.seed)
-        .num_workers(config.workers)
-        .build(splits.train);
+    let clock = EpochClock::default();
+    let train = training_loader(
+        ImageBatcher::new(normalize.clone(), augment, config.seed).with_clock(clock.clone()),
+        splits.train.with_clock(clock.clone()),
+        config.batch_size,
+        config.workers,
+        config.seed,
+        clock,
+        first_epoch as u64,
+    );
     let test = DataLoaderBuilder::new(ImageBatcher::new(normalize, Augment::none(), config.seed))
         .batch_size(config.batch_size)
         .num_workers(config.workers)
@@ -206,7 +211,8 @@ pub fn train(
 ) -> crate::Result<TrainSummary> {
     let started = Instant::now();
     config.validate()?;
-    folder::start(out, config)?;
+    let resume = folder::open(out, config, options.start)?;
+    let first_epoch = resume.as_ref().map_or(0, |r| r.epochs);
     let splits = load_splits(config, options.quiet)?;
     let (train_len, test_len) = (splits.train.len(), splits.test.len());
     let (main_device, devices) = devices(config)?;
@@ -216,14 +222,11 @@ pub fn train(
     let slope_params = frelu::params::activation_param_count(&model);
     let data_source = splits.source.clone();
     let loader_stats = splits.loader_stats.clone();
-    let (loader_train, loader_test) = loaders(config, splits);
+    let (loader_train, loader_test) = loaders(config, splits, first_epoch);
     // With several devices each optimiser step consumes one batch per device.
     let iters_per_epoch = train_len
         .div_ceil(config.batch_size)
         .div_ceil(devices.len().max(1)) as u64;
-    let checkpoint_dir = out.join("checkpoint");
-    let files = |name: &str| MaybeFile::new(config.checkpoints, &checkpoint_dir, name);
-    let recorder = SlopeRecorder::start(out, files("model"), &model, model.valid())?;
     let strategy = strategy(config, &devices);
     let fit = Fit {
         out,
@@ -241,12 +244,13 @@ pub fn train(
         label: options.label.clone(),
         quiet: options.quiet,
         error_context: format!(" Metrics of the finished epochs are in {}.", out.display()),
+        checkpoints: config.checkpoints,
+        resume,
     };
     let (model, epochs) = launch(model, loader_train, loader_test, fit, |training| {
         let training = training
             .metric_train_numeric(AccuracyMetric::new())
-            .metric_valid_numeric(AccuracyMetric::new())
-            .with_custom_checkpointers(recorder, files("optim"), files("scheduler"));
+            .metric_valid_numeric(AccuracyMetric::new());
         match strategy {
             Some(strategy) => training.with_training_strategy(TrainingStrategy::Default(strategy)),
             None => training,
@@ -324,10 +328,7 @@ mod tests {
     #[test]
     fn end_to_end_training_reduces_the_loss_and_writes_its_files() {
         let dir = tempfile::tempdir().unwrap();
-        let options = RunOptions {
-            quiet: true,
-            label: String::new(),
-        };
+        let options = RunOptions::quiet();
         let summary = train(
             &quick("frelu", "alternate:3:1:iter", 3),
             dir.path(),
@@ -440,10 +441,7 @@ mod tests {
             checkpoints: false,
             ..TrainConfig::default()
         };
-        let options = RunOptions {
-            quiet: true,
-            label: String::new(),
-        };
+        let options = RunOptions::quiet();
         let summary = train(&config, &dir.path().join("run"), &options).unwrap();
         assert_eq!((summary.train_images, summary.test_images), (40, 4));
         assert_eq!(summary.params, 269_722 + (16 + 6 * 16 + 6 * 32 + 6 * 64));
@@ -468,10 +466,7 @@ mod tests {
             checkpoints: false,
             ..TrainConfig::default()
         };
-        let options = RunOptions {
-            quiet: true,
-            label: String::new(),
-        };
+        let options = RunOptions::quiet();
         let summary = train(&config, &dir.path().join("run"), &options).unwrap();
         assert_eq!((summary.train_images, summary.test_images), (25, 24));
         let loader = summary.loader.unwrap();
@@ -492,10 +487,7 @@ mod tests {
             weight_decay: 0.0,
             ..quick("relu", "joint", 2)
         };
-        let options = RunOptions {
-            quiet: true,
-            label: String::new(),
-        };
+        let options = RunOptions::quiet();
         let err = train(&config, dir.path(), &options)
             .unwrap_err()
             .to_string();

@@ -7,6 +7,7 @@ use frelu::ActivationConfig;
 
 use super::{DetectConfig, DetectSummary, metrics_line};
 use crate::runs::GridSummary;
+use crate::runs::folder::Start;
 use crate::runs::grid::{self, GridRow, GridSpec, GridTask, Metric};
 
 /// Detection as a grid task: `base` with each activation.
@@ -70,8 +71,13 @@ impl GridTask for DetectGrid<'_> {
         config: &DetectConfig,
         dir: &Path,
         _label: &str,
+        start: Start,
     ) -> crate::Result<DetectSummary> {
-        super::train(config, dir, true)
+        let options = crate::tasks::launch::RunOptions {
+            start,
+            ..crate::tasks::launch::RunOptions::quiet()
+        };
+        super::train(config, dir, &options)
     }
 
     fn describe(&self, s: &DetectSummary) -> String {

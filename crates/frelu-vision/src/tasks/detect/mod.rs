@@ -59,6 +59,8 @@ pub struct DetectConfig {
     pub min_score: f32,
     /// IoU of the class-wise NMS.
     pub nms_iou: f32,
+    /// Save a checkpoint (model, optimiser, scheduler) after each epoch (for `--resume`).
+    pub checkpoints: bool,
 }
 
 impl Default for DetectConfig {
@@ -82,6 +84,7 @@ impl Default for DetectConfig {
             limit_val: None,
             min_score: 0.01,
             nms_iou: 0.6,
+            checkpoints: true,
         }
     }
 }

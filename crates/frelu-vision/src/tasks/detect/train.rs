@@ -25,7 +25,8 @@ use crate::models::trainable_params;
 use crate::runs::folder::{self, save_trained};
 use crate::runs::report::mean_epoch_seconds;
 use crate::tasks::guard::LossValue;
-use crate::tasks::launch::{Fit, cosine_half_epoch_warmup, launch};
+use crate::data::epochs::{EpochClock, training_loader};
+use crate::tasks::launch::{Fit, RunOptions, cosine_half_epoch_warmup, launch};
 
 /// The training output: the loss.
 pub struct DetOutput {
@@ -111,21 +112,23 @@ fn loaders(
     config: &DetectConfig,
     train_set: CocoDataset,
     val_set: Arc<CocoDataset>,
+    first_epoch: usize,
 ) -> (Arc<dyn DataLoader<DetBatch>>, Arc<dyn DataLoader<DetBatch>>) {
     let batcher = DetBatcher {
         num_classes: train_set.num_classes(),
         stride: CenterNet::STRIDE,
     };
-    let train = DataLoaderBuilder::new(batcher.clone())
-        .batch_size(config.batch_size)
-        .shuffle(config.seed)
-        .num_workers(config.workers)
-        .build(DetectionDataset::new(
-            Arc::new(train_set),
-            config.image_size,
-            true,
-            config.seed,
-        ));
+    let clock = EpochClock::default();
+    let train = training_loader(
+        batcher.clone(),
+        DetectionDataset::new(Arc::new(train_set), config.image_size, true, config.seed)
+            .with_clock(clock.clone()),
+        config.batch_size,
+        config.workers,
+        config.seed,
+        clock,
+        first_epoch as u64,
+    );
     let val = DataLoaderBuilder::new(batcher.clone())
         .batch_size(config.batch_size)
         .num_workers(config.workers)
@@ -142,10 +145,16 @@ fn loaders(
 /// Trains a detector, evaluates it and writes into `out`: `config.json`, `metrics.csv`,
 /// `model.bpk`, `slopes.json`, `detections.json` (COCO results), `coco_metrics.json`,
 /// `summary.json`.
-pub fn train(config: &DetectConfig, out: &Path, quiet: bool) -> crate::Result<DetectSummary> {
+pub fn train(
+    config: &DetectConfig,
+    out: &Path,
+    options: &RunOptions,
+) -> crate::Result<DetectSummary> {
+    let quiet = options.quiet;
     let started = Instant::now();
     config.validate()?;
-    folder::start(out, config)?;
+    let resume = folder::open(out, config, options.start)?;
+    let first_epoch = resume.as_ref().map_or(0, |r| r.epochs);
     let (train_set, val_set) = load(config)?;
     let num_classes = train_set.num_classes();
     let device = parse_device(&config.device)?;
@@ -164,7 +173,7 @@ pub fn train(config: &DetectConfig, out: &Path, quiet: bool) -> crate::Result<De
     }
     let (train_len, val_len) = (train_set.file.images.len(), val_set.file.images.len());
     let val_set = Arc::new(val_set);
-    let (loader_train, loader_val) = loaders(config, train_set, val_set.clone());
+    let (loader_train, loader_val) = loaders(config, train_set, val_set.clone(), first_epoch);
     let iters = train_len.div_ceil(config.batch_size) as u64;
     let fit = Fit {
         out,
@@ -180,7 +189,9 @@ pub fn train(config: &DetectConfig, out: &Path, quiet: bool) -> crate::Result<De
         epochs: config.epochs,
         label: config.activation.name().to_string(),
         quiet,
-        error_context: String::new(),
+        error_context: format!(" Metrics of the finished epochs are in {}.", out.display()),
+        checkpoints: config.checkpoints,
+        resume,
     };
     let (model, epochs) = launch(model, loader_train, loader_val, fit, |training| training)?;
     let train_seconds = started.elapsed().as_secs_f64();
@@ -241,7 +252,7 @@ mod tests {
             ..DetectConfig::default()
         };
         let run = dir.path().join("run");
-        let summary = train(&config, &run, true).unwrap();
+        let summary = train(&config, &run, &RunOptions::quiet()).unwrap();
         assert_eq!(summary.epochs.len(), 2);
         assert!(
             summary.epochs[1].train_loss < summary.epochs[0].train_loss,

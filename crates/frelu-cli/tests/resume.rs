@@ -1,0 +1,116 @@
+//! The kill test: a `frelu train` run killed with SIGKILL after its first epoch's checkpoint,
+//! then resumed with `--resume`, ends exactly as the same run uninterrupted.
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+const FRELU: &str = env!("CARGO_BIN_EXE_frelu");
+
+/// A small FReLU run with the alternate schedule (its phase must survive the restart too).
+fn train_args(out: &Path) -> Vec<String> {
+    [
+        "train",
+        "--act",
+        "frelu",
+        "--schedule",
+        "alternate:3:1:iter",
+        "--epochs",
+        "3",
+        "--batch",
+        "32",
+        "--limit-train",
+        "1536",
+        "--limit-test",
+        "256",
+        "--lr",
+        "0.05",
+        "-q",
+        "--out",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .chain(std::iter::once(out.display().to_string()))
+    .collect()
+}
+
+fn metrics_without_timing(run: &Path) -> Vec<String> {
+    std::fs::read_to_string(run.join("metrics.csv"))
+        .unwrap()
+        .lines()
+        .map(|l| l.split(',').take(5).collect::<Vec<_>>().join(","))
+        .collect()
+}
+
+#[test]
+fn a_killed_run_resumes_to_the_same_weights_and_metrics() {
+    let dir = tempfile::tempdir().unwrap();
+    let whole = dir.path().join("whole");
+    let status = Command::new(FRELU)
+        .args(train_args(&whole))
+        .status()
+        .unwrap();
+    assert!(status.success());
+
+    // The same run, killed once epoch 1's checkpoint is complete.
+    let cut = dir.path().join("cut");
+    let mut child = Command::new(FRELU)
+        .args(train_args(&cut))
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let checkpoint = cut.join("checkpoint/scheduler-1.bpk");
+    let started = Instant::now();
+    while !checkpoint.exists() {
+        assert!(
+            started.elapsed() < Duration::from_secs(600),
+            "no checkpoint after 10 minutes"
+        );
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the run ended before its first checkpoint"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    assert!(
+        !cut.join("summary.json").exists(),
+        "the run finished before it could be killed; the test needs a longer run"
+    );
+
+    // Without --resume the folder is refused, naming both ways out.
+    let refused = Command::new(FRELU)
+        .args(train_args(&cut))
+        .output()
+        .unwrap();
+    assert!(!refused.status.success());
+    let message = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        message.contains("--resume") && message.contains("--overwrite"),
+        "{message}"
+    );
+
+    let resumed = Command::new(FRELU)
+        .args(train_args(&cut))
+        .arg("--resume")
+        .output()
+        .unwrap();
+    assert!(
+        resumed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&resumed.stderr)
+    );
+
+    // Three epochs, the same losses and accuracies, the same weights and slopes.
+    let rows = metrics_without_timing(&cut);
+    assert_eq!(rows.len(), 4, "{rows:?}");
+    assert_eq!(rows, metrics_without_timing(&whole));
+    // (model.bpk is not compared byte for byte: it stores the random ids of the parameters.)
+    for file in ["slopes.json", "slopes_history.jsonl"] {
+        assert!(
+            std::fs::read(whole.join(file)).unwrap() == std::fs::read(cut.join(file)).unwrap(),
+            "{file} differs between the resumed and the uninterrupted run"
+        );
+    }
+}
