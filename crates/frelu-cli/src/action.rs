@@ -4,12 +4,12 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::{Args, Subcommand};
-use frelu_vision::tasks::launch::RunOptions;
 use frelu::ActivationConfig;
 use frelu::schedule::{Schedule, ScheduleConfig};
 use frelu_vision::data::fashion_mnist;
 use frelu_vision::data::synth::{MotionConfig, make_motion_benchmark};
 use frelu_vision::tasks::action::{self, ActionConfig, VideoModel};
+use frelu_vision::tasks::launch::RunOptions;
 
 /// The library's defaults: the one source of the defaults below.
 fn d() -> ActionConfig {
@@ -98,6 +98,9 @@ pub struct ActionOptions {
     /// Device.
     #[arg(long, default_value_t = d().device)]
     device: String,
+    /// Stop when the training loss passes this many times its start (0 = never).
+    #[arg(long, default_value_t = d().max_loss_growth)]
+    max_loss_growth: f64,
 }
 
 impl ActionOptions {
@@ -112,6 +115,7 @@ impl ActionOptions {
             lr: self.lr,
             workers: self.workers,
             device: self.device.clone(),
+            max_loss_growth: self.max_loss_growth,
             limit_train: self.limit_train,
             limit_val: self.limit_val,
             ..ActionConfig::default()

@@ -4,12 +4,12 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::{Args, Subcommand};
-use frelu_vision::tasks::launch::RunOptions;
 use frelu::ActivationConfig;
 use frelu::schedule::{Schedule, ScheduleConfig};
 use frelu_vision::data::fashion_mnist;
 use frelu_vision::data::synth::{BenchmarkConfig, make_benchmark};
 use frelu_vision::tasks::detect::{self, DetectConfig, metrics_line};
+use frelu_vision::tasks::launch::RunOptions;
 
 /// The library's defaults: the one source of the defaults below.
 fn d() -> DetectConfig {
@@ -96,6 +96,9 @@ pub struct DetectOptions {
     /// Device.
     #[arg(long, default_value_t = d().device)]
     device: String,
+    /// Stop when the training loss passes this many times its start (0 = never).
+    #[arg(long, default_value_t = d().max_loss_growth)]
+    max_loss_growth: f64,
 }
 
 impl DetectOptions {
@@ -113,6 +116,7 @@ impl DetectOptions {
             seed,
             workers: self.workers,
             device: self.device.clone(),
+            max_loss_growth: self.max_loss_growth,
             limit_train: self.limit_train,
             limit_val: self.limit_val,
             ..DetectConfig::default()

@@ -9,9 +9,9 @@ use frelu::ActivationConfig;
 use frelu::schedule::{LrShape, Schedule, ScheduleConfig, Warmup};
 use frelu_vision::data::Augment;
 use frelu_vision::fsio::write_json;
-use frelu_vision::runs::folder::Start;
 use frelu_vision::models::Architecture;
 use frelu_vision::models::resnet::ShortcutKind;
+use frelu_vision::runs::folder::Start;
 use frelu_vision::tasks::classify::{self, DatasetKind, RunOptions, TrainConfig};
 
 mod action;
@@ -375,9 +375,12 @@ pub struct TrainArgs {
     /// Device: flex (CPU), wgpu, cuda[:N] (the last two need the cargo features).
     #[arg(long, default_value_t = defaults().device)]
     device: String,
-    /// Do not write per-epoch checkpoints.
+    /// Do not write per-epoch checkpoints (a run without them cannot be resumed).
     #[arg(long)]
     no_checkpoints: bool,
+    /// Stop when the training loss passes this many times its start (0 = never).
+    #[arg(long, default_value_t = defaults().max_loss_growth)]
+    max_loss_growth: f64,
     /// Output folder (default runs/DATASET-MODEL-ACT-sSEED).
     #[arg(long)]
     out: Option<PathBuf>,
@@ -429,6 +432,7 @@ impl TrainArgs {
             devices: self.devices.clone(),
             ddp: self.ddp,
             checkpoints: !self.no_checkpoints,
+            max_loss_growth: self.max_loss_growth,
         }
     }
 

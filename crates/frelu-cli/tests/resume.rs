@@ -80,10 +80,7 @@ fn a_killed_run_resumes_to_the_same_weights_and_metrics() {
     );
 
     // Without --resume the folder is refused, naming both ways out.
-    let refused = Command::new(FRELU)
-        .args(train_args(&cut))
-        .output()
-        .unwrap();
+    let refused = Command::new(FRELU).args(train_args(&cut)).output().unwrap();
     assert!(!refused.status.success());
     let message = String::from_utf8_lossy(&refused.stderr);
     assert!(

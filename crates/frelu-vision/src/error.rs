@@ -127,8 +127,9 @@ impl<T, E: Into<Error>> Context<T> for std::result::Result<T, E> {
 /// Returns an [`Error::Invalid`] with the formatted message when the condition is false.
 macro_rules! ensure {
     ($cond:expr, $($arg:tt)+) => {
-        if !$cond {
-            return Err($crate::error::Error::Invalid(format!($($arg)+)));
+        match $cond {
+            true => {}
+            false => return Err($crate::error::Error::Invalid(format!($($arg)+))),
         }
     };
 }

@@ -540,8 +540,9 @@ where
     };
     // By id and by path: a model whose record is loaded later (a resumed run) keeps its paths
     // but takes the ids of the record.
-    let slopes = ParamGroup::from_ids(slope_ids)
-        .fuse(&ParamGroup::from_paths(crate::params::activation_param_paths(model)));
+    let slopes = ParamGroup::from_ids(slope_ids).fuse(&ParamGroup::from_paths(
+        crate::params::activation_param_paths(model),
+    ));
     let optim = ModuleOptimizer::from(Freezable(weights_optim)).with_group(
         slopes.clone(),
         Freezable(slopes_optim),

@@ -104,6 +104,31 @@ impl CocoDataset {
         Self::new(file, image_dir, annotations)
     }
 
+    /// Checks that every image file exists and that its real size is the `width` × `height`
+    /// the annotations say (boxes and training targets are in those pixels). Reads headers
+    /// only. The error names the file.
+    pub fn check_images(&self) -> Result<(), DataError> {
+        for image in &self.file.images {
+            let path = self.image_dir.join(&image.file_name);
+            let (w, h) = image::ImageReader::open(&path)
+                .map_err(|e| DataError::io(&path, e))?
+                .with_guessed_format()
+                .map_err(|e| DataError::io(&path, e))?
+                .into_dimensions()
+                .map_err(|e| DataError::format(&path, format!("cannot read the image: {e}")))?;
+            if (w, h) != (image.width, image.height) {
+                return Err(DataError::format(
+                    &path,
+                    format!(
+                        "is {w}×{h} pixels but the annotations give image {} as {}×{}",
+                        image.id, image.width, image.height
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+
     /// Validates an already parsed file; `source` names it in errors.
     pub fn new(file: CocoFile, image_dir: &Path, source: &Path) -> Result<Self, DataError> {
         let bad = |message: String| DataError::format(source, message);

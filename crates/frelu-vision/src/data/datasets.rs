@@ -98,8 +98,23 @@ impl LoadedData {
         normalize: Normalize,
         default_augment: Augment,
         source: String,
-    ) -> Self {
-        Self {
+    ) -> Result<Self, DataError> {
+        let shape = |s: &ImageSet| (s.channels, s.height, s.width);
+        if shape(&train) != shape(&test) {
+            let (c, h, w) = shape(&train);
+            let (tc, th, tw) = shape(&test);
+            return Err(DataError::InvalidOption(format!(
+                "{source}: the training images are {c}×{h}×{w} but the test images are \
+                 {tc}×{th}×{tw}; both splits must have the same size"
+            )));
+        }
+        if train.num_classes != test.num_classes {
+            return Err(DataError::InvalidOption(format!(
+                "{source}: the training split has {} classes, the test split {}",
+                train.num_classes, test.num_classes
+            )));
+        }
+        Ok(Self {
             channels: train.channels,
             num_classes: train.num_classes,
             image_size: (train.height, train.width),
@@ -109,7 +124,7 @@ impl LoadedData {
             normalize,
             default_augment,
             source,
-        }
+        })
     }
 }
 
@@ -132,7 +147,7 @@ impl DatasetKind {
                     Normalize::new(vec![fashion_mnist::MEAN], vec![fashion_mnist::STD]),
                     Augment::none(),
                     source.to_string(),
-                ))
+                )?)
             }
             Self::ImageFolder => load_folder(dir, resolution, seed),
             Self::Cifar10 | Self::Cifar100 => self.load_cifar(dir),
@@ -169,7 +184,7 @@ impl DatasetKind {
                 }
             },
         };
-        Ok(LoadedData::in_memory(
+        LoadedData::in_memory(
             read_cifar(&dir, kind, true)?,
             read_cifar(&dir, kind, false)?,
             Normalize::new(mean, std),
@@ -178,7 +193,7 @@ impl DatasetKind {
                 flip: true,
             },
             dir.display().to_string(),
-        ))
+        )
     }
 }
 
@@ -191,6 +206,9 @@ fn load_folder(dir: Option<&Path>, resolution: usize, seed: u64) -> Result<Loade
     };
     let train = ImageFolder::scan(&dir.join("train"), None)?;
     let val = ImageFolder::scan(&dir.join("val"), Some(&train.classes))?;
+    // Unreadable training files are skipped and reported; validation files are checked now,
+    // so that a broken one is not found only after an epoch, nor silently replaced.
+    val.check_readable()?;
     let num_classes = train.classes.len();
     let train = ImageFolderDataset::new(train, FolderTransform::Train, resolution, seed);
     let stats = train.stats();
@@ -215,6 +233,25 @@ fn load_folder(dir: Option<&Path>, resolution: usize, seed: u64) -> Result<Loade
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn splits_of_different_image_sizes_are_refused() {
+        use crate::data::idx::write_idx;
+        let dir = tempfile::tempdir().unwrap();
+        let write = |name: &str, dims: &[usize], data: &[u8]| {
+            write_idx(&dir.path().join(name), dims, data, false).unwrap()
+        };
+        write("train-images-idx3-ubyte", &[2, 32, 32], &[1; 2 * 32 * 32]);
+        write("train-labels-idx1-ubyte", &[2], &[0, 1]);
+        write("t10k-images-idx3-ubyte", &[2, 28, 28], &[1; 2 * 28 * 28]);
+        write("t10k-labels-idx1-ubyte", &[2], &[1, 0]);
+        let err = DatasetKind::FashionMnist
+            .load(Some(dir.path()), 224, 0)
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(err.contains("1×32×32") && err.contains("1×28×28"), "{err}");
+    }
 
     #[test]
     fn dataset_names() {

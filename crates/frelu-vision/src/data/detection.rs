@@ -277,7 +277,9 @@ pub fn load_split(root: &Path, split: &str) -> Result<CocoDataset, DataError> {
             annotations.display()
         )));
     }
-    CocoDataset::load(&annotations, &images)
+    let dataset = CocoDataset::load(&annotations, &images)?;
+    dataset.check_images()?;
+    Ok(dataset)
 }
 
 #[cfg(test)]

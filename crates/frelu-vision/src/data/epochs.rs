@@ -120,7 +120,7 @@ pub struct EpochLoader<O> {
 impl<O: 'static> EpochLoader<O> {
     /// Wraps `inner` (built without burn's own shuffling, over an [`EpochShuffled`] dataset
     /// sharing `clock`); the first `iter()` is epoch `first_epoch`.
-    pub fn new(
+    pub fn wrap(
         inner: Arc<dyn DataLoader<O>>,
         clock: EpochClock,
         seed: u64,
@@ -135,7 +135,11 @@ impl<O: 'static> EpochLoader<O> {
         })
     }
 
-    fn with_inner(&self, inner: Arc<dyn DataLoader<O>>, device: Option<Device>) -> Arc<dyn DataLoader<O>> {
+    fn with_inner(
+        &self,
+        inner: Arc<dyn DataLoader<O>>,
+        device: Option<Device>,
+    ) -> Arc<dyn DataLoader<O>> {
         Arc::new(Self {
             inner,
             clock: self.clock.clone(),
@@ -192,7 +196,7 @@ where
         .batch_size(batch_size)
         .num_workers(workers)
         .build(EpochShuffled::new(dataset, seed, clock.clone()));
-    EpochLoader::new(inner, clock, seed, first_epoch)
+    EpochLoader::wrap(inner, clock, seed, first_epoch)
 }
 
 #[cfg(test)]
@@ -203,7 +207,11 @@ mod tests {
     #[test]
     fn the_order_depends_on_the_epoch_only() {
         let clock = EpochClock::default();
-        let data = EpochShuffled::new(InMemDataset::new((0..50).collect::<Vec<u32>>()), 7, clock.clone());
+        let data = EpochShuffled::new(
+            InMemDataset::new((0..50).collect::<Vec<u32>>()),
+            7,
+            clock.clone(),
+        );
         let read = |d: &EpochShuffled<InMemDataset<u32>>| -> Vec<u32> {
             (0..d.len()).map(|i| d.get(i).unwrap()).collect()
         };

@@ -116,6 +116,12 @@ pub fn locate(explicit: Option<&Path>) -> Result<Source, DataError> {
     }
     if let Some(env) = std::env::var_os("FRELU_DATA") {
         let env = PathBuf::from(env);
+        if !env.is_dir() {
+            return Err(DataError::NotFound(format!(
+                "FRELU_DATA is set to {}, which is not a folder; fix or unset it",
+                env.display()
+            )));
+        }
         for candidate in [env.join("fashion-mnist"), env.clone()] {
             if complete(&candidate) {
                 return Ok(Source::Dir(candidate, "$FRELU_DATA"));

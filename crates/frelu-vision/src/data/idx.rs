@@ -110,6 +110,12 @@ pub(crate) fn idx_pair(
             format!("expected 3 dimensions [count, rows, cols], found {dims:?}"),
         ));
     };
+    if count == 0 || rows == 0 || cols == 0 {
+        return Err(DataError::format(
+            images,
+            format!("holds {count} images of {rows}×{cols} pixels: nothing to train on"),
+        ));
+    }
     if label_dims.len() != 1 {
         return Err(DataError::format(
             labels,

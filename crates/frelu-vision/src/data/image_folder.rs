@@ -57,6 +57,7 @@ impl ImageFolder {
                 "no class folders (expected ROOT/<split>/<class>/<image files>)",
             ));
         }
+        let training = classes.is_none();
         let classes: Vec<String> = match classes {
             Some(known) => {
                 if let Some(unknown) = found.iter().find(|c| !known.contains(c)) {
@@ -88,6 +89,15 @@ impl ImageFolder {
                 })
                 .collect();
             files.sort();
+            if files.is_empty() && training {
+                return Err(DataError::format(
+                    &dir,
+                    format!(
+                        "class '{class}' has no .jpg, .jpeg or .png files: it would be a class \
+                         with no training data; add images or remove the folder"
+                    ),
+                ));
+            }
             samples.extend(files.into_iter().map(|f| (f, label)));
         }
         if samples.is_empty() {
@@ -101,6 +111,41 @@ impl ImageFolder {
             classes,
             samples,
         })
+    }
+}
+
+impl ImageFolder {
+    /// Checks that every image's header can be read (format and size), without decoding the
+    /// pixels: for a validation split, whose unreadable files would otherwise be found only
+    /// after a training epoch. The error names the first unreadable files.
+    pub fn check_readable(&self) -> Result<(), DataError> {
+        let bad: Vec<String> = self
+            .samples
+            .iter()
+            .filter_map(|(path, _)| {
+                let dims = image::ImageReader::open(path)
+                    .and_then(|r| r.with_guessed_format())
+                    .map_err(|e| e.to_string())
+                    .and_then(|r| r.into_dimensions().map_err(|e| e.to_string()));
+                match dims {
+                    Ok((w, h)) if w > 0 && h > 0 => None,
+                    Ok(_) => Some(format!("{} (empty image)", path.display())),
+                    Err(e) => Some(format!("{} ({e})", path.display())),
+                }
+            })
+            .collect();
+        if bad.is_empty() {
+            return Ok(());
+        }
+        Err(DataError::format(
+            &self.root,
+            format!(
+                "{} unreadable image(s): {}{}",
+                bad.len(),
+                bad.iter().take(5).cloned().collect::<Vec<_>>().join(", "),
+                if bad.len() > 5 { ", ..." } else { "" }
+            ),
+        ))
     }
 }
 
@@ -390,6 +435,27 @@ mod tests {
         let b = eval.get(5).unwrap();
         assert_eq!(a.pixels, b.pixels, "evaluation transform is deterministic");
         assert_eq!(a.label, 1);
+    }
+
+    #[test]
+    fn empty_training_classes_and_unreadable_validation_images_are_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        crate::data::synth::write_synthetic(dir.path(), 2, 3, 16, false).unwrap();
+        std::fs::create_dir_all(dir.path().join("train/class99")).unwrap();
+        let err = ImageFolder::scan(&dir.path().join("train"), None)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("class 'class99' has no"), "{err}");
+        std::fs::remove_dir(dir.path().join("train/class99")).unwrap();
+        let train = ImageFolder::scan(&dir.path().join("train"), None).unwrap();
+        let val = ImageFolder::scan(&dir.path().join("val"), Some(&train.classes)).unwrap();
+        assert!(val.check_readable().is_ok());
+        std::fs::write(dir.path().join("val/class01/img000.png"), b"not a png").unwrap();
+        let err = val.check_readable().unwrap_err().to_string();
+        assert!(
+            err.contains("1 unreadable image(s)") && err.contains("img000.png"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -269,7 +269,10 @@ impl Batcher<ImageItem, ImageBatch> for ImageBatcher {
             && clock.get() != state.0
         {
             let epoch = clock.get();
-            *state = (epoch, StdRng::seed_from_u64(epochs::epoch_seed(self.seed, epoch)));
+            *state = (
+                epoch,
+                StdRng::seed_from_u64(epochs::epoch_seed(self.seed, epoch)),
+            );
         }
         let rng = &mut state.1;
         let mut scratch = Vec::new();
@@ -282,8 +285,7 @@ impl Batcher<ImageItem, ImageBatch> for ImageBatcher {
             let pixels = if self.augment.is_none() {
                 &item.pixels
             } else {
-                self.augment
-                    .apply(&item.pixels, c, h, w, rng, &mut scratch);
+                self.augment.apply(&item.pixels, c, h, w, rng, &mut scratch);
                 &scratch
             };
             self.normalize.extend(pixels, c, &mut images);

@@ -69,6 +69,16 @@ impl Architecture {
         },
     ];
 
+    /// The smallest image side the network takes: below it a pooling stage would leave no
+    /// pixel (simple-cnn pools twice by 2, VGG five times).
+    pub fn min_input_size(&self) -> usize {
+        match self {
+            Self::SimpleCnn => 4,
+            Self::Vgg16Bn { .. } => 32,
+            Self::CifarResNet { .. } | Self::ResNet { .. } | Self::MobileNetV1 => 1,
+        }
+    }
+
     /// The names of [`Architecture::ALL`], comma-separated.
     pub fn names() -> String {
         Self::ALL.map(|a| a.to_string()).join(", ")
@@ -135,6 +145,10 @@ pub struct ModelConfig {
     pub shortcut: ShortcutKind,
     /// Width multiplier α (MobileNetV1).
     pub width: f64,
+    /// Height × width of the input images, when known: checked against the smallest size the
+    /// architecture takes.
+    #[serde(default)]
+    pub input_size: Option<(usize, usize)>,
 }
 
 impl ModelConfig {
@@ -152,11 +166,24 @@ impl ModelConfig {
             activation,
             shortcut: ShortcutKind::A,
             width: 1.0,
+            input_size: None,
         }
     }
 
     /// Builds the network on `device`; a configuration it cannot take is an error.
     pub fn init(&self, device: &Device) -> Result<Net, ModelError> {
+        let min = self.architecture.min_input_size();
+        if let Some((h, w)) = self.input_size
+            && (h < min || w < min)
+        {
+            return Err(ModelError::config(
+                &self.architecture.to_string(),
+                format!(
+                    "images of {h}×{w} pixels are too small: it needs at least {min}×{min} \
+                     (choose another --model, or a larger --resolution)"
+                ),
+            ));
+        }
         Ok(match self.architecture {
             Architecture::SimpleCnn => Net::SimpleCnn(
                 SimpleCnnConfig::new()
@@ -268,6 +295,31 @@ mod tests {
                 .unwrap_err()
                 .contains("unknown model")
         );
+    }
+
+    #[test]
+    fn each_model_takes_its_smallest_input_and_rejects_a_smaller_one() {
+        use burn::tensor::Distribution;
+        let device = Device::flex();
+        for arch in Architecture::ALL {
+            let min = arch.min_input_size();
+            let config = |side: usize| ModelConfig {
+                width: 0.25,
+                input_size: Some((side, side)),
+                ..ModelConfig::new(arch, 3, 4, ActivationConfig::Relu)
+            };
+            let net = config(min).init(&device).unwrap();
+            let x = Tensor::<4>::random([2, 3, min, min], Distribution::Default, &device);
+            let logits: Vec<f32> = net.forward(x).try_into_vec_as().unwrap();
+            assert!(
+                logits.iter().all(|v| v.is_finite()),
+                "{arch} at {min}: {logits:?}"
+            );
+            if min > 1 {
+                let err = config(min - 1).init(&device).unwrap_err().to_string();
+                assert!(err.contains(&format!("at least {min}×{min}")), "{err}");
+            }
+        }
     }
 
     #[test]

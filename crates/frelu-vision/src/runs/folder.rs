@@ -221,9 +221,11 @@ fn clear_run(dir: &Path) -> crate::Result<()> {
 /// scheduler all written), or 0.
 pub fn last_checkpoint(dir: &Path) -> usize {
     let complete = |k: usize| {
-        ["model", "optim", "scheduler"]
-            .iter()
-            .all(|n| dir.join("checkpoint").join(format!("{n}-{k}.bpk")).is_file())
+        ["model", "optim", "scheduler"].iter().all(|n| {
+            dir.join("checkpoint")
+                .join(format!("{n}-{k}.bpk"))
+                .is_file()
+        })
     };
     let Ok(entries) = std::fs::read_dir(dir.join("checkpoint")) else {
         return 0;
@@ -231,7 +233,10 @@ pub fn last_checkpoint(dir: &Path) -> usize {
     entries
         .filter_map(|e| {
             let name = e.ok()?.file_name().to_string_lossy().into_owned();
-            name.strip_prefix("model-")?.strip_suffix(".bpk")?.parse().ok()
+            name.strip_prefix("model-")?
+                .strip_suffix(".bpk")?
+                .parse()
+                .ok()
         })
         .filter(|&k| complete(k))
         .max()
@@ -288,29 +293,10 @@ pub fn open<C>(out: &Path, config: &C, start: Start) -> crate::Result<Option<Res
 where
     C: Serialize + DeserializeOwned,
 {
+    check_start(out, config, start)?;
     match start {
-        Start::Fresh if holds_run(out) => {
-            return Err(crate::Error::Run(format!(
-                "{} already holds a run; add --resume to continue it from its last checkpoint, \
-                 or --overwrite to delete it and start again (or choose another --out)",
-                out.display()
-            )));
-        }
         Start::Overwrite => clear_run(out)?,
         Start::Resume => {
-            if !holds_run(out) {
-                return Err(crate::Error::Run(format!(
-                    "nothing to resume in {}: it holds no run",
-                    out.display()
-                )));
-            }
-            if out.join(SUMMARY).is_file() {
-                return Err(crate::Error::Run(format!(
-                    "the run in {} is finished; nothing to resume",
-                    out.display()
-                )));
-            }
-            check_same_config(out, config)?;
             let k = last_checkpoint(out);
             if k == 0 {
                 clear_run(out)?;
@@ -323,6 +309,31 @@ where
     }
     start_folder(out, config)?;
     Ok(None)
+}
+
+/// The checks of [`open`], writing nothing: call it before loading data so that a refused
+/// folder is reported at once and a run that fails to start leaves no folder behind.
+pub fn check_start<C>(out: &Path, config: &C, start: Start) -> crate::Result<()>
+where
+    C: Serialize + DeserializeOwned,
+{
+    match start {
+        Start::Fresh if holds_run(out) => Err(crate::Error::Run(format!(
+            "{} already holds a run; add --resume to continue it from its last checkpoint, \
+             or --overwrite to delete it and start again (or choose another --out)",
+            out.display()
+        ))),
+        Start::Resume if !holds_run(out) => Err(crate::Error::Run(format!(
+            "nothing to resume in {}: it holds no run",
+            out.display()
+        ))),
+        Start::Resume if out.join(SUMMARY).is_file() => Err(crate::Error::Run(format!(
+            "the run in {} is finished; nothing to resume",
+            out.display()
+        ))),
+        Start::Resume => check_same_config(out, config),
+        _ => Ok(()),
+    }
 }
 
 #[cfg(test)]

@@ -180,7 +180,9 @@ pub fn run<T: GridTask>(
             }
             RunState::Interrupted if folder::last_checkpoint(&dir) > 0 => {
                 let k = folder::last_checkpoint(&dir);
-                log(&format!("{head}: interrupted earlier, resuming after epoch {k}"));
+                log(&format!(
+                    "{head}: interrupted earlier, resuming after epoch {k}"
+                ));
                 start = Start::Resume;
             }
             RunState::Interrupted => {

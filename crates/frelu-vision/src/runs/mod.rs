@@ -5,6 +5,7 @@
 pub mod folder;
 pub mod grid;
 pub mod history;
+pub mod log;
 pub mod report;
 pub mod summary;
 

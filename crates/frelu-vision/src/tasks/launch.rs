@@ -18,6 +18,7 @@ use frelu::schedule::{self, LrCurve, LrShape, ScheduleConfig};
 use super::guard::{FiniteLossGuard, LossValue, trained_model};
 use crate::runs::folder::Resumed;
 use crate::runs::history::{MaybeFile, SlopeRecorder};
+use crate::runs::log::RunLog;
 use crate::runs::report::{EpochReport, EpochRow};
 
 /// Options that change how a run is shown or where it starts, not what it computes.
@@ -30,7 +31,6 @@ pub struct RunOptions {
     /// A new run, a resumed one, or one that replaces the run in the folder.
     pub start: crate::runs::folder::Start,
 }
-
 
 impl RunOptions {
     /// No terminal output, a fresh run.
@@ -69,6 +69,8 @@ pub struct Fit<'a, F> {
     pub checkpoints: bool,
     /// Continue a run from its last complete checkpoint (see `runs::folder::open`).
     pub resume: Option<Resumed>,
+    /// Stop when the training loss passes this many times its start (see `tasks::guard`).
+    pub max_loss_growth: f64,
 }
 
 /// Cosine decay to zero over `epochs` epochs after a half-epoch linear warm-up: the curve the
@@ -98,7 +100,7 @@ pub fn launch<M, O, F>(
 where
     M: LearnerModel + Send + Sync,
     <M as TrainStep>::Output: Adaptor<LossInput> + Adaptor<LossValue>,
-    <M as InferenceStep>::Output: Adaptor<LossInput>,
+    <M as InferenceStep>::Output: Adaptor<LossInput> + Adaptor<LossValue>,
     O: Optimizer,
     F: Fn(f64) -> O,
 {
@@ -113,6 +115,11 @@ where
     );
     let mut report = EpochReport::new(Some(fit.out.to_path_buf()), fit.label).quiet(fit.quiet);
     let resumed = fit.resume.as_ref().map(|r| r.epochs);
+    let loss_reference = fit
+        .resume
+        .as_ref()
+        .and_then(|r| r.rows.first())
+        .map(|r| r.train_loss);
     if let Some(resume) = fit.resume {
         report = report.resume_from(resume.rows);
     }
@@ -125,13 +132,18 @@ where
         .metric_valid_numeric(LossMetric::new())
         .num_epochs(fit.epochs)
         .renderer(Box::new(report))
+        .with_application_logger(Some(Box::new(RunLog::new(fit.out.join("experiment.log")))))
         .with_custom_checkpointers(recorder, files("optim"), files("scheduler"));
     if let Some(epochs) = resumed {
         training = training.checkpoint(epochs);
     }
     let training = configure(training);
-    let guard = FiniteLossGuard::new(training.interrupter());
-    let training = training.metric_train(guard.clone());
+    let guard = FiniteLossGuard::new(training.interrupter())
+        .with_growth_bound(fit.max_loss_growth, loss_reference)
+        .after_epochs(resumed.unwrap_or(0));
+    let training = training
+        .metric_train(guard.clone())
+        .metric_valid(guard.for_test());
     let result = training.launch(Learner::new(model, optim, scheduler));
     let model = trained_model(&guard, result, &fit.error_context)?;
     Ok((model, log.rows()))

@@ -238,6 +238,33 @@ mod tests {
     }
 
     #[test]
+    fn images_that_disagree_with_their_annotations_are_refused_at_load() {
+        let dir = tempfile::tempdir().unwrap();
+        make_benchmark(
+            dir.path(),
+            &small_config(1),
+            &fashion_mnist::Source::Bundled,
+        )
+        .unwrap();
+        assert!(load_split(dir.path(), "val").is_ok());
+        // A width the real image does not have.
+        let path = dir.path().join("annotations/instances_val.json");
+        let mut file: CocoFile =
+            serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        file.images[0].width += 10;
+        std::fs::write(&path, serde_json::to_string(&file).unwrap()).unwrap();
+        let err = load_split(dir.path(), "val").unwrap_err().to_string();
+        assert!(err.contains("but the annotations give image"), "{err}");
+        // A missing image file, named.
+        file.images[0].width -= 10;
+        std::fs::write(&path, serde_json::to_string(&file).unwrap()).unwrap();
+        let missing = dir.path().join("val").join(&file.images[1].file_name);
+        std::fs::remove_file(&missing).unwrap();
+        let err = load_split(dir.path(), "val").unwrap_err().to_string();
+        assert!(err.contains(&file.images[1].file_name), "{err}");
+    }
+
+    #[test]
     fn the_benchmark_is_deterministic_valid_coco() {
         let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
         let source = fashion_mnist::Source::Bundled;

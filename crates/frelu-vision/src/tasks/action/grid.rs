@@ -121,6 +121,46 @@ mod tests {
     use crate::data::fashion_mnist::Source;
     use crate::data::synth::{MotionConfig, make_motion_benchmark};
     use crate::tasks::action::ActionConfig;
+    use crate::tasks::launch::RunOptions;
+
+    #[test]
+    fn a_validation_label_beyond_the_training_classes_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data");
+        let bench = MotionConfig {
+            frames: 4,
+            size: 32,
+            train_clips: 16,
+            val_clips: 8,
+            seed: 0,
+            ..MotionConfig::default()
+        };
+        make_motion_benchmark(&data, &bench, &Source::Bundled).unwrap();
+        std::fs::remove_file(data.join("classes.txt")).unwrap();
+        let val = std::fs::read_to_string(data.join("val.txt")).unwrap();
+        let mut lines: Vec<String> = val.lines().map(String::from).collect();
+        let first: Vec<&str> = lines[0].split_whitespace().collect();
+        lines[0] = format!("{} {} 50", first[0], first[1]);
+        std::fs::write(data.join("val.txt"), lines.join("\n") + "\n").unwrap();
+        let config = ActionConfig {
+            data,
+            segments: 4,
+            frame_size: 32,
+            epochs: 1,
+            batch_size: 8,
+            workers: 0,
+            ..ActionConfig::default()
+        };
+        let out = dir.path().join("run");
+        let err = crate::tasks::action::train(&config, &out, &RunOptions::quiet())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("has label 50") && err.contains("val.txt"),
+            "{err}"
+        );
+        assert!(!out.exists(), "a run that cannot start leaves no folder");
+    }
 
     #[test]
     fn trains_tsm_on_a_generated_benchmark_and_compares() {

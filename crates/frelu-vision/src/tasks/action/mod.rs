@@ -90,6 +90,8 @@ pub struct ActionConfig {
     pub limit_val: Option<usize>,
     /// Save a checkpoint (model, optimiser, scheduler) after each epoch (for `--resume`).
     pub checkpoints: bool,
+    /// Stop when the training loss passes this many times its start (0 = never).
+    pub max_loss_growth: f64,
 }
 
 impl Default for ActionConfig {
@@ -112,6 +114,7 @@ impl Default for ActionConfig {
             limit_train: None,
             limit_val: None,
             checkpoints: true,
+            max_loss_growth: crate::tasks::guard::DEFAULT_MAX_LOSS_GROWTH,
         }
     }
 }
@@ -149,6 +152,11 @@ impl ActionConfig {
         ensure!(
             self.lr.is_finite() && self.lr > 0.0,
             "--lr must be positive"
+        );
+        ensure!(
+            self.max_loss_growth >= 0.0,
+            "--max-loss-growth must be ≥ 0 (0 turns the check off), got {}",
+            self.max_loss_growth
         );
         Ok(())
     }

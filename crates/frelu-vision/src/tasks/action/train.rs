@@ -13,13 +13,13 @@ use burn::train::metric::AccuracyMetric;
 use burn::train::{ClassificationOutput, InferenceStep, TrainOutput, TrainStep};
 
 use super::{ActionConfig, ActionSummary, VideoModel};
+use crate::data::epochs::{EpochClock, training_loader};
 use crate::data::video::{ClipBatch, ClipBatcher, VideoDataset, VideoList};
 use crate::device::parse_device;
 use crate::fsio::write_json;
 use crate::models::trainable_params;
 use crate::models::tsm::{VideoNet, VideoNetConfig};
 use crate::runs::folder::{self, save_trained};
-use crate::data::epochs::{EpochClock, training_loader};
 use crate::tasks::launch::{Fit, RunOptions, cosine_half_epoch_warmup, launch};
 
 impl TrainStep for VideoNet {
@@ -54,6 +54,16 @@ fn datasets(config: &ActionConfig) -> crate::Result<(VideoDataset, VideoDataset,
     let train_list = VideoList::load(&config.data, "train")?;
     let val_list = VideoList::load(&config.data, "val")?;
     let num_classes = train_list.classes.len();
+    if let Some(video) = val_list.videos.iter().find(|v| v.label >= num_classes) {
+        return Err(crate::Error::Invalid(format!(
+            "{}: video {} has label {}, but the training list has only {num_classes} classes \
+             (0–{}); add a classes.txt or fix the label",
+            config.data.join("val.txt").display(),
+            video.dir.display(),
+            video.label,
+            num_classes - 1
+        )));
+    }
     let mut train_set = VideoDataset::new(
         train_list,
         config.segments,
@@ -79,6 +89,14 @@ fn datasets(config: &ActionConfig) -> crate::Result<(VideoDataset, VideoDataset,
     Ok((train_set, val_set, num_classes))
 }
 
+/// SGD with momentum 0.9 and weight decay `wd` (none when 0).
+fn sgd(wd: f64) -> impl burn::optim::Optimizer {
+    SgdConfig::new()
+        .with_momentum(Some(MomentumConfig::new()))
+        .with_weight_decay((wd > 0.0).then(|| WeightDecayConfig::new(wd as f32)))
+        .build()
+}
+
 /// Trains TSM or TSN and writes `config.json`, `metrics.csv`, `model.bpk`, `slopes.json`,
 /// `summary.json` into `out`.
 pub fn train(
@@ -89,9 +107,10 @@ pub fn train(
     let quiet = options.quiet;
     let started = Instant::now();
     config.validate()?;
+    folder::check_start(out, config, options.start)?;
+    let (train_set, val_set, num_classes) = datasets(config)?;
     let resume = folder::open(out, config, options.start)?;
     let first_epoch = resume.as_ref().map_or(0, |r| r.epochs);
-    let (train_set, val_set, num_classes) = datasets(config)?;
     let (train_len, val_len) = (train_set.len(), val_set.len());
     let device = parse_device(&config.device)?;
     device.seed(config.seed);
@@ -126,12 +145,7 @@ pub fn train(
     let fit = Fit {
         out,
         schedule: &config.schedule,
-        optimizer: |wd: f64| {
-            SgdConfig::new()
-                .with_momentum(Some(MomentumConfig::new()))
-                .with_weight_decay((wd > 0.0).then(|| WeightDecayConfig::new(wd as f32)))
-                .build()
-        },
+        optimizer: sgd,
         weight_decay: config.weight_decay,
         curve: cosine_half_epoch_warmup(config.lr, iters, config.epochs),
         iters_per_epoch: iters,
@@ -141,6 +155,7 @@ pub fn train(
         error_context: format!(" Metrics of the finished epochs are in {}.", out.display()),
         checkpoints: config.checkpoints,
         resume,
+        max_loss_growth: config.max_loss_growth,
     };
     let (model, epochs) = launch(model, loader_train, loader_val, fit, |training| {
         training

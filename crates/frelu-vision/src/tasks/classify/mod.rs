@@ -83,6 +83,8 @@ pub struct TrainConfig {
     pub ddp: bool,
     /// Save a checkpoint (model, optimiser, scheduler) after each epoch.
     pub checkpoints: bool,
+    /// Stop when the training loss passes this many times its start (0 = never).
+    pub max_loss_growth: f64,
 }
 
 impl Default for TrainConfig {
@@ -113,6 +115,7 @@ impl Default for TrainConfig {
             devices: Vec::new(),
             ddp: false,
             checkpoints: true,
+            max_loss_growth: crate::tasks::guard::DEFAULT_MAX_LOSS_GROWTH,
         }
     }
 }
@@ -121,6 +124,11 @@ impl TrainConfig {
     /// Checks the numbers a user can get wrong.
     pub fn validate(&self) -> crate::Result<()> {
         ensure!(self.epochs >= 1, "--epochs must be at least 1");
+        ensure!(
+            self.max_loss_growth >= 0.0,
+            "--max-loss-growth must be ≥ 0 (0 turns the check off), got {}",
+            self.max_loss_growth
+        );
         ensure!(self.batch_size >= 1, "--batch must be at least 1");
         ensure!(
             self.lr.is_finite() && self.lr > 0.0,
@@ -159,6 +167,14 @@ impl TrainConfig {
         ensure!(
             !self.nesterov || self.momentum > 0.0,
             "--nesterov needs --momentum > 0"
+        );
+        ensure!(
+            !self.ddp || self.devices.len() >= 2,
+            "--ddp needs at least two --devices (e.g. --devices cuda:0,cuda:1)"
+        );
+        ensure!(
+            self.devices.len() != 1,
+            "--devices needs at least two devices; for one, use --device"
         );
         Ok(())
     }

@@ -67,6 +67,7 @@ struct Splits {
     default_augment: Augment,
     source: String,
     loader_stats: Option<Arc<crate::data::image_folder::LoaderStats>>,
+    image_size: (usize, usize),
 }
 
 fn load_splits(config: &TrainConfig, quiet: bool) -> crate::Result<Splits> {
@@ -110,7 +111,22 @@ fn load_splits(config: &TrainConfig, quiet: bool) -> crate::Result<Splits> {
         default_augment,
         source,
         loader_stats,
+        image_size: (height, width),
     })
+}
+
+/// Refuses an augmentation that does not fit the images (a crop padding larger than them).
+fn check_augment(config: &TrainConfig, (height, width): (usize, usize)) -> crate::Result<()> {
+    if let Some(augment) = config.augment {
+        ensure!(
+            augment.crop_pad <= height.min(width),
+            "--augment crop:{} pads by more than the {height}×{width} images themselves; use a \
+             padding of at most {}",
+            augment.crop_pad,
+            height.min(width)
+        );
+    }
+    Ok(())
 }
 
 /// The main device and the data-parallel devices of a run.
@@ -176,6 +192,7 @@ fn build_model(
     let model_config = ModelConfig {
         shortcut: config.shortcut,
         width: config.width,
+        input_size: Some(splits.image_size),
         ..ModelConfig::new(
             config.model,
             splits.channels,
@@ -211,13 +228,15 @@ pub fn train(
 ) -> crate::Result<TrainSummary> {
     let started = Instant::now();
     config.validate()?;
-    let resume = folder::open(out, config, options.start)?;
-    let first_epoch = resume.as_ref().map_or(0, |r| r.epochs);
+    folder::check_start(out, config, options.start)?;
     let splits = load_splits(config, options.quiet)?;
+    check_augment(config, splits.image_size)?;
     let (train_len, test_len) = (splits.train.len(), splits.test.len());
     let (main_device, devices) = devices(config)?;
     main_device.seed(config.seed);
     let model = build_model(config, &splits, &main_device, options.quiet)?;
+    let resume = folder::open(out, config, options.start)?;
+    let first_epoch = resume.as_ref().map_or(0, |r| r.epochs);
     let params = trainable_params(&model);
     let slope_params = frelu::params::activation_param_count(&model);
     let data_source = splits.source.clone();
@@ -246,6 +265,7 @@ pub fn train(
         error_context: format!(" Metrics of the finished epochs are in {}.", out.display()),
         checkpoints: config.checkpoints,
         resume,
+        max_loss_growth: config.max_loss_growth,
     };
     let (model, epochs) = launch(model, loader_train, loader_test, fit, |training| {
         let training = training
@@ -493,5 +513,36 @@ mod tests {
             .to_string();
         assert!(err.contains("the training loss became"), "{err}");
         assert!(err.contains("at step"), "{err}");
+    }
+
+    #[test]
+    fn a_loss_that_grows_without_bound_stops_the_run() {
+        let dir = tempfile::tempdir().unwrap();
+        // A learning rate that makes the loss explode while it stays finite for a while.
+        let config = TrainConfig {
+            lr: 1000.0,
+            lr_shape: LrShape::Constant,
+            ..quick("relu", "joint", 2)
+        };
+        let err = train(&config, dir.path(), &RunOptions::quiet())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("grew from") || err.contains("the training loss became"),
+            "{err}"
+        );
+        assert!(err.contains("--lr"), "{err}");
+        // The bound is the run's own: growth is caught before the loss overflows.
+        let config = TrainConfig {
+            lr: 20.0,
+            lr_shape: LrShape::Constant,
+            max_loss_growth: 2.0,
+            ..quick("relu", "joint", 1)
+        };
+        let err = train(&config, &dir.path().join("b"), &RunOptions::quiet())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("grew from"), "{err}");
+        assert!(err.contains("--max-loss-growth"), "{err}");
     }
 }

@@ -61,6 +61,8 @@ pub struct DetectConfig {
     pub nms_iou: f32,
     /// Save a checkpoint (model, optimiser, scheduler) after each epoch (for `--resume`).
     pub checkpoints: bool,
+    /// Stop when the training loss passes this many times its start (0 = never).
+    pub max_loss_growth: f64,
 }
 
 impl Default for DetectConfig {
@@ -85,6 +87,7 @@ impl Default for DetectConfig {
             min_score: 0.01,
             nms_iou: 0.6,
             checkpoints: true,
+            max_loss_growth: crate::tasks::guard::DEFAULT_MAX_LOSS_GROWTH,
         }
     }
 }
@@ -122,6 +125,11 @@ impl DetectConfig {
         ensure!(
             self.lr.is_finite() && self.lr > 0.0,
             "--lr must be positive"
+        );
+        ensure!(
+            self.max_loss_growth >= 0.0,
+            "--max-loss-growth must be ≥ 0 (0 turns the check off), got {}",
+            self.max_loss_growth
         );
         ensure!(
             self.image_size >= 16 && self.image_size.is_multiple_of(8),

@@ -18,6 +18,7 @@ use super::{DetectConfig, DetectSummary};
 use crate::analysis::coco_eval::evaluate;
 use crate::data::coco::CocoDataset;
 use crate::data::detection::{DetBatch, DetBatcher, DetectionDataset, load_split};
+use crate::data::epochs::{EpochClock, training_loader};
 use crate::device::parse_device;
 use crate::fsio::write_json;
 use crate::models::detector::{CenterNet, CenterNetConfig};
@@ -25,7 +26,6 @@ use crate::models::trainable_params;
 use crate::runs::folder::{self, save_trained};
 use crate::runs::report::mean_epoch_seconds;
 use crate::tasks::guard::LossValue;
-use crate::data::epochs::{EpochClock, training_loader};
 use crate::tasks::launch::{Fit, RunOptions, cosine_half_epoch_warmup, launch};
 
 /// The training output: the loss.
@@ -153,9 +153,10 @@ pub fn train(
     let quiet = options.quiet;
     let started = Instant::now();
     config.validate()?;
+    folder::check_start(out, config, options.start)?;
+    let (train_set, val_set) = load(config)?;
     let resume = folder::open(out, config, options.start)?;
     let first_epoch = resume.as_ref().map_or(0, |r| r.epochs);
-    let (train_set, val_set) = load(config)?;
     let num_classes = train_set.num_classes();
     let device = parse_device(&config.device)?;
     device.seed(config.seed);
@@ -192,6 +193,7 @@ pub fn train(
         error_context: format!(" Metrics of the finished epochs are in {}.", out.display()),
         checkpoints: config.checkpoints,
         resume,
+        max_loss_growth: config.max_loss_growth,
     };
     let (model, epochs) = launch(model, loader_train, loader_val, fit, |training| training)?;
     let train_seconds = started.elapsed().as_secs_f64();
