@@ -30,7 +30,7 @@ pub fn write_json<T: Serialize + ?Sized>(path: &Path, value: &T) -> crate::Resul
 pub fn read_json<T: DeserializeOwned>(path: &Path) -> crate::Result<T> {
     let text =
         std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-    serde_json::from_str(&text).with_context(|| format!("{} is not valid here", path.display()))
+    serde_json::from_str(&text).with_context(|| format!("cannot parse {}", path.display()))
 }
 
 #[cfg(test)]

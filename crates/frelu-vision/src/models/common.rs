@@ -34,7 +34,7 @@ pub fn conv(
         .init(device)
 }
 
-/// Batch normalisation with γ = 1, β = 0 (optionally γ = 0: the "zero-init residual" trick).
+/// Batch normalisation with γ = 1, β = 0 (Burn's defaults, as torchvision's).
 pub fn batch_norm(channels: usize, device: &Device) -> BatchNorm {
     BatchNormConfig::new(channels).init(device)
 }
