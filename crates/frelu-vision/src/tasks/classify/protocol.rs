@@ -75,6 +75,30 @@ impl Protocol {
         }
     }
 
+    /// `slope-lr`: the `quick` budget (full Fashion-MNIST, `simple-cnn`, 2 epochs, 3 seeds) with
+    /// FReLU trained jointly and by alternation at slope learning rates × 1, × 10 and × 100 the
+    /// weights' (`--slope-lr-mult`), against ReLU: do the slopes learn too slowly to matter?
+    pub fn slope_lr() -> Self {
+        let mut configs = vec![spec("relu", "relu", "joint")];
+        for mult in [1.0, 10.0, 100.0] {
+            for (name, schedule) in [("joint", "joint"), ("alt", "alternate:4:1:iter")] {
+                let mut config = spec(&format!("frelu-{name}-x{mult}"), "frelu", schedule);
+                config.schedule.slope_lr_mult = mult;
+                configs.push(config);
+            }
+        }
+        Self {
+            name: "slope-lr".into(),
+            base: TrainConfig {
+                epochs: 2,
+                lr: 0.01,
+                ..TrainConfig::default()
+            },
+            configs,
+            seeds: vec![0, 1, 2],
+        }
+    }
+
     /// `paper`: CIFAR-10 (binary version, `--data`), ResNet-20, 30 epochs, 5 seeds, SGD 0.1
     /// with cosine annealing, pad-4 crop + flip — meant for a GPU or a long run.
     pub fn paper() -> Self {
@@ -110,12 +134,13 @@ impl Protocol {
     }
 
     /// The names of the built-in protocols.
-    pub const NAMES: [&'static str; 3] = ["quick", "paper", "cifar100"];
+    pub const NAMES: [&'static str; 4] = ["quick", "slope-lr", "paper", "cifar100"];
 
     /// A named protocol: one of [`Protocol::NAMES`] (`cifar10` is another name of `paper`).
     pub fn named(name: &str) -> Option<Self> {
         match name {
             "quick" => Some(Self::quick()),
+            "slope-lr" => Some(Self::slope_lr()),
             "paper" | "cifar10" => Some(Self::paper()),
             "cifar100" => Some(Self::cifar100()),
             _ => None,
@@ -311,6 +336,11 @@ mod tests {
         assert_eq!(quick.base.epochs, 2);
         assert!(quick.base.limit_train.is_none());
         assert_eq!(quick.grid_spec().cells().len(), 30);
+        let slope = Protocol::slope_lr();
+        assert_eq!((slope.configs.len(), slope.seeds.len()), (7, 3));
+        assert_eq!(slope.base.epochs, quick.base.epochs);
+        let mults: Vec<f64> = slope.configs.iter().map(|c| c.schedule.slope_lr_mult).collect();
+        assert_eq!(mults, [1.0, 1.0, 1.0, 10.0, 10.0, 100.0, 100.0]);
         let paper = Protocol::paper();
         assert_eq!(paper.base.model, Architecture::CifarResNet { depth: 20 });
         assert!(paper.base.epochs >= 30 && paper.seeds.len() == 5);
