@@ -55,12 +55,43 @@ pub fn item_rng(seed: u64, epoch: u64, index: usize) -> StdRng {
     StdRng::seed_from_u64(mix(epoch_seed(seed, epoch) ^ mix(index as u64)))
 }
 
+/// The batches of a budget-matched epoch (`matched:K:M`): every weight batch of the
+/// epoch's order once, and after every `K` of them `M` batches of their own for the slope steps
+/// (drawn from a second order of the same epoch). Every batch is full: the last weight batch
+/// is completed with the first items of the order.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct MatchedPlan {
+    /// Items per batch.
+    pub batch_size: usize,
+    /// Weight steps per cycle.
+    pub weights: u64,
+    /// Slope steps per cycle.
+    pub slopes: u64,
+}
+
+impl MatchedPlan {
+    /// Weight batches of an epoch of `items` items.
+    fn batches(&self, items: usize) -> u64 {
+        items.div_ceil(self.batch_size.max(1)) as u64
+    }
+
+    /// Items an epoch of `items` items becomes.
+    pub fn len(&self, items: usize) -> usize {
+        frelu::schedule::matched_steps(self.weights, self.slopes, self.batches(items)) as usize
+            * self.batch_size
+    }
+}
+
+/// The orders of one epoch: `(epoch, order, second order of the slope batches)`.
+type EpochOrders = (u64, Arc<Vec<usize>>, Arc<Vec<usize>>);
+
 /// A dataset in an order drawn anew each epoch from `(seed, epoch)`.
 pub struct EpochShuffled<D> {
     inner: D,
     seed: u64,
     clock: EpochClock,
-    order: Mutex<Option<(u64, Arc<Vec<usize>>)>>,
+    order: Mutex<Option<EpochOrders>>,
+    plan: Option<MatchedPlan>,
 }
 
 impl<D> EpochShuffled<D> {
@@ -71,39 +102,76 @@ impl<D> EpochShuffled<D> {
             seed,
             clock,
             order: Mutex::new(None),
+            plan: None,
         }
     }
 
-    fn order(&self, len: usize) -> Arc<Vec<usize>> {
+    /// Lays each epoch out as a budget-matched epoch (see [`MatchedPlan`]).
+    pub fn with_plan(mut self, plan: Option<MatchedPlan>) -> Self {
+        self.plan = plan;
+        self
+    }
+
+    /// The epoch's order, and the second order the slope batches draw from.
+    fn orders(&self, len: usize) -> (Arc<Vec<usize>>, Arc<Vec<usize>>) {
         let epoch = self.clock.get();
         let mut cache = self.order.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some((e, order)) = cache.as_ref()
+        if let Some((e, order, extra)) = cache.as_ref()
             && *e == epoch
         {
-            return order.clone();
+            return (order.clone(), extra.clone());
         }
-        let mut order: Vec<usize> = (0..len).collect();
-        order.shuffle(&mut StdRng::seed_from_u64(epoch_seed(self.seed, epoch)));
-        let order = Arc::new(order);
-        *cache = Some((epoch, order.clone()));
-        order
+        let draw = |seed: u64| {
+            let mut order: Vec<usize> = (0..len).collect();
+            order.shuffle(&mut StdRng::seed_from_u64(seed));
+            Arc::new(order)
+        };
+        let order = draw(epoch_seed(self.seed, epoch));
+        let extra = match self.plan {
+            Some(_) => draw(epoch_seed(self.seed ^ 0x5EED_51DE, epoch)),
+            None => Arc::new(Vec::new()),
+        };
+        *cache = Some((epoch, order.clone(), extra.clone()));
+        (order, extra)
+    }
+
+    /// The item of the inner dataset at position `index` of the epoch.
+    fn source(&self, index: usize, len: usize) -> Option<usize> {
+        let (order, extra) = self.orders(len);
+        let Some(plan) = self.plan else {
+            return order.get(index).copied();
+        };
+        if len == 0 {
+            return None;
+        }
+        let bs = plan.batch_size;
+        let (batch, offset) = ((index / bs) as u64, index % bs);
+        let slot =
+            frelu::schedule::matched_slot(plan.weights, plan.slopes, plan.batches(len), batch);
+        Some(match slot {
+            Ok(b) => order[(b as usize * bs + offset) % len],
+            Err(b) => extra[(b as usize * bs + offset) % len],
+        })
     }
 }
 
 impl<I, D: Dataset<I>> Dataset<I> for EpochShuffled<D> {
     fn get(&self, index: usize) -> Result<I, DatasetError> {
-        let order = self.order(self.inner.len());
-        let original = *order.get(index).ok_or_else(|| {
+        let len = self.inner.len();
+        let original = self.source(index, len).ok_or_else(|| {
             DatasetError::new(std::io::Error::other(format!(
                 "index {index} out of a dataset of {}",
-                order.len()
+                self.len()
             )))
         })?;
         self.inner.get(original)
     }
 
     fn len(&self) -> usize {
-        self.inner.len()
+        match self.plan {
+            Some(plan) => plan.len(self.inner.len()),
+            None => self.inner.len(),
+        }
     }
 }
 
@@ -176,7 +244,9 @@ impl<O: 'static> DataLoader<O> for EpochLoader<O> {
 
 /// The training loader of a run: `dataset` in an order drawn per epoch, batched by `batcher`
 /// (which shares `clock` if it augments), starting at epoch `first_epoch` (the epochs a resumed
-/// run has finished).
+/// run has finished); with `matched = Some((K, M))` each epoch is laid out for a
+/// budget-matched schedule (see [`MatchedPlan`]).
+#[allow(clippy::too_many_arguments)]
 pub fn training_loader<I, O, B, D>(
     batcher: B,
     dataset: D,
@@ -185,6 +255,7 @@ pub fn training_loader<I, O, B, D>(
     seed: u64,
     clock: EpochClock,
     first_epoch: u64,
+    matched: Option<(u64, u64)>,
 ) -> Arc<dyn DataLoader<O>>
 where
     I: Send + Sync + Clone + std::fmt::Debug + 'static,
@@ -195,7 +266,15 @@ where
     let inner = DataLoaderBuilder::new(batcher)
         .batch_size(batch_size)
         .num_workers(workers)
-        .build(EpochShuffled::new(dataset, seed, clock.clone()));
+        .build(
+            EpochShuffled::new(dataset, seed, clock.clone()).with_plan(matched.map(
+                |(weights, slopes)| MatchedPlan {
+                    batch_size,
+                    weights,
+                    slopes,
+                },
+            )),
+        );
     EpochLoader::wrap(inner, clock, seed, first_epoch)
 }
 
@@ -203,6 +282,40 @@ where
 mod tests {
     use super::*;
     use burn::data::dataset::InMemDataset;
+
+    #[test]
+    fn a_matched_epoch_shows_every_item_to_the_weights_once() {
+        let clock = EpochClock::default();
+        let plan = MatchedPlan {
+            batch_size: 4,
+            weights: 2,
+            slopes: 1,
+        };
+        let data = EpochShuffled::new(InMemDataset::new((0..10).collect::<Vec<u32>>()), 3, clock)
+            .with_plan(Some(plan));
+        // 10 items = 3 weight batches (the last completed from the start), 2 slope batches.
+        assert_eq!(data.len(), 5 * 4);
+        let items: Vec<u32> = (0..data.len()).map(|i| data.get(i).unwrap()).collect();
+        let batches: Vec<&[u32]> = items.chunks(4).collect();
+        // Batches 0, 1 weights, 2 slopes, 3 weights, 4 slopes.
+        let weight_items: Vec<u32> = [0, 1, 3]
+            .iter()
+            .flat_map(|&b| batches[b].to_vec())
+            .collect();
+        let mut seen = weight_items[..10].to_vec();
+        seen.sort_unstable();
+        assert_eq!(
+            seen,
+            (0..10).collect::<Vec<_>>(),
+            "each item once: {weight_items:?}"
+        );
+        assert_eq!(
+            &weight_items[10..],
+            &weight_items[..2],
+            "completed from the start"
+        );
+        assert!(batches[2].iter().chain(batches[4]).all(|&x| x < 10));
+    }
 
     #[test]
     fn the_order_depends_on_the_epoch_only() {

@@ -136,12 +136,16 @@ pub fn train(
         config.seed,
         clock,
         first_epoch as u64,
+        config.schedule.schedule.matched(),
     );
     let loader_val = DataLoaderBuilder::new(ClipBatcher)
         .batch_size(config.batch_size)
         .num_workers(config.workers)
         .build(val_set);
-    let iters = train_len.div_ceil(config.batch_size) as u64;
+    let iters = config
+        .schedule
+        .schedule
+        .steps_per_epoch(train_len.div_ceil(config.batch_size) as u64);
     let fit = Fit {
         out,
         schedule: &config.schedule,

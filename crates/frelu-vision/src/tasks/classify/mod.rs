@@ -173,6 +173,10 @@ impl TrainConfig {
             "--ddp needs at least two --devices (e.g. --devices cuda:0,cuda:1)"
         );
         ensure!(
+            self.schedule.schedule.matched().is_none() || self.devices.is_empty(),
+            "--schedule matched:K:M runs on one device (its epochs are laid out per batch)"
+        );
+        ensure!(
             self.devices.len() != 1,
             "--devices needs at least two devices; for one, use --device"
         );

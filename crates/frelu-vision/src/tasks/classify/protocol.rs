@@ -75,6 +75,29 @@ impl Protocol {
         }
     }
 
+    /// `converge`: full Fashion-MNIST, `simple-cnn`, 15 epochs (cosine to 0), 3 seeds: ReLU,
+    /// PReLU, FReLU joint, FReLU alternate (`alternate:4:1:iter`, slope steps taken from the
+    /// weights) and FReLU budget-matched (`matched:4:1`, slope steps added): does FReLU help a
+    /// converged network, and does alternation cost the weights their updates?
+    pub fn converge() -> Self {
+        Self {
+            name: "converge".into(),
+            base: TrainConfig {
+                epochs: 15,
+                lr: 0.01,
+                ..TrainConfig::default()
+            },
+            configs: vec![
+                spec("relu", "relu", "joint"),
+                spec("prelu", "prelu", "joint"),
+                spec("frelu-joint", "frelu", "joint"),
+                spec("frelu-alt", "frelu", "alternate:4:1:iter"),
+                spec("frelu-matched", "frelu", "matched:4:1"),
+            ],
+            seeds: vec![0, 1, 2],
+        }
+    }
+
     /// `slope-lr`: the `quick` budget (full Fashion-MNIST, `simple-cnn`, 2 epochs, 3 seeds) with
     /// FReLU trained jointly and by alternation at slope learning rates × 1, × 10 and × 100 the
     /// weights' (`--slope-lr-mult`), against ReLU: do the slopes learn too slowly to matter?
@@ -134,12 +157,13 @@ impl Protocol {
     }
 
     /// The names of the built-in protocols.
-    pub const NAMES: [&'static str; 4] = ["quick", "slope-lr", "paper", "cifar100"];
+    pub const NAMES: [&'static str; 5] = ["quick", "converge", "slope-lr", "paper", "cifar100"];
 
     /// A named protocol: one of [`Protocol::NAMES`] (`cifar10` is another name of `paper`).
     pub fn named(name: &str) -> Option<Self> {
         match name {
             "quick" => Some(Self::quick()),
+            "converge" => Some(Self::converge()),
             "slope-lr" => Some(Self::slope_lr()),
             "paper" | "cifar10" => Some(Self::paper()),
             "cifar100" => Some(Self::cifar100()),
@@ -336,10 +360,21 @@ mod tests {
         assert_eq!(quick.base.epochs, 2);
         assert!(quick.base.limit_train.is_none());
         assert_eq!(quick.grid_spec().cells().len(), 30);
+        let converge = Protocol::converge();
+        assert_eq!((converge.base.epochs, converge.seeds.len()), (15, 3));
+        assert_eq!(converge.base.lr_shape, LrShape::Cosine);
+        assert_eq!(
+            converge.configs[4].schedule.schedule.to_string(),
+            "matched:4:1"
+        );
         let slope = Protocol::slope_lr();
         assert_eq!((slope.configs.len(), slope.seeds.len()), (7, 3));
         assert_eq!(slope.base.epochs, quick.base.epochs);
-        let mults: Vec<f64> = slope.configs.iter().map(|c| c.schedule.slope_lr_mult).collect();
+        let mults: Vec<f64> = slope
+            .configs
+            .iter()
+            .map(|c| c.schedule.slope_lr_mult)
+            .collect();
         assert_eq!(mults, [1.0, 1.0, 1.0, 10.0, 10.0, 100.0, 100.0]);
         let paper = Protocol::paper();
         assert_eq!(paper.base.model, Architecture::CifarResNet { depth: 20 });

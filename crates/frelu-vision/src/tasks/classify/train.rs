@@ -159,6 +159,7 @@ fn loaders(
         config.seed,
         clock,
         first_epoch as u64,
+        config.schedule.schedule.matched(),
     );
     let test = DataLoaderBuilder::new(ImageBatcher::new(normalize, Augment::none(), config.seed))
         .batch_size(config.batch_size)
@@ -243,9 +244,11 @@ pub fn train(
     let loader_stats = splits.loader_stats.clone();
     let (loader_train, loader_test) = loaders(config, splits, first_epoch);
     // With several devices each optimiser step consumes one batch per device.
-    let iters_per_epoch = train_len
-        .div_ceil(config.batch_size)
-        .div_ceil(devices.len().max(1)) as u64;
+    let iters_per_epoch = config.schedule.schedule.steps_per_epoch(
+        train_len
+            .div_ceil(config.batch_size)
+            .div_ceil(devices.len().max(1)) as u64,
+    );
     let strategy = strategy(config, &devices);
     let fit = Fit {
         out,

@@ -128,6 +128,7 @@ fn loaders(
         config.seed,
         clock,
         first_epoch as u64,
+        config.schedule.schedule.matched(),
     );
     let val = DataLoaderBuilder::new(batcher.clone())
         .batch_size(config.batch_size)
@@ -175,7 +176,10 @@ pub fn train(
     let (train_len, val_len) = (train_set.file.images.len(), val_set.file.images.len());
     let val_set = Arc::new(val_set);
     let (loader_train, loader_val) = loaders(config, train_set, val_set.clone(), first_epoch);
-    let iters = train_len.div_ceil(config.batch_size) as u64;
+    let iters = config
+        .schedule
+        .schedule
+        .steps_per_epoch(train_len.div_ceil(config.batch_size) as u64);
     let fit = Fit {
         out,
         schedule: &config.schedule,

@@ -35,6 +35,9 @@ use burn::optim::{LearningRate, ModuleOptimizer, Optimizer};
 use burn::tensor::{Device, Tensor};
 use serde::{Deserialize, Serialize};
 
+mod curve;
+pub use curve::{LrCurve, LrShape};
+
 /// The learning rate that marks a frozen step: negative zero.
 ///
 /// It is distinguishable from an ordinary `0.0` a user schedule may reach
@@ -103,6 +106,54 @@ pub enum Schedule {
     },
     /// Slopes never learn: the fixed-shape ablation.
     Frozen,
+    /// Budget-matched alternation: `weights` weight steps then `slopes` slope steps, where the
+    /// slope steps are *added* to an epoch (on batches of their own) instead of taken from the
+    /// weights: the weights get exactly as many steps per epoch as with ReLU. An epoch of `B`
+    /// weight batches has [`matched_steps`] steps; its last cycle may hold fewer weight steps.
+    Matched {
+        /// Weight steps per cycle (≥ 1).
+        weights: u64,
+        /// Slope steps per cycle (≥ 1).
+        slopes: u64,
+    },
+}
+
+/// Optimiser steps per epoch of a budget-matched schedule (`matched:K:M`) whose epoch has
+/// `batches` weight batches: every `K` of them (and the remainder) followed by `M` slope steps.
+pub fn matched_steps(weights: u64, slopes: u64, batches: u64) -> u64 {
+    batches + slopes * batches.div_ceil(weights.max(1))
+}
+
+/// The number of weight batches of a budget-matched epoch of `steps` steps (the inverse of
+/// [`matched_steps`]; the largest `B` whose epoch fits in `steps`).
+pub fn matched_batches(weights: u64, slopes: u64, steps: u64) -> u64 {
+    let mut batches = steps * weights / (weights + slopes).max(1);
+    while matched_steps(weights, slopes, batches + 1) <= steps {
+        batches += 1;
+    }
+    while batches > 0 && matched_steps(weights, slopes, batches) > steps {
+        batches -= 1;
+    }
+    batches
+}
+
+/// Where step `local` (counted from the start of its epoch) of a budget-matched epoch with
+/// `batches` weight batches falls: `Ok(i)` for the `i`-th weight step, `Err(j)` for the `j`-th
+/// slope step of the epoch.
+pub fn matched_slot(weights: u64, slopes: u64, batches: u64, local: u64) -> Result<u64, u64> {
+    let cycle = weights + slopes;
+    let full = batches / weights;
+    let (c, r) = (local / cycle, local % cycle);
+    let weights_here = if c < full {
+        weights
+    } else {
+        batches - full * weights
+    };
+    if r < weights_here {
+        Ok(c * weights + r)
+    } else {
+        Err(c * slopes + (r - weights_here))
+    }
 }
 
 /// Which group learns at a given step.
@@ -171,6 +222,10 @@ impl FromStr for Schedule {
                 slopes: count(m, "M (slope units)")?,
                 unit: unit.parse()?,
             }),
+            ["matched", k, m] => Ok(Schedule::Matched {
+                weights: count(k, "K (weight steps)")?,
+                slopes: count(m, "M (slope steps)")?,
+            }),
             _ => Err(ParseScheduleError(format!(
                 "unknown schedule '{text}'; use {} (UNIT = iter or epoch)",
                 Schedule::SYNTAX.join(", ")
@@ -189,6 +244,7 @@ impl fmt::Display for Schedule {
                 slopes,
                 unit,
             } => write!(f, "alternate:{weights}:{slopes}:{unit}"),
+            Schedule::Matched { weights, slopes } => write!(f, "matched:{weights}:{slopes}"),
         }
     }
 }
@@ -240,7 +296,24 @@ pub struct ScheduleConfig {
 
 impl Schedule {
     /// Every schedule as a user writes it, in the order help texts and errors list them.
-    pub const SYNTAX: [&'static str; 3] = ["alternate:K:M:UNIT", "joint", "frozen"];
+    pub const SYNTAX: [&'static str; 4] = ["alternate:K:M:UNIT", "matched:K:M", "joint", "frozen"];
+
+    /// `(K, M)` of a budget-matched schedule.
+    pub fn matched(&self) -> Option<(u64, u64)> {
+        match *self {
+            Schedule::Matched { weights, slopes } => Some((weights, slopes)),
+            _ => None,
+        }
+    }
+
+    /// Optimiser steps per epoch when an epoch has `batches` batches: more than `batches` for
+    /// a budget-matched schedule (its slope steps are added).
+    pub fn steps_per_epoch(&self, batches: u64) -> u64 {
+        match self.matched() {
+            Some((k, m)) => matched_steps(k, m, batches),
+            None => batches,
+        }
+    }
 
     /// The default: the paper's alternate optimisation, 4 weight steps then 1 slope step
     /// (`alternate:4:1:iter`). Every default of the toolkit (library, CLI, protocol files) is
@@ -316,6 +389,15 @@ impl ScheduleConfig {
                     Phase::Slopes
                 }
             }
+            Schedule::Matched { weights, slopes } => {
+                // The plan is per epoch: the warm-up is counted in whole steps before it.
+                let local = (step + warmup) % iters_per_epoch.max(1);
+                let batches = matched_batches(weights, slopes, iters_per_epoch);
+                match matched_slot(weights, slopes, batches, local) {
+                    Ok(_) => Phase::Weights,
+                    Err(_) => Phase::Slopes,
+                }
+            }
         }
     }
 }
@@ -381,94 +463,6 @@ impl LrScheduler for PhasedLr {
             self.step = step;
         }
         self.base = self.base.clone().load_record(record.record("base"));
-    }
-}
-
-/// The shape of the base learning-rate schedule.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub enum LrShape {
-    /// The same rate at every step.
-    Constant,
-    /// Cosine annealing from the base rate to 0 over the whole run.
-    Cosine,
-}
-
-impl FromStr for LrShape {
-    type Err = ParseScheduleError;
-    fn from_str(text: &str) -> Result<Self, Self::Err> {
-        match text.trim().to_ascii_lowercase().as_str() {
-            "constant" | "const" => Ok(LrShape::Constant),
-            "cosine" | "cos" => Ok(LrShape::Cosine),
-            other => Err(ParseScheduleError(format!(
-                "unknown learning-rate schedule '{other}' (use constant or cosine)"
-            ))),
-        }
-    }
-}
-
-impl fmt::Display for LrShape {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            LrShape::Constant => "constant",
-            LrShape::Cosine => "cosine",
-        })
-    }
-}
-
-/// A base learning-rate schedule: optional linear warm-up, then constant or cosine to 0.
-#[derive(Clone, Debug)]
-pub struct LrCurve {
-    base: f64,
-    shape: LrShape,
-    total_steps: u64,
-    warmup_steps: u64,
-    step: u64,
-}
-
-impl LrCurve {
-    /// `base` rate, `shape` over `total_steps` optimiser steps, the first `warmup_steps` of
-    /// which ramp linearly from `base / warmup_steps` up to `base`.
-    pub fn new(base: f64, shape: LrShape, total_steps: u64, warmup_steps: u64) -> Self {
-        Self {
-            base,
-            shape,
-            total_steps: total_steps.max(1),
-            warmup_steps,
-            step: 0,
-        }
-    }
-
-    /// The rate at step `t` (0-based).
-    pub fn at(&self, t: u64) -> f64 {
-        if t < self.warmup_steps {
-            return self.base * (t + 1) as f64 / self.warmup_steps as f64;
-        }
-        match self.shape {
-            LrShape::Constant => self.base,
-            LrShape::Cosine => {
-                let span = self.total_steps.saturating_sub(self.warmup_steps).max(1) as f64;
-                let progress = ((t - self.warmup_steps) as f64 / span).min(1.0);
-                0.5 * self.base * (1.0 + (core::f64::consts::PI * progress).cos())
-            }
-        }
-    }
-}
-
-impl LrScheduler for LrCurve {
-    fn step(&mut self) -> LearningRate {
-        let lr = self.at(self.step);
-        self.step += 1;
-        lr
-    }
-
-    fn to_record(&self) -> LrSchedulerRecord {
-        LrSchedulerRecord::new().with_scalar("step", self.step)
-    }
-
-    fn load_record(&mut self, record: LrSchedulerRecord) {
-        if let Some(step) = record.scalar::<u64>("step") {
-            self.step = step;
-        }
     }
 }
 
@@ -575,6 +569,36 @@ mod tests {
     use burn::optim::momentum::MomentumConfig;
     use burn::optim::{GradientsParams, SgdConfig};
     use burn::tensor::{Distribution, TensorData};
+
+    #[test]
+    fn budget_matched_epochs_give_the_weights_every_batch() {
+        let schedule: Schedule = "matched:4:1".parse().unwrap();
+        assert_eq!(schedule.to_string(), "matched:4:1");
+        assert_eq!(schedule.matched(), Some((4, 1)));
+        // 469 batches (Fashion-MNIST at 128): 117 full cycles and one weight step left, so
+        // 118 slope steps are added.
+        assert_eq!(schedule.steps_per_epoch(469), 469 + 118);
+        for batches in [1, 4, 5, 469, 470] {
+            let steps = matched_steps(4, 1, batches);
+            assert_eq!(matched_batches(4, 1, steps), batches);
+            let config = ScheduleConfig::new(schedule);
+            let slots: Vec<Result<u64, u64>> =
+                (0..steps).map(|t| matched_slot(4, 1, batches, t)).collect();
+            let weight: Vec<u64> = slots.iter().filter_map(|s| s.ok()).collect();
+            let slope: Vec<u64> = slots.iter().filter_map(|s| s.err()).collect();
+            // Every weight batch once, in order; slope steps numbered in order.
+            assert_eq!(weight, (0..batches).collect::<Vec<_>>());
+            assert_eq!(slope, (0..batches.div_ceil(4)).collect::<Vec<_>>());
+            // The phase follows the same plan, epoch after epoch.
+            for epoch in 0..2 {
+                for (t, slot) in slots.iter().enumerate() {
+                    let phase = config.phase(epoch * steps + t as u64, steps);
+                    assert_eq!(phase == Phase::Weights, slot.is_ok(), "{batches} {t}");
+                }
+            }
+        }
+        assert!("matched:0:1".parse::<Schedule>().is_err());
+    }
 
     #[test]
     fn parses_and_displays_schedules() {
