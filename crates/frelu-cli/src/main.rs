@@ -381,6 +381,10 @@ pub struct TrainArgs {
     /// Stop when the training loss passes this many times its start (0 = never).
     #[arg(long, default_value_t = defaults().max_loss_growth)]
     max_loss_growth: f64,
+    /// Start from the weights of a trained run (its folder, or a model.bpk); activation
+    /// parameters it lacks start as ReLU, so ReLU → FReLU computes the same function at step 0.
+    #[arg(long)]
+    init_from: Option<PathBuf>,
     /// Output folder (default runs/DATASET-MODEL-ACT-sSEED).
     #[arg(long)]
     out: Option<PathBuf>,
@@ -433,6 +437,7 @@ impl TrainArgs {
             ddp: self.ddp,
             checkpoints: !self.no_checkpoints,
             max_loss_growth: self.max_loss_growth,
+            init_from: self.init_from.clone(),
         }
     }
 

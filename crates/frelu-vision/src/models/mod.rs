@@ -260,6 +260,21 @@ impl Net {
     }
 }
 
+/// Loads the weights of a trained network (a `model.bpk` written by this tool) into `net`,
+/// matching parameters by their path. Parameters the file lacks keep their initial values — an
+/// FReLU network loaded from a ReLU one keeps `pos = 1, neg = 0` and so computes exactly what
+/// the ReLU network computed. A parameter of the file that `net` does not have, or one of
+/// another shape (another class count, another width), is an error naming it.
+pub fn load_weights<M: Module>(net: M, path: &std::path::Path) -> Result<M, ModelError> {
+    let fail = |e: &dyn core::fmt::Display| {
+        ModelError::config("--init-from", format!("{}: {e}", path.display()))
+    };
+    let record = burn::store::ModuleRecord::load(path)
+        .map_err(|e| fail(&e))?
+        .allow_partial(true);
+    net.try_load_record(record).map_err(|e| fail(&e))
+}
+
 /// Trainable parameters of a module: [`Module::num_params`] minus batch-norm running statistics
 /// (which Burn stores as module state and counts, and PyTorch does not).
 pub fn trainable_params<M: Module>(module: &M) -> usize {
@@ -320,6 +335,40 @@ mod tests {
                 assert!(err.contains(&format!("at least {min}×{min}")), "{err}");
             }
         }
+    }
+
+    #[test]
+    fn a_frelu_network_loaded_from_a_relu_one_computes_the_same_logits() {
+        use burn::tensor::Distribution;
+        let device = Device::flex();
+        let dir = tempfile::tempdir().unwrap();
+        let config = |act: ActivationConfig| {
+            ModelConfig::new(Architecture::CifarResNet { depth: 8 }, 3, 4, act)
+        };
+        device.seed(1);
+        let relu = config(ActivationConfig::Relu).init(&device).unwrap();
+        let path = dir.path().join("model.bpk");
+        relu.clone().save_file(&path).unwrap();
+        device.seed(2);
+        let frelu = config(ActivationConfig::frelu()).init(&device).unwrap();
+        let x = Tensor::<4>::random([2, 3, 8, 8], Distribution::Default, &device);
+        let before: Vec<f32> = frelu.forward(x.clone()).try_into_vec_as().unwrap();
+        let frelu = load_weights(frelu, &path).unwrap();
+        let want: Vec<f32> = relu.valid().forward(x.clone()).try_into_vec_as().unwrap();
+        let got: Vec<f32> = frelu.valid().forward(x).try_into_vec_as().unwrap();
+        assert_eq!(got, want, "the swap must not change the function");
+        assert_ne!(before, want, "the test needs different initial weights");
+        // Another class count is an error naming the parameter.
+        let other = ModelConfig::new(
+            Architecture::CifarResNet { depth: 8 },
+            3,
+            7,
+            ActivationConfig::Relu,
+        )
+        .init(&device)
+        .unwrap();
+        let err = load_weights(other, &path).unwrap_err().to_string();
+        assert!(err.contains("--init-from") && err.contains("head"), "{err}");
     }
 
     #[test]

@@ -106,6 +106,8 @@ pub enum Schedule {
     },
     /// Slopes never learn: the fixed-shape ablation.
     Frozen,
+    /// Weights never learn, slopes always: tuning the activation shape of a trained network.
+    SlopesOnly,
     /// Budget-matched alternation: `weights` weight steps then `slopes` slope steps, where the
     /// slope steps are *added* to an epoch (on batches of their own) instead of taken from the
     /// weights: the weights get exactly as many steps per epoch as with ReLU. An epoch of `B`
@@ -207,6 +209,7 @@ impl FromStr for Schedule {
         match parts.as_slice() {
             ["joint"] => Ok(Schedule::Joint),
             ["frozen"] | ["fixed"] => Ok(Schedule::Frozen),
+            ["slopes-only"] | ["slopes"] => Ok(Schedule::SlopesOnly),
             ["alternate"] => Ok(Schedule::Alternate {
                 weights: 1,
                 slopes: 1,
@@ -239,6 +242,7 @@ impl fmt::Display for Schedule {
         match self {
             Schedule::Joint => f.write_str("joint"),
             Schedule::Frozen => f.write_str("frozen"),
+            Schedule::SlopesOnly => f.write_str("slopes-only"),
             Schedule::Alternate {
                 weights,
                 slopes,
@@ -296,7 +300,13 @@ pub struct ScheduleConfig {
 
 impl Schedule {
     /// Every schedule as a user writes it, in the order help texts and errors list them.
-    pub const SYNTAX: [&'static str; 4] = ["alternate:K:M:UNIT", "matched:K:M", "joint", "frozen"];
+    pub const SYNTAX: [&'static str; 5] = [
+        "alternate:K:M:UNIT",
+        "matched:K:M",
+        "joint",
+        "frozen",
+        "slopes-only",
+    ];
 
     /// `(K, M)` of a budget-matched schedule.
     pub fn matched(&self) -> Option<(u64, u64)> {
@@ -375,6 +385,7 @@ impl ScheduleConfig {
         match self.schedule {
             Schedule::Joint => Phase::Joint,
             Schedule::Frozen => Phase::Weights,
+            Schedule::SlopesOnly => Phase::Slopes,
             Schedule::Alternate {
                 weights,
                 slopes,
@@ -598,6 +609,14 @@ mod tests {
             }
         }
         assert!("matched:0:1".parse::<Schedule>().is_err());
+    }
+
+    #[test]
+    fn slopes_only_never_lets_the_weights_learn() {
+        let schedule: Schedule = "slopes-only".parse().unwrap();
+        assert_eq!(schedule.to_string(), "slopes-only");
+        let config = ScheduleConfig::new(schedule);
+        assert!((0..50).all(|t| config.phase(t, 7) == Phase::Slopes));
     }
 
     #[test]

@@ -85,6 +85,9 @@ pub struct TrainConfig {
     pub checkpoints: bool,
     /// Stop when the training loss passes this many times its start (0 = never).
     pub max_loss_growth: f64,
+    /// Start from the weights of a trained network: a run folder (its `model.bpk`) or a
+    /// `.bpk` file. Activation parameters it lacks keep their start (ReLU → FReLU is exact).
+    pub init_from: Option<PathBuf>,
 }
 
 impl Default for TrainConfig {
@@ -116,6 +119,7 @@ impl Default for TrainConfig {
             ddp: false,
             checkpoints: true,
             max_loss_growth: crate::tasks::guard::DEFAULT_MAX_LOSS_GROWTH,
+            init_from: None,
         }
     }
 }

@@ -201,7 +201,28 @@ fn build_model(
             config.activation.clone(),
         )
     };
-    let model = model_config.init(&device.clone().autodiff())?;
+    let mut model = model_config.init(&device.clone().autodiff())?;
+    if let Some(from) = &config.init_from {
+        let file = if from.is_dir() {
+            from.join("model.bpk")
+        } else {
+            from.clone()
+        };
+        model = crate::models::load_weights(model, &file)?;
+        if !quiet {
+            println!(
+                "weights from {} (activation parameters it lacks start as ReLU)",
+                file.display()
+            );
+        }
+    }
+    ensure!(
+        config.schedule.schedule != frelu::Schedule::SlopesOnly
+            || frelu::params::activation_param_count(&model) > 0,
+        "--schedule slopes-only trains only activation parameters, and {} has none; use an \
+         activation that learns (frelu, prelu)",
+        config.activation
+    );
     if !quiet {
         let params = trainable_params(&model);
         let slope_params = frelu::params::activation_param_count(&model);
@@ -499,6 +520,47 @@ mod tests {
             "{loader:?}"
         );
         assert!(summary.epochs[0].train_loss.is_finite());
+    }
+
+    #[test]
+    fn slopes_only_from_a_relu_run_changes_the_slopes_and_nothing_else() {
+        use crate::models::{Architecture, ModelConfig, load_weights};
+        use burn::tensor::Device;
+        let dir = tempfile::tempdir().unwrap();
+        let base = dir.path().join("base");
+        train(&quick("relu", "joint", 1), &base, &RunOptions::quiet()).unwrap();
+        let tuned = dir.path().join("tuned");
+        let config = TrainConfig {
+            init_from: Some(base.clone()),
+            ..quick("frelu", "slopes-only", 1)
+        };
+        train(&config, &tuned, &RunOptions::quiet()).unwrap();
+        let fresh = || {
+            ModelConfig::new(Architecture::SimpleCnn, 1, 10, "frelu".parse().unwrap())
+                .init(&Device::flex())
+                .unwrap()
+        };
+        let before = load_weights(fresh(), &base.join("model.bpk")).unwrap();
+        let after = load_weights(fresh(), &tuned.join("model.bpk")).unwrap();
+        let values = |net: &crate::models::Net| {
+            let mut out = Vec::new();
+            frelu::params::for_each_param(net, |info, read| {
+                let stat = info.path.last().is_some_and(|n| n.starts_with("running_"));
+                out.push((info.activation, stat, read()));
+            });
+            out
+        };
+        let (b, a) = (values(&before), values(&after));
+        assert_eq!(b.len(), a.len());
+        let mut moved = 0;
+        for ((act, stat, x), (_, _, y)) in b.iter().zip(&a) {
+            if *act {
+                moved += usize::from(x != y);
+            } else if !stat {
+                assert_eq!(x, y, "a weight moved under slopes-only");
+            }
+        }
+        assert!(moved > 0, "no slope moved");
     }
 
     #[test]
