@@ -50,6 +50,10 @@ pub struct MobileNetV1Config {
     /// The activation used everywhere.
     #[config(default = "ActivationConfig::Relu")]
     pub activation: ActivationConfig,
+    /// The small-image stem of the CIFAR versions of MobileNet: a stride-1 stem, so that 28×28
+    /// or 32×32 inputs reach the last blocks at 2×2 instead of 1×1.
+    #[config(default = false)]
+    pub small_input: bool,
 }
 
 /// One depthwise-separable block.
@@ -90,7 +94,8 @@ impl MobileNetV1Config {
         }
         let act = &self.activation;
         let mut channels = self.scaled(32);
-        let stem = ConvBnAct::new(self.in_channels, channels, 3, 2, act, device);
+        let stem_stride = if self.small_input { 1 } else { 2 };
+        let stem = ConvBnAct::new(self.in_channels, channels, 3, stem_stride, act, device);
         let blocks = BLOCKS
             .iter()
             .map(|&(out, stride)| {

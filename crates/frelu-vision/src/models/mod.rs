@@ -41,6 +41,9 @@ pub enum Architecture {
     },
     /// `mobilenet_v1` (width multiplier: `ModelConfig::width`).
     MobileNetV1,
+    /// `mobilenet_v1_cifar`: MobileNetV1 with the stride-1 stem of its CIFAR versions, for
+    /// 28×28 and 32×32 images.
+    MobileNetV1Cifar,
     /// `vgg16_bn` (ImageNet head) and `vgg16_bn_cifar` (CIFAR head).
     Vgg16Bn {
         /// The classifier.
@@ -50,7 +53,7 @@ pub enum Architecture {
 
 impl Architecture {
     /// Every architecture by its name, in the order help texts and errors list them.
-    pub const ALL: [Architecture; 12] = [
+    pub const ALL: [Architecture; 13] = [
         Self::SimpleCnn,
         Self::CifarResNet { depth: 20 },
         Self::CifarResNet { depth: 32 },
@@ -61,6 +64,7 @@ impl Architecture {
         Self::ResNet { depth: 34 },
         Self::ResNet { depth: 50 },
         Self::MobileNetV1,
+        Self::MobileNetV1Cifar,
         Self::Vgg16Bn {
             head: VggHead::ImageNet,
         },
@@ -75,7 +79,10 @@ impl Architecture {
         match self {
             Self::SimpleCnn => 4,
             Self::Vgg16Bn { .. } => 32,
-            Self::CifarResNet { .. } | Self::ResNet { .. } | Self::MobileNetV1 => 1,
+            Self::CifarResNet { .. }
+            | Self::ResNet { .. }
+            | Self::MobileNetV1
+            | Self::MobileNetV1Cifar => 1,
         }
     }
 
@@ -93,6 +100,9 @@ impl FromStr for Architecture {
         match name.as_str() {
             "simple-cnn" | "simplecnn" | "cnn" => Ok(Self::SimpleCnn),
             "mobilenet-v1" | "mobilenetv1" | "mobilenet" => Ok(Self::MobileNetV1),
+            "mobilenet-v1-cifar" | "mobilenetv1-cifar" | "mobilenet-cifar" => {
+                Ok(Self::MobileNetV1Cifar)
+            }
             "vgg16-bn" | "vgg16bn" => Ok(Self::Vgg16Bn {
                 head: VggHead::ImageNet,
             }),
@@ -120,6 +130,7 @@ impl fmt::Display for Architecture {
             Self::SimpleCnn => f.write_str("simple-cnn"),
             Self::CifarResNet { depth } | Self::ResNet { depth } => write!(f, "resnet{depth}"),
             Self::MobileNetV1 => f.write_str("mobilenet_v1"),
+            Self::MobileNetV1Cifar => f.write_str("mobilenet_v1_cifar"),
             Self::Vgg16Bn {
                 head: VggHead::ImageNet,
             } => f.write_str("vgg16_bn"),
@@ -209,14 +220,17 @@ impl ModelConfig {
                     .with_activation(self.activation.clone())
                     .init(device)?,
             ),
-            Architecture::MobileNetV1 => Net::MobileNetV1(
-                MobileNetV1Config::new()
-                    .with_width(self.width)
-                    .with_in_channels(self.in_channels)
-                    .with_num_classes(self.num_classes)
-                    .with_activation(self.activation.clone())
-                    .init(device)?,
-            ),
+            arch @ (Architecture::MobileNetV1 | Architecture::MobileNetV1Cifar) => {
+                Net::MobileNetV1(
+                    MobileNetV1Config::new()
+                        .with_width(self.width)
+                        .with_in_channels(self.in_channels)
+                        .with_num_classes(self.num_classes)
+                        .with_activation(self.activation.clone())
+                        .with_small_input(arch == Architecture::MobileNetV1Cifar)
+                        .init(device)?,
+                )
+            }
             Architecture::Vgg16Bn { head } => Net::Vgg16Bn(
                 Vgg16Config::new()
                     .with_head(head)

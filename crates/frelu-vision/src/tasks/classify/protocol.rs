@@ -36,6 +36,10 @@ pub struct Protocol {
     pub seeds: Vec<u64>,
 }
 
+/// Epochs of the `mobilenet` protocol: the longest budget whose run takes under about 40
+/// minutes on this project's 2-core machine (measured; see docs/results.md).
+pub const MOBILENET_EPOCHS: usize = 5;
+
 fn spec(name: &str, activation: &str, schedule: &str) -> RunSpec {
     RunSpec {
         name: name.into(),
@@ -93,6 +97,28 @@ impl Protocol {
                 spec("frelu-joint", "frelu", "joint"),
                 spec("frelu-alt", "frelu", "alternate:4:1:iter"),
                 spec("frelu-matched", "frelu", "matched:4:1"),
+            ],
+            seeds: vec![0, 1, 2],
+        }
+    }
+
+    /// `mobilenet`: the paper's largest gain, scaled to this machine: `mobilenet_v1_cifar`
+    /// (MobileNetV1 with the CIFAR versions' stride-1 stem) at α = 0.5 on full Fashion-MNIST,
+    /// ReLU vs FReLU joint vs FReLU alternate, 3 seeds, [`MOBILENET_EPOCHS`] epochs.
+    pub fn mobilenet() -> Self {
+        Self {
+            name: "mobilenet".into(),
+            base: TrainConfig {
+                model: Architecture::MobileNetV1Cifar,
+                width: 0.5,
+                epochs: MOBILENET_EPOCHS,
+                lr: 0.01,
+                ..TrainConfig::default()
+            },
+            configs: vec![
+                spec("relu", "relu", "joint"),
+                spec("frelu-joint", "frelu", "joint"),
+                spec("frelu-alt", "frelu", "alternate:4:1:iter"),
             ],
             seeds: vec![0, 1, 2],
         }
@@ -157,7 +183,14 @@ impl Protocol {
     }
 
     /// The names of the built-in protocols.
-    pub const NAMES: [&'static str; 5] = ["quick", "converge", "slope-lr", "paper", "cifar100"];
+    pub const NAMES: [&'static str; 6] = [
+        "quick",
+        "converge",
+        "slope-lr",
+        "mobilenet",
+        "paper",
+        "cifar100",
+    ];
 
     /// A named protocol: one of [`Protocol::NAMES`] (`cifar10` is another name of `paper`).
     pub fn named(name: &str) -> Option<Self> {
@@ -165,6 +198,7 @@ impl Protocol {
             "quick" => Some(Self::quick()),
             "converge" => Some(Self::converge()),
             "slope-lr" => Some(Self::slope_lr()),
+            "mobilenet" => Some(Self::mobilenet()),
             "paper" | "cifar10" => Some(Self::paper()),
             "cifar100" => Some(Self::cifar100()),
             _ => None,
