@@ -153,6 +153,12 @@ pub fn check_finished<T: GridTask>(task: &T, spec: &GridSpec, out: &Path) -> cra
     Ok(())
 }
 
+/// Whether the interrupted run in `dir` can be resumed: it has a checkpoint and was started
+/// with the settings asked for now (else it is restarted from scratch).
+fn resumable<C: Serialize + DeserializeOwned>(dir: &Path, config: &C) -> bool {
+    folder::last_checkpoint(dir) > 0 && folder::check_same_config(dir, config).is_ok()
+}
+
 /// Runs every unfinished cell of the grid into `out`, then aggregates. `log` receives the
 /// progress lines (run i of n, elapsed, ETA, each run's result).
 pub fn run<T: GridTask>(
@@ -178,7 +184,7 @@ pub fn run<T: GridTask>(
                 log(&format!("{head}: finished earlier, skipped"));
                 continue;
             }
-            RunState::Interrupted if folder::last_checkpoint(&dir) > 0 => {
+            RunState::Interrupted if resumable(&dir, &task.config(row, seed)) => {
                 let k = folder::last_checkpoint(&dir);
                 log(&format!(
                     "{head}: interrupted earlier, resuming after epoch {k}"

@@ -178,6 +178,34 @@ mod tests {
     }
 
     #[test]
+    fn an_interrupted_run_with_a_checkpoint_is_resumed_to_the_same_result() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut protocol = tiny();
+        protocol.base.epochs = 2;
+        protocol.base.checkpoints = true;
+        protocol.configs.truncate(1);
+        protocol.seeds = vec![0];
+        let first = run_grid(&protocol, dir.path(), true, &mut |_| {}).unwrap();
+        // Undo the end of the run: as if killed during epoch 2.
+        let run = dir.path().join("runs/relu-s0");
+        std::fs::remove_file(run.join("summary.json")).unwrap();
+        for name in ["model", "optim", "scheduler"] {
+            std::fs::remove_file(run.join(format!("checkpoint/{name}-2.bpk"))).unwrap();
+        }
+        let mut lines = Vec::new();
+        let again = run_grid(&protocol, dir.path(), true, &mut |l| {
+            lines.push(l.to_string())
+        })
+        .unwrap();
+        assert!(
+            lines.iter().any(|l| l.contains("resuming after epoch 1")),
+            "{lines:?}"
+        );
+        let acc = |s: &GridSummary| s.metric(&s.rows[0], "final_acc").unwrap().values.clone();
+        assert_eq!(acc(&again), acc(&first));
+    }
+
+    #[test]
     fn an_interrupted_grid_finishes_without_redoing_finished_runs() {
         let dir = tempfile::tempdir().unwrap();
         let out = dir.path();
