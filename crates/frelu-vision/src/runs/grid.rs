@@ -153,10 +153,11 @@ pub fn check_finished<T: GridTask>(task: &T, spec: &GridSpec, out: &Path) -> cra
     Ok(())
 }
 
-/// Whether the interrupted run in `dir` can be resumed: it has a checkpoint and was started
-/// with the settings asked for now (else it is restarted from scratch).
-fn resumable<C: Serialize + DeserializeOwned>(dir: &Path, config: &C) -> bool {
-    folder::last_checkpoint(dir) > 0 && folder::check_same_config(dir, config).is_ok()
+/// The epoch the interrupted run in `dir` can be resumed after: it has a checkpoint and was
+/// started with the settings asked for now (else `None`: it is restarted from scratch).
+fn resume_point<C: Serialize + DeserializeOwned>(dir: &Path, config: &C) -> Option<usize> {
+    let k = folder::last_checkpoint(dir);
+    (k > 0 && folder::check_same_config(dir, config).is_ok()).then_some(k)
 }
 
 /// Runs every unfinished cell of the grid into `out`, then aggregates. `log` receives the
@@ -178,24 +179,26 @@ pub fn run<T: GridTask>(
         let dir = spec.run_dir(out, row, seed);
         let name = run_name(&spec.rows[row].name, seed);
         let head = format!("[{}/{total}] {name}", i + 1);
+        let config = task.config(row, seed);
         let mut start = Start::Fresh;
         match folder::state(&dir) {
             RunState::Finished | RunState::Failed => {
                 log(&format!("{head}: finished earlier, skipped"));
                 continue;
             }
-            RunState::Interrupted if resumable(&dir, &task.config(row, seed)) => {
-                let k = folder::last_checkpoint(&dir);
-                log(&format!(
-                    "{head}: interrupted earlier, resuming after epoch {k}"
-                ));
-                start = Start::Resume;
-            }
-            RunState::Interrupted => {
-                log(&format!("{head}: interrupted earlier, restarting"));
-                std::fs::remove_dir_all(&dir)
-                    .with_context(|| format!("cannot clear {}", dir.display()))?;
-            }
+            RunState::Interrupted => match resume_point(&dir, &config) {
+                Some(k) => {
+                    log(&format!(
+                        "{head}: interrupted earlier, resuming after epoch {k}"
+                    ));
+                    start = Start::Resume;
+                }
+                None => {
+                    log(&format!("{head}: interrupted earlier, restarting"));
+                    std::fs::remove_dir_all(&dir)
+                        .with_context(|| format!("cannot clear {}", dir.display()))?;
+                }
+            },
             RunState::New => {}
         }
         let elapsed = started.elapsed().as_secs_f64();
@@ -212,7 +215,7 @@ pub fn run<T: GridTask>(
             String::new()
         };
         log(&format!("{head} — elapsed {}{eta}", hms(elapsed)));
-        match task.train(&task.config(row, seed), &dir, &name, start) {
+        match task.train(&config, &dir, &name, start) {
             Ok(summary) => log(&format!("    {}", task.describe(&summary))),
             Err(error) => {
                 let error = format!("{error:#}");

@@ -123,26 +123,19 @@ mod tests {
     use crate::tasks::action::ActionConfig;
     use crate::tasks::launch::RunOptions;
 
-    #[test]
-    fn a_validation_label_beyond_the_training_classes_is_an_error() {
-        let dir = tempfile::tempdir().unwrap();
-        let data = dir.path().join("data");
+    /// A generated motion benchmark in `dir/data` and a one-epoch configuration on it.
+    fn small_benchmark(dir: &Path, train_clips: usize, val_clips: usize) -> ActionConfig {
+        let data = dir.join("data");
         let bench = MotionConfig {
             frames: 4,
             size: 32,
-            train_clips: 16,
-            val_clips: 8,
+            train_clips,
+            val_clips,
             seed: 0,
             ..MotionConfig::default()
         };
         make_motion_benchmark(&data, &bench, &Source::Bundled).unwrap();
-        std::fs::remove_file(data.join("classes.txt")).unwrap();
-        let val = std::fs::read_to_string(data.join("val.txt")).unwrap();
-        let mut lines: Vec<String> = val.lines().map(String::from).collect();
-        let first: Vec<&str> = lines[0].split_whitespace().collect();
-        lines[0] = format!("{} {} 50", first[0], first[1]);
-        std::fs::write(data.join("val.txt"), lines.join("\n") + "\n").unwrap();
-        let config = ActionConfig {
+        ActionConfig {
             data,
             segments: 4,
             frame_size: 32,
@@ -150,7 +143,20 @@ mod tests {
             batch_size: 8,
             workers: 0,
             ..ActionConfig::default()
-        };
+        }
+    }
+
+    #[test]
+    fn a_validation_label_beyond_the_training_classes_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = small_benchmark(dir.path(), 16, 8);
+        let data = &config.data;
+        std::fs::remove_file(data.join("classes.txt")).unwrap();
+        let val = std::fs::read_to_string(data.join("val.txt")).unwrap();
+        let mut lines: Vec<String> = val.lines().map(String::from).collect();
+        let first: Vec<&str> = lines[0].split_whitespace().collect();
+        lines[0] = format!("{} {} 50", first[0], first[1]);
+        std::fs::write(data.join("val.txt"), lines.join("\n") + "\n").unwrap();
         let out = dir.path().join("run");
         let err = crate::tasks::action::train(&config, &out, &RunOptions::quiet())
             .unwrap_err()
@@ -165,25 +171,7 @@ mod tests {
     #[test]
     fn trains_tsm_on_a_generated_benchmark_and_compares() {
         let dir = tempfile::tempdir().unwrap();
-        let data = dir.path().join("data");
-        let bench = MotionConfig {
-            frames: 4,
-            size: 32,
-            train_clips: 32,
-            val_clips: 16,
-            seed: 0,
-            ..MotionConfig::default()
-        };
-        make_motion_benchmark(&data, &bench, &Source::Bundled).unwrap();
-        let base = ActionConfig {
-            data,
-            segments: 4,
-            frame_size: 32,
-            epochs: 1,
-            batch_size: 8,
-            workers: 0,
-            ..ActionConfig::default()
-        };
+        let base = small_benchmark(dir.path(), 32, 16);
         let configs = [
             (VideoModel::Tsm, ActivationConfig::Relu),
             (VideoModel::Tsm, ActivationConfig::frelu()),
