@@ -19,6 +19,7 @@
 //!   burn-train's `Learner` on any training strategy.
 
 pub mod activation;
+pub mod learned;
 pub mod ops;
 pub mod params;
 pub mod schedule;

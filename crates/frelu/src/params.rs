@@ -2,14 +2,12 @@
 //! snapshots and the parameter counts share.
 //!
 //! An activation's learnable parameters are recognised by the **type** of the module that owns
-//! them: Burn's derive announces every struct it enters as `Struct:<TypeName>`, and the marker
+//! them (any type of [`crate::activation::learnable_markers`]): Burn's derive announces every struct it enters as `Struct:<TypeName>`, and the marker
 //! compared against is derived from the Rust type itself ([`owner_marker`]), so renaming the
 //! layer type cannot silently break the match.
 
 use burn::module::{Module, ModuleVisitor, Param, ParamId};
 use burn::tensor::Tensor;
-
-use crate::FRelu;
 
 /// What Burn's `Module` derive passes to [`ModuleVisitor::enter_module`] for a struct of type
 /// `T`: `Struct:` followed by the type's name without its module path.
@@ -27,10 +25,14 @@ pub struct ParamInfo<'a> {
     pub path: &'a [String],
     /// Whether a learnable activation layer owns the parameter directly.
     pub activation: bool,
+    /// The type that owns the parameter directly (`FRelu`, `Pelu`, `Linear`, ...).
+    pub owner: &'a str,
     /// The parameter's id (what optimiser groups are built from).
     pub id: ParamId,
     /// Number of elements.
     pub numel: usize,
+    /// Its shape.
+    pub shape: &'a [usize],
 }
 
 /// The visitor: keeps the path and the owning types, hands each float parameter to `f` with a
@@ -38,7 +40,7 @@ pub struct ParamInfo<'a> {
 struct Walker<F> {
     path: Vec<String>,
     owners: Vec<String>,
-    marker: String,
+    markers: Vec<String>,
     f: F,
 }
 
@@ -59,12 +61,19 @@ where
     fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
         // Burn enters each field as `enter_module(field, "Struct:<Owner>")`: the last entry
         // names the type that owns the parameter.
-        let activation = self.owners.last().is_some_and(|o| *o == self.marker);
+        let activation = self
+            .owners
+            .last()
+            .is_some_and(|o| self.markers.iter().any(|m| m == o));
+        let owner = self.owners.last().map(String::as_str).unwrap_or_default();
+        let shape = param.shape().dims::<D>();
         let info = ParamInfo {
             path: &self.path,
             activation,
+            owner: owner.strip_prefix("Struct:").unwrap_or(owner),
             id: param.id,
             numel: param.shape().num_elements(),
+            shape: &shape,
         };
         let read = || {
             param
@@ -86,7 +95,7 @@ where
     let mut walker = Walker {
         path: Vec::new(),
         owners: Vec::new(),
-        marker: owner_marker::<FRelu>(),
+        markers: crate::activation::learnable_markers(),
         f,
     };
     module.visit(&mut walker);
@@ -142,7 +151,7 @@ mod tests {
 
     #[test]
     fn the_marker_is_what_the_derive_announces() {
-        assert_eq!(owner_marker::<FRelu>(), "Struct:FRelu");
+        assert_eq!(owner_marker::<crate::FRelu>(), "Struct:FRelu");
         assert_eq!(owner_marker::<burn::nn::Linear>(), "Struct:Linear");
     }
 

@@ -20,7 +20,7 @@ pub struct LayerSlopes {
 pub fn snapshot<M: Module>(module: &M) -> Vec<LayerSlopes> {
     let mut layers: Vec<LayerSlopes> = Vec::new();
     crate::params::for_each_param(module, |info, read| {
-        if !info.activation {
+        if !info.activation || info.owner != "FRelu" {
             return;
         }
         let Some((field, parent)) = info.path.split_last() else {

@@ -12,7 +12,7 @@ use frelu::slopes::LayerSlopes;
 
 const FONT: &[u8] = include_bytes!("../../assets/DejaVuSans.ttf");
 
-fn ensure_font() {
+pub(crate) fn ensure_font() {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
         // The bytes are a valid TrueType font, checked by the plot tests.
@@ -20,7 +20,7 @@ fn ensure_font() {
     });
 }
 
-fn err<E: std::fmt::Debug>(e: E) -> crate::Error {
+pub(crate) fn err<E: std::fmt::Debug>(e: E) -> crate::Error {
     crate::Error::Plot(format!("{e:?}"))
 }
 
@@ -44,6 +44,7 @@ macro_rules! png_and_svg {
         Ok::<Vec<PathBuf>, crate::Error>(vec![png, svg])
     }};
 }
+pub(crate) use png_and_svg;
 
 /// One curve with an uncertainty band: `(x, mean, std)` points.
 #[derive(Clone, Debug)]
@@ -54,7 +55,7 @@ pub struct BandSeries {
     pub points: Vec<(f64, f64, f64)>,
 }
 
-fn bounds(values: impl Iterator<Item = f64>) -> (f64, f64) {
+pub(crate) fn bounds(values: impl Iterator<Item = f64>) -> (f64, f64) {
     let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
     for v in values.filter(|v| v.is_finite()) {
         lo = lo.min(v);
@@ -163,13 +164,13 @@ pub fn band_chart(
     )
 }
 
-fn grid(n: usize) -> (usize, usize) {
+pub(crate) fn grid(n: usize) -> (usize, usize) {
     let cols = (n as f64).sqrt().ceil().max(1.0) as usize;
     (n.div_ceil(cols).max(1), cols)
 }
 
 /// Pixel size of a figure with one 260×220 panel per layer (plus the title).
-fn panels_size(layers: usize) -> (u32, u32) {
+pub(crate) fn panels_size(layers: usize) -> (u32, u32) {
     let (rows, cols) = grid(layers);
     (
         (cols as u32 * 260).max(500),

@@ -23,7 +23,8 @@ pub struct Summary {
 }
 
 impl Summary {
-    fn of(values: &[f64]) -> Self {
+    /// The summary of `values` (population standard deviation).
+    pub fn of(values: &[f64]) -> Self {
         let m = mean(values);
         let var = values.iter().map(|v| (v - m).powi(2)).sum::<f64>() / values.len().max(1) as f64;
         Self {
@@ -91,12 +92,24 @@ pub fn layer_stats(layer: &LayerSlopes) -> LayerStats {
 pub struct SlopeSnapshot {
     /// Epoch (0 = at initialisation).
     pub epoch: usize,
-    /// Every learned layer.
+    /// Every FReLU-family layer's slopes.
     pub layers: Vec<LayerSlopes>,
+    /// Every learnable activation layer's parameters, whatever its kind (absent in histories
+    /// written before the learnable peers existed).
+    #[serde(default)]
+    pub learned: Vec<frelu::learned::LearnedLayer>,
 }
 
 /// Reads a run's slope history (`slopes_history.jsonl`), if it has one.
 pub fn read_history(run: &Path) -> crate::Result<Vec<(usize, Vec<LayerSlopes>)>> {
+    Ok(read_snapshots(run)?
+        .into_iter()
+        .map(|s| (s.epoch, s.layers))
+        .collect())
+}
+
+/// Reads every snapshot of a run's history (`slopes_history.jsonl`), if it has one.
+pub fn read_snapshots(run: &Path) -> crate::Result<Vec<SlopeSnapshot>> {
     let path = run.join("slopes_history.jsonl");
     if !path.exists() {
         return Ok(Vec::new());
@@ -107,10 +120,8 @@ pub fn read_history(run: &Path) -> crate::Result<Vec<(usize, Vec<LayerSlopes>)>>
         .filter(|l| !l.trim().is_empty())
         .enumerate()
         .map(|(i, line)| {
-            let s: SlopeSnapshot = serde_json::from_str(line).with_context(|| {
-                format!("{} line {}: not a slope snapshot", path.display(), i + 1)
-            })?;
-            Ok((s.epoch, s.layers))
+            serde_json::from_str(line)
+                .with_context(|| format!("{} line {}: not a slope snapshot", path.display(), i + 1))
         })
         .collect()
 }
@@ -120,8 +131,11 @@ pub fn read_history(run: &Path) -> crate::Result<Vec<(usize, Vec<LayerSlopes>)>>
 pub struct Analysis {
     /// The run folder.
     pub run: PathBuf,
-    /// Per-layer statistics.
+    /// Per-layer statistics of the FReLU-family slopes.
     pub layers: Vec<LayerStats>,
+    /// Per-layer statistics of every learnable activation's parameters (any kind).
+    #[serde(default)]
+    pub learned: Vec<super::learned::LayerParamStats>,
     /// Plots written.
     pub plots: Vec<PathBuf>,
 }
@@ -129,6 +143,21 @@ pub struct Analysis {
 impl Analysis {
     /// The statistics as a Markdown table.
     pub fn markdown(&self) -> String {
+        let mut out = String::new();
+        if !self.layers.is_empty() {
+            out.push_str(&self.slope_markdown());
+        }
+        if !self.learned.is_empty() {
+            if !out.is_empty() {
+                out.push('\n');
+            }
+            out.push_str(&super::learned::markdown(&self.learned));
+        }
+        out
+    }
+
+    /// The FReLU-family slope statistics as a Markdown table.
+    fn slope_markdown(&self) -> String {
         let fmt = |s: &Option<Summary>| match s {
             Some(s) => format!("{:.3} ± {:.3} [{:.3}, {:.3}]", s.mean, s.std, s.min, s.max),
             None => "fixed".into(),
@@ -171,25 +200,54 @@ pub fn analyze(run: &Path) -> crate::Result<Analysis> {
     })?;
     let layers: Vec<LayerSlopes> = serde_json::from_str(&text)
         .with_context(|| format!("{} is not a slopes file", path.display()))?;
+    let learned = super::learned::read(run)?;
     crate::error::ensure!(
-        !layers.is_empty(),
-        "{} has no learned slopes: the run's activation has none (relu, gelu, ...)",
+        !layers.is_empty() || learned.is_some(),
+        "{} has no learned activation parameters: the run's activation learns nothing \
+         (relu, gelu, rrelu, ...)",
         run.display()
     );
     let out = run.join("analysis");
     std::fs::create_dir_all(&out)?;
     let mut plot_files = Vec::new();
+    if !layers.is_empty() {
+        plot_files.extend(slope_plots(&out, run, &layers)?);
+    }
+    let learned_stats = match &learned {
+        Some(learned) => {
+            plot_files.extend(super::learned::curve_plot(
+                &out.join("learned_curves"),
+                learned,
+            )?);
+            super::learned::stats(learned)
+        }
+        None => Vec::new(),
+    };
+    let analysis = Analysis {
+        run: run.to_path_buf(),
+        layers: layers.iter().map(layer_stats).collect(),
+        learned: learned_stats,
+        plots: plot_files,
+    };
+    std::fs::write(out.join("analysis.md"), analysis.markdown())?;
+    crate::fsio::write_json(&out.join("analysis.json"), &analysis)?;
+    Ok(analysis)
+}
+
+/// The FReLU-family plots of a run's slopes, written into `out`.
+fn slope_plots(out: &Path, run: &Path, layers: &[LayerSlopes]) -> crate::Result<Vec<PathBuf>> {
+    let mut plot_files = Vec::new();
     plot_files.extend(plots::slope_scatter(
         &out.join("slopes_pos_vs_neg"),
-        &layers,
+        layers,
     )?);
     plot_files.extend(plots::slope_distributions(
         &out.join("slope_distributions"),
-        &layers,
+        layers,
     )?);
     plot_files.extend(plots::activation_curves(
         &out.join("activation_curves"),
-        &layers,
+        layers,
     )?);
     let history = read_history(run)?;
     if history.len() > 1 {
@@ -198,14 +256,7 @@ pub fn analyze(run: &Path) -> crate::Result<Analysis> {
             &history,
         )?);
     }
-    let analysis = Analysis {
-        run: run.to_path_buf(),
-        layers: layers.iter().map(layer_stats).collect(),
-        plots: plot_files,
-    };
-    std::fs::write(out.join("analysis.md"), analysis.markdown())?;
-    crate::fsio::write_json(&out.join("analysis.json"), &analysis)?;
-    Ok(analysis)
+    Ok(plot_files)
 }
 
 #[cfg(test)]

@@ -327,6 +327,62 @@ mod tests {
     }
 
     #[test]
+    fn every_model_trains_with_every_learnable_peer() {
+        use burn::tensor::Distribution;
+        let device = Device::flex().autodiff();
+        for arch in Architecture::ALL {
+            let min = arch.min_input_size();
+            for name in frelu::activation::PEERS.iter().chain(&["frelu"]) {
+                let act: ActivationConfig = name.parse().unwrap();
+                let config = ModelConfig {
+                    width: 0.25,
+                    input_size: Some((min, min)),
+                    ..ModelConfig::new(arch, 3, 4, act.clone())
+                };
+                let net = config.init(&device).unwrap();
+                let x = Tensor::<4>::random([2, 3, min, min], Distribution::Default, &device);
+                let loss = net.forward(x).powf_scalar(2.0).mean();
+                let grads = loss.backward();
+                // Every learnable activation parameter of the model gets a gradient.
+                let mut missing = Vec::new();
+                let mut seen = 0;
+                frelu::params::for_each_param(&net, |info, _| {
+                    if info.activation {
+                        seen += 1;
+                        if !info_has_grad(&net, info.id, &grads) {
+                            missing.push(info.path.join("."));
+                        }
+                    }
+                });
+                assert_eq!(seen > 0, act.is_learnable(), "{arch} {name}");
+                assert!(
+                    missing.is_empty(),
+                    "{arch} {name}: no gradient for {missing:?}"
+                );
+            }
+        }
+    }
+
+    /// Whether the parameter `id` of `net` has a gradient in `grads`.
+    fn info_has_grad(
+        net: &impl burn::module::Module,
+        id: burn::module::ParamId,
+        grads: &burn::tensor::Gradients,
+    ) -> bool {
+        struct Find<'a>(burn::module::ParamId, &'a burn::tensor::Gradients, bool);
+        impl burn::module::ModuleVisitor for Find<'_> {
+            fn visit_float<const D: usize>(&mut self, param: &burn::module::Param<Tensor<D>>) {
+                if param.id == self.0 {
+                    self.2 = param.val().grad(self.1).is_some();
+                }
+            }
+        }
+        let mut find = Find(id, grads, false);
+        net.visit(&mut find);
+        find.2
+    }
+
+    #[test]
     fn each_model_takes_its_smallest_input_and_rejects_a_smaller_one() {
         use burn::tensor::Distribution;
         let device = Device::flex();

@@ -4,11 +4,14 @@
 //! RUN/config.json      the settings (written first)
 //! RUN/metrics.csv|json one row per finished epoch (rewritten after each)
 //! RUN/model.bpk        the trained model      RUN/slopes.json  its learned slopes
+//! RUN/activation.json  the learned parameters of every learnable activation (any kind)
 //! RUN/summary.json     written last: the run is finished when it exists
 //! RUN/failed.json      a run that stopped with an error (not retried by a grid)
 //! ```
 
 use std::path::Path;
+
+use crate::analysis::learned::LEARNED_FILE;
 
 use crate::error::Context;
 use burn::module::Module;
@@ -92,13 +95,15 @@ fn start_folder<C: Serialize>(out: &Path, config: &C) -> crate::Result<()> {
     write_json(&out.join(CONFIG), config)
 }
 
-/// Saves a trained model as `out/model.bpk` and its learned slopes as `out/slopes.json`.
+/// Saves a trained model as `out/model.bpk`, its learned slopes as `out/slopes.json` and the
+/// parameters of its learnable activations, whatever their kind, as `out/activation.json`.
 pub fn save_trained<M: Module + Clone>(model: &M, out: &Path) -> crate::Result<()> {
     model
         .clone()
         .save_file(out.join("model.bpk"))
         .with_context(|| format!("cannot save the model into {}", out.display()))?;
-    write_json(&out.join("slopes.json"), &frelu::slopes::snapshot(model))
+    write_json(&out.join("slopes.json"), &frelu::slopes::snapshot(model))?;
+    write_json(&out.join(LEARNED_FILE), &frelu::learned::snapshot(model))
 }
 
 /// The first setting where `stored` and `wanted` differ, as `path: stored → wanted` (JSON
@@ -174,7 +179,7 @@ pub struct Resumed {
 }
 
 /// The files and folders a run writes (and `--overwrite` removes; nothing else is touched).
-const RUN_FILES: [&str; 18] = [
+const RUN_FILES: [&str; 19] = [
     CONFIG,
     SUMMARY,
     FAILED,
@@ -183,6 +188,7 @@ const RUN_FILES: [&str; 18] = [
     "model.bpk",
     "slopes.json",
     "slopes_history.jsonl",
+    LEARNED_FILE,
     "experiment.log",
     "detections.json",
     "coco_metrics.json",

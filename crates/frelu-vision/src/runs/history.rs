@@ -21,6 +21,7 @@ pub fn append<M: Module>(path: &Path, epoch: usize, model: &M) -> crate::Result<
     let line = serde_json::to_string(&SlopeSnapshot {
         epoch,
         layers: frelu::slopes::snapshot(model),
+        learned: frelu::learned::snapshot(model),
     })?;
     let mut file = std::fs::OpenOptions::new()
         .create(true)
@@ -37,10 +38,10 @@ pub fn truncate(run: &Path, k: usize) -> crate::Result<()> {
     if !path.exists() {
         return Ok(());
     }
-    let kept: Vec<String> = crate::analysis::slopes::read_history(run)?
+    let kept: Vec<String> = crate::analysis::slopes::read_snapshots(run)?
         .into_iter()
-        .filter(|(epoch, _)| *epoch <= k)
-        .map(|(epoch, layers)| serde_json::to_string(&SlopeSnapshot { epoch, layers }))
+        .filter(|s| s.epoch <= k)
+        .map(|s| serde_json::to_string(&s))
         .collect::<Result<_, _>>()?;
     let mut text = kept.join("\n");
     if !text.is_empty() {

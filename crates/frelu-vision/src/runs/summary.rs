@@ -352,12 +352,19 @@ pub fn plots(
 }
 
 fn slope_plots(name: &str, run: &Path, dir: &Path) -> crate::Result<Vec<PathBuf>> {
+    let stem = |what: &str| dir.join(format!("{}_{what}", super::folder::clean_name(name)));
+    let mut files = Vec::new();
+    if let Some(learned) = crate::analysis::learned::read(run)? {
+        files.extend(crate::analysis::learned::curve_plot(
+            &stem("learned_curves"),
+            &learned,
+        )?);
+    }
     let layers: Vec<frelu::slopes::LayerSlopes> = crate::fsio::read_json(&run.join("slopes.json"))?;
     if layers.is_empty() {
-        return Ok(Vec::new());
+        return Ok(files);
     }
-    let stem = |what: &str| dir.join(format!("{}_{what}", super::folder::clean_name(name)));
-    let mut files = plots::slope_scatter(&stem("pos_vs_neg"), &layers)?;
+    files.extend(plots::slope_scatter(&stem("pos_vs_neg"), &layers)?);
     files.extend(plots::slope_distributions(
         &stem("slope_distributions"),
         &layers,

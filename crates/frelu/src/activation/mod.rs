@@ -1,8 +1,25 @@
-//! Activation layers: [`FRelu`] and the registry ([`ActivationConfig`] → [`Activation`]) that
-//! every model takes as a parameter.
+//! Activation layers: [`FRelu`], its learnable peers (one file per activation or family) and
+//! the registry ([`ActivationConfig`] → [`Activation`]) that every model takes as a parameter.
 
+mod acon;
+mod apl;
+pub(crate) mod common;
 mod frelu;
+mod parse;
+mod pau;
+mod pelu;
+mod prenu;
+mod pwlu;
 mod registry;
+mod stochastic;
 
+pub use acon::*;
+pub use apl::*;
 pub use frelu::*;
+pub use parse::*;
+pub use pau::*;
+pub use pelu::*;
+pub use prenu::*;
+pub use pwlu::*;
 pub use registry::*;
+pub use stochastic::*;

@@ -2,15 +2,18 @@
 //!
 //! Models never name a concrete activation. They take an [`ActivationConfig`] and call
 //! [`ActivationConfig::init`] with the channel count of each place that needs one, so that
-//! per-channel activations (PReLU, FReLU) get their own slopes at every layer.
+//! per-channel activations (PReLU, FReLU, PELU, ...) get their own parameters at every layer.
 //!
 //! Grammar: `NAME[:OPTION]...`, where an option is a number (the activation's main value),
 //! `key=value`, or a flag word. Examples: `relu`, `lrelu:0.01`, `prelu`, `prelu:0.1:shared`,
-//! `elu:1.0`, `selu`, `swish`, `silu`, `mish`, `gelu`, `frelu`, `frelu:0.25`,
-//! `frelu:neg=0.25:pos=1:shared`, `frelu:composed`.
-
-use core::fmt;
-use core::str::FromStr;
+//! `elu:1.0`, `selu`, `swish`, `mish`, `gelu`, `frelu`, `frelu:0.25`,
+//! `frelu:neg=0.25:pos=1:shared`, `frelu:composed`, `rrelu`, `erelu:0.2`, `eprelu`, `pelu`,
+//! `mpelu:alpha=1`, `prenu:0.5`, `apl:5`, `acon_c`, `pau`, `pwlu:16`.
+//!
+//! Maxout is not in the registry: it maps `k·C` input channels to `C` outputs, so every model
+//! would have to widen the layer before each activation by a factor the registry dictates — a
+//! change to every architecture (and to the weight layouts `--init-from` reads) for one
+//! activation. The other activations keep the shape, which is what lets one string swap them.
 
 use burn::module::Module;
 use burn::nn::activation::{Mish, SiLU};
@@ -18,7 +21,11 @@ use burn::nn::{Elu, EluConfig, Gelu, Identity, Relu, Selu};
 use burn::tensor::{Device, Tensor};
 use serde::{Deserialize, Serialize};
 
-use super::{FRelu, FReluConfig, SlopeSharing};
+use super::{
+    AconC, AconCConfig, Apl, AplConfig, ERelu, EReluConfig, FRelu, FReluConfig, Mpelu, MpeluConfig,
+    Pau, PauConfig, Pelu, PeluConfig, Prenu, PrenuConfig, Pwlu, PwluConfig, RRelu, RReluConfig,
+    SlopeSharing,
+};
 
 /// Which activation a model uses; parse it from a string with [`str::parse`].
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -68,6 +75,48 @@ pub enum ActivationConfig {
     Gelu,
     /// `identity`: no activation (a linear network; for checks).
     Identity,
+    /// `rrelu[:lower:upper]` (`rrelu:lower=…:upper=…`): randomised leaky ReLU ([`RRelu`]).
+    RRelu {
+        /// Lower end of the slope's range (default 1/8).
+        lower: f64,
+        /// Upper end (default 1/3).
+        upper: f64,
+    },
+    /// `erelu[:alpha]`: elastic ReLU; `eprelu[:alpha]`: with a learned PReLU slope ([`ERelu`]).
+    ERelu {
+        /// Half-width of the positive slope's range (default 0.2).
+        alpha: f64,
+        /// EPReLU: learn a negative slope per channel.
+        prelu: bool,
+    },
+    /// `pelu`: parametric ELU ([`Pelu`]), learned `a`, `b` per channel.
+    Pelu,
+    /// `mpelu[:alpha=…:beta=…]`: multiple parametric ELU ([`Mpelu`]).
+    Mpelu {
+        /// Initial α (default 0.25).
+        alpha: f64,
+        /// Initial β (default 1).
+        beta: f64,
+    },
+    /// `prenu[:alpha]`: parametric rectified nonlinear unit ([`Prenu`]).
+    Prenu {
+        /// Initial α (default 0.5).
+        alpha: f64,
+    },
+    /// `apl[:S]`: adaptive piecewise linear unit with S hinges ([`Apl`], default 5).
+    Apl {
+        /// Number of hinges.
+        hinges: usize,
+    },
+    /// `acon_c`: ACON-C ([`AconC`]).
+    AconC,
+    /// `pau`: safe Padé activation unit, degrees (5, 4) ([`Pau`]).
+    Pau,
+    /// `pwlu[:N]`: piecewise linear unit with N intervals ([`Pwlu`], default 16).
+    Pwlu {
+        /// Number of intervals.
+        intervals: usize,
+    },
 }
 
 /// An activation layer built by [`ActivationConfig::init`].
@@ -90,6 +139,24 @@ pub enum Activation {
     Gelu(Gelu),
     /// Identity.
     Identity(Identity),
+    /// RReLU.
+    RRelu(RRelu),
+    /// EReLU and EPReLU.
+    ERelu(ERelu),
+    /// PELU.
+    Pelu(Pelu),
+    /// MPELU.
+    Mpelu(Mpelu),
+    /// PRenu.
+    Prenu(Prenu),
+    /// APL.
+    Apl(Apl),
+    /// ACON-C.
+    AconC(AconC),
+    /// PAU.
+    Pau(Pau),
+    /// PWLU.
+    Pwlu(Pwlu),
 }
 
 impl ActivationConfig {
@@ -160,34 +227,73 @@ impl ActivationConfig {
             Self::Mish => Activation::Mish(Mish::new()),
             Self::Gelu => Activation::Gelu(Gelu::new()),
             Self::Identity => Activation::Identity(Identity::new()),
+            Self::RRelu { lower, upper } => Activation::RRelu(
+                RReluConfig::new()
+                    .with_lower(lower)
+                    .with_upper(upper)
+                    .init(),
+            ),
+            Self::ERelu { alpha, prelu } => Activation::ERelu(
+                EReluConfig::new(channels)
+                    .with_alpha(alpha)
+                    .with_learn_neg(prelu)
+                    .init(device),
+            ),
+            Self::Pelu => Activation::Pelu(PeluConfig::new(channels).init(device)),
+            Self::Mpelu { alpha, beta } => Activation::Mpelu(
+                MpeluConfig::new(channels)
+                    .with_alpha_init(alpha)
+                    .with_beta_init(beta)
+                    .init(device),
+            ),
+            Self::Prenu { alpha } => Activation::Prenu(
+                PrenuConfig::new(channels)
+                    .with_alpha_init(alpha)
+                    .init(device),
+            ),
+            Self::Apl { hinges } => {
+                Activation::Apl(AplConfig::new(channels).with_hinges(hinges).init(device))
+            }
+            Self::AconC => Activation::AconC(AconCConfig::new(channels).init(device)),
+            Self::Pau => Activation::Pau(PauConfig::new().init(device)),
+            Self::Pwlu { intervals } => Activation::Pwlu(
+                PwluConfig::new(channels)
+                    .with_intervals(intervals)
+                    .init(device),
+            ),
             Self::LeakyRelu { .. } | Self::PRelu { .. } | Self::FRelu { .. } => unreachable!(),
         }
     }
 
     /// Learned scalars one layer of `channels` channels adds over ReLU.
     pub fn learned_per_layer(&self, channels: usize) -> usize {
+        let shared_or = |shared: bool, per_layer: usize, per_channel: usize| {
+            if shared { per_layer } else { per_channel }
+        };
         match *self {
-            Self::PRelu { shared, .. } => {
-                if shared {
-                    1
-                } else {
-                    channels
-                }
-            }
-            Self::FRelu { shared, .. } => {
-                if shared {
-                    2
-                } else {
-                    2 * channels
-                }
-            }
+            Self::PRelu { shared, .. } => shared_or(shared, 1, channels),
+            Self::FRelu { shared, .. } => shared_or(shared, 2, 2 * channels),
+            Self::ERelu { prelu, .. } => shared_or(!prelu, 0, channels),
+            Self::Pelu | Self::Mpelu { .. } => 2 * channels,
+            Self::Prenu { .. } => channels,
+            Self::Apl { hinges } => 2 * hinges * channels,
+            Self::AconC => 3 * channels,
+            Self::Pau => 10,
+            Self::Pwlu { intervals } => (intervals + 5) * channels,
             _ => 0,
         }
     }
 
-    /// Whether this activation has learnable slopes (so that a slope schedule applies).
-    pub fn has_slopes(&self) -> bool {
-        matches!(self, Self::PRelu { .. } | Self::FRelu { .. })
+    /// Whether this activation has learnable parameters, which form the second parameter group
+    /// of the schedules (alternate optimisation, `frozen`, the slope learning-rate multiplier).
+    pub fn is_learnable(&self) -> bool {
+        self.learned_per_layer(1) > 0
+    }
+
+    /// Whether every channel has its own parameters (curves per channel); false for activations
+    /// with one set per layer (PAU, shared PReLU/FReLU) or none.
+    pub fn per_channel(&self) -> bool {
+        self.learned_per_layer(2) == 2 * self.learned_per_layer(1) && self.is_learnable()
     }
 
     /// The canonical family name (`relu`, `lrelu`, `prelu`, `frelu`, ...).
@@ -203,6 +309,16 @@ impl ActivationConfig {
             Self::Mish => "mish",
             Self::Gelu => "gelu",
             Self::Identity => "identity",
+            Self::RRelu { .. } => "rrelu",
+            Self::ERelu { prelu: false, .. } => "erelu",
+            Self::ERelu { prelu: true, .. } => "eprelu",
+            Self::Pelu => "pelu",
+            Self::Mpelu { .. } => "mpelu",
+            Self::Prenu { .. } => "prenu",
+            Self::Apl { .. } => "apl",
+            Self::AconC => "acon_c",
+            Self::Pau => "pau",
+            Self::Pwlu { .. } => "pwlu",
         }
     }
 }
@@ -223,6 +339,15 @@ impl Activation {
             Self::Mish(layer) => layer.forward(input),
             Self::Gelu(layer) => layer.forward(input),
             Self::Identity(layer) => layer.forward(input),
+            Self::RRelu(layer) => layer.forward(input),
+            Self::ERelu(layer) => layer.forward(input),
+            Self::Pelu(layer) => layer.forward(input),
+            Self::Mpelu(layer) => layer.forward(input),
+            Self::Prenu(layer) => layer.forward(input),
+            Self::Apl(layer) => layer.forward(input),
+            Self::AconC(layer) => layer.forward(input),
+            Self::Pau(layer) => layer.forward(input),
+            Self::Pwlu(layer) => layer.forward(input),
         }
     }
 
@@ -235,9 +360,27 @@ impl Activation {
     }
 }
 
+/// The module types whose float parameters are learnable activation parameters, as Burn's
+/// derive announces them (see [`crate::params::owner_marker`]). A test checks that every
+/// learnable activation of the registry is covered.
+pub fn learnable_markers() -> Vec<String> {
+    use crate::params::owner_marker;
+    vec![
+        owner_marker::<FRelu>(),
+        owner_marker::<ERelu>(),
+        owner_marker::<Pelu>(),
+        owner_marker::<Mpelu>(),
+        owner_marker::<Prenu>(),
+        owner_marker::<Apl>(),
+        owner_marker::<AconC>(),
+        owner_marker::<Pau>(),
+        owner_marker::<Pwlu>(),
+    ]
+}
+
 /// Every activation of the registry as a user writes it (name and its main option), in the
 /// order help texts and errors list them. A test checks that each one parses.
-pub const ACTIVATIONS: [&str; 10] = [
+pub const ACTIVATIONS: [&str; 20] = [
     "relu",
     "lrelu[:slope]",
     "prelu[:init]",
@@ -248,220 +391,27 @@ pub const ACTIVATIONS: [&str; 10] = [
     "gelu",
     "frelu[:neg_init]",
     "identity",
+    "rrelu[:lower=L:upper=U]",
+    "erelu[:alpha]",
+    "eprelu[:alpha]",
+    "pelu",
+    "mpelu[:alpha=A:beta=B]",
+    "prenu[:alpha]",
+    "apl[:hinges]",
+    "acon_c",
+    "pau",
+    "pwlu[:intervals]",
+];
+
+/// The learnable activations added for the comparison with FReLU's peers (issue 16), in the
+/// order tables list them.
+pub const PEERS: [&str; 10] = [
+    "rrelu", "erelu", "eprelu", "pelu", "mpelu", "prenu", "apl", "acon_c", "pau", "pwlu",
 ];
 
 /// [`ACTIVATIONS`], comma-separated.
 pub fn activation_names() -> String {
     ACTIVATIONS.join(", ")
-}
-
-/// A string that names no activation, or an option it does not take.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-pub enum ParseActivationError {
-    /// The name is not in the registry.
-    #[error("unknown activation '{0}'; known: {known}", known = activation_names())]
-    UnknownName(String),
-    /// An option the activation does not take, or a value that is not a number.
-    #[error("activation '{name}': {message}")]
-    BadOption {
-        /// The activation's name.
-        name: String,
-        /// What is wrong.
-        message: String,
-    },
-}
-
-/// Options of one activation string, consumed as the variant reads them.
-struct Options<'a> {
-    name: &'a str,
-    value: Option<f64>,
-    pairs: Vec<(&'a str, f64)>,
-    flags: Vec<&'a str>,
-}
-
-impl<'a> Options<'a> {
-    fn parse(
-        name: &'a str,
-        parts: impl Iterator<Item = &'a str>,
-    ) -> Result<Self, ParseActivationError> {
-        let bad = |message: String| ParseActivationError::BadOption {
-            name: name.to_string(),
-            message,
-        };
-        let number = |text: &str| -> Result<f64, ParseActivationError> {
-            let value: f64 = text
-                .parse()
-                .map_err(|_| bad(format!("'{text}' is not a number")))?;
-            if value.is_finite() {
-                Ok(value)
-            } else {
-                Err(bad(format!("'{text}' is not a finite number")))
-            }
-        };
-        let mut options = Options {
-            name,
-            value: None,
-            pairs: Vec::new(),
-            flags: Vec::new(),
-        };
-        for part in parts {
-            let part = part.trim();
-            if part.is_empty() {
-                return Err(bad("empty option".into()));
-            }
-            if let Some((key, value)) = part.split_once('=') {
-                options.pairs.push((key.trim(), number(value.trim())?));
-            } else if part.starts_with(|c: char| c.is_ascii_digit() || c == '-' || c == '.') {
-                if options.value.is_some() {
-                    return Err(bad(format!("more than one value given ('{part}')")));
-                }
-                options.value = Some(number(part)?);
-            } else {
-                options.flags.push(part);
-            }
-        }
-        Ok(options)
-    }
-
-    fn error(&self, message: String) -> ParseActivationError {
-        ParseActivationError::BadOption {
-            name: self.name.to_string(),
-            message,
-        }
-    }
-
-    /// The main value, or `key=value`, or the default.
-    fn value(&mut self, key: &str, default: f64) -> Result<f64, ParseActivationError> {
-        let keyed = self.take_pair(key);
-        match (self.value.take(), keyed) {
-            (Some(_), Some(_)) => Err(self.error(format!("'{key}' given twice"))),
-            (Some(value), None) | (None, Some(value)) => Ok(value),
-            (None, None) => Ok(default),
-        }
-    }
-
-    fn pair(&mut self, key: &str, default: f64) -> f64 {
-        self.take_pair(key).unwrap_or(default)
-    }
-
-    fn take_pair(&mut self, key: &str) -> Option<f64> {
-        let index = self.pairs.iter().position(|(k, _)| *k == key)?;
-        Some(self.pairs.remove(index).1)
-    }
-
-    fn flag(&mut self, flag: &str) -> bool {
-        let before = self.flags.len();
-        self.flags.retain(|f| *f != flag);
-        before != self.flags.len()
-    }
-
-    /// `fused` (default) or `composed`.
-    fn fused(&mut self) -> Result<bool, ParseActivationError> {
-        let composed = self.flag("composed");
-        let fused = self.flag("fused");
-        if composed && fused {
-            return Err(self.error("'fused' and 'composed' exclude each other".into()));
-        }
-        Ok(!composed)
-    }
-
-    /// Fail on anything not consumed.
-    fn finish(self) -> Result<(), ParseActivationError> {
-        if let Some(value) = self.value {
-            return Err(self.error(format!("takes no value (got {value})")));
-        }
-        if let Some((key, _)) = self.pairs.first() {
-            return Err(self.error(format!("unknown option '{key}='")));
-        }
-        if let Some(flag) = self.flags.first() {
-            return Err(self.error(format!("unknown option '{flag}'")));
-        }
-        Ok(())
-    }
-}
-
-impl FromStr for ActivationConfig {
-    type Err = ParseActivationError;
-
-    fn from_str(text: &str) -> Result<Self, Self::Err> {
-        let text = text.trim();
-        let mut parts = text.split(':');
-        let name = parts.next().unwrap_or_default().trim();
-        let lower = name.to_ascii_lowercase();
-        let mut options = Options::parse(name, parts)?;
-        let config = match lower.as_str() {
-            "relu" => Self::Relu,
-            "lrelu" | "leaky_relu" | "leakyrelu" => Self::LeakyRelu {
-                slope: options.value("slope", 0.01)?,
-                fused: options.fused()?,
-            },
-            "prelu" => Self::PRelu {
-                init: options.value("init", 0.25)?,
-                shared: options.flag("shared"),
-                fused: options.fused()?,
-            },
-            "frelu" => {
-                let neg_init = options.value("neg", 0.0)?;
-                Self::FRelu {
-                    pos_init: options.pair("pos", 1.0),
-                    neg_init,
-                    shared: options.flag("shared"),
-                    fused: options.fused()?,
-                }
-            }
-            "elu" => Self::Elu {
-                alpha: options.value("alpha", 1.0)?,
-            },
-            "selu" => Self::Selu,
-            "swish" | "silu" => Self::Swish,
-            "mish" => Self::Mish,
-            "gelu" => Self::Gelu,
-            "identity" | "linear" | "none" => Self::Identity,
-            _ => return Err(ParseActivationError::UnknownName(text.to_string())),
-        };
-        options.finish()?;
-        Ok(config)
-    }
-}
-
-impl fmt::Display for ActivationConfig {
-    /// The canonical string, which parses back to the same config.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let suffix = |shared: bool, fused: bool| {
-            let mut s = String::new();
-            if shared {
-                s.push_str(":shared");
-            }
-            if !fused {
-                s.push_str(":composed");
-            }
-            s
-        };
-        match *self {
-            Self::LeakyRelu { slope, fused } => {
-                write!(f, "lrelu:{slope}{}", suffix(false, fused))
-            }
-            Self::PRelu {
-                init,
-                shared,
-                fused,
-            } => write!(f, "prelu:{init}{}", suffix(shared, fused)),
-            Self::FRelu {
-                pos_init,
-                neg_init,
-                shared,
-                fused,
-            } => {
-                write!(f, "frelu:neg={neg_init}")?;
-                if pos_init != 1.0 {
-                    write!(f, ":pos={pos_init}")?;
-                }
-                write!(f, "{}", suffix(shared, fused))
-            }
-            Self::Elu { alpha } => write!(f, "elu:{alpha}"),
-            _ => f.write_str(self.name()),
-        }
-    }
 }
 
 #[cfg(test)]
@@ -482,119 +432,6 @@ mod tests {
         }
         let err = "relux".parse::<ActivationConfig>().unwrap_err().to_string();
         assert!(err.contains(&activation_names()), "{err}");
-    }
-
-    #[test]
-    fn parses_every_name_with_defaults() {
-        assert_eq!(parse("relu"), ActivationConfig::Relu);
-        assert_eq!(
-            parse("lrelu"),
-            ActivationConfig::LeakyRelu {
-                slope: 0.01,
-                fused: true
-            }
-        );
-        assert_eq!(
-            parse("prelu"),
-            ActivationConfig::PRelu {
-                init: 0.25,
-                shared: false,
-                fused: true
-            }
-        );
-        assert_eq!(parse("frelu"), ActivationConfig::frelu());
-        assert_eq!(parse("elu"), ActivationConfig::Elu { alpha: 1.0 });
-        assert_eq!(parse("selu"), ActivationConfig::Selu);
-        assert_eq!(parse("swish"), ActivationConfig::Swish);
-        assert_eq!(parse("silu"), ActivationConfig::Swish);
-        assert_eq!(parse("mish"), ActivationConfig::Mish);
-        assert_eq!(parse("gelu"), ActivationConfig::Gelu);
-        assert_eq!(parse("GELU"), ActivationConfig::Gelu);
-    }
-
-    #[test]
-    fn parses_values_keys_and_flags() {
-        assert_eq!(
-            parse("lrelu:0.2"),
-            ActivationConfig::LeakyRelu {
-                slope: 0.2,
-                fused: true
-            }
-        );
-        assert_eq!(
-            parse("frelu:0.25"),
-            ActivationConfig::FRelu {
-                pos_init: 1.0,
-                neg_init: 0.25,
-                shared: false,
-                fused: true
-            }
-        );
-        assert_eq!(
-            parse("frelu:neg=-0.1:pos=0.5:shared:composed"),
-            ActivationConfig::FRelu {
-                pos_init: 0.5,
-                neg_init: -0.1,
-                shared: true,
-                fused: false
-            }
-        );
-        assert_eq!(
-            parse("prelu:0.1:shared"),
-            ActivationConfig::PRelu {
-                init: 0.1,
-                shared: true,
-                fused: true
-            }
-        );
-    }
-
-    #[test]
-    fn display_round_trips() {
-        for text in [
-            "relu",
-            "lrelu",
-            "lrelu:0.3:composed",
-            "prelu",
-            "prelu:0.1:shared",
-            "frelu",
-            "frelu:0.25",
-            "frelu:neg=-0.5:pos=2:shared:composed",
-            "elu:0.5",
-            "selu",
-            "swish",
-            "mish",
-            "gelu",
-            "identity",
-        ] {
-            let config = parse(text);
-            assert_eq!(parse(&config.to_string()), config, "{text} -> {config}");
-        }
-    }
-
-    #[test]
-    fn rejects_bad_strings_with_clear_errors() {
-        let err = "relux".parse::<ActivationConfig>().unwrap_err();
-        assert!(
-            err.to_string().contains("unknown activation 'relux'"),
-            "{err}"
-        );
-        let err = "lrelu:abc".parse::<ActivationConfig>().unwrap_err();
-        assert!(err.to_string().contains("unknown option 'abc'"), "{err}");
-        let err = "lrelu:1e".parse::<ActivationConfig>().unwrap_err();
-        assert!(err.to_string().contains("not a number"), "{err}");
-        let err = "relu:0.1".parse::<ActivationConfig>().unwrap_err();
-        assert!(err.to_string().contains("takes no value"), "{err}");
-        let err = "frelu:0.1:neg=0.2".parse::<ActivationConfig>().unwrap_err();
-        assert!(err.to_string().contains("given twice"), "{err}");
-        let err = "frelu:nan".parse::<ActivationConfig>().unwrap_err();
-        assert!(err.to_string().contains("unknown option 'nan'"), "{err}");
-        let err = "frelu:fused:composed"
-            .parse::<ActivationConfig>()
-            .unwrap_err();
-        assert!(err.to_string().contains("exclude"), "{err}");
-        let err = "gelu:shared".parse::<ActivationConfig>().unwrap_err();
-        assert!(err.to_string().contains("unknown option 'shared'"), "{err}");
     }
 
     #[test]
@@ -620,6 +457,61 @@ mod tests {
         check("mish", activation::mish(x.clone()));
         check("gelu", activation::gelu(x.clone()));
         check("identity", x.clone());
+        // The peers' initial functions.
+        check(
+            "rrelu",
+            activation::leaky_relu(x.clone(), (0.125 + 1.0 / 3.0) / 2.0),
+        );
+        check("erelu", activation::relu(x.clone()));
+        check("eprelu", activation::leaky_relu(x.clone(), 0.25));
+        check("pelu", activation::elu(x.clone(), 1.0));
+        check("mpelu:alpha=1", activation::elu(x.clone(), 1.0));
+        check("prenu:0", activation::relu(x.clone()));
+        check("pwlu", activation::relu(x.clone()));
+    }
+
+    #[test]
+    fn every_learnable_activation_is_found_by_the_parameter_visitor() {
+        let device = Device::flex();
+        for entry in ACTIVATIONS {
+            let config = parse(entry.split('[').next().unwrap());
+            let layer = config.init(4, &device);
+            // Every float parameter of an activation is an activation parameter, and the
+            // counts agree with `learned_per_layer`.
+            assert_eq!(
+                crate::params::activation_param_count(&layer),
+                layer.num_params(),
+                "{entry}: a parameter the visitor does not recognise"
+            );
+            assert_eq!(layer.num_params(), config.learned_per_layer(4), "{entry}");
+            assert_eq!(config.is_learnable(), layer.num_params() > 0, "{entry}");
+        }
+    }
+
+    #[test]
+    fn every_activation_trains_and_evaluates_on_every_rank() {
+        let device = Device::flex().autodiff();
+        for entry in ACTIVATIONS {
+            let config = parse(entry.split('[').next().unwrap());
+            let layer = config.init(3, &device);
+            let x4 = Tensor::<4>::random([2, 3, 4, 4], Distribution::Normal(0.0, 1.0), &device)
+                .require_grad();
+            let y = layer.forward(x4.clone());
+            assert_eq!(y.dims(), [2, 3, 4, 4], "{entry}");
+            let grads = y.sum().backward();
+            assert!(
+                x4.grad(&grads).is_some(),
+                "{entry}: no gradient reaches the input"
+            );
+            let x2 = Tensor::<2>::random([5, 3], Distribution::Normal(0.0, 1.0), &device);
+            let y2 = layer
+                .valid()
+                .forward(x2.inner())
+                .into_data()
+                .try_to_vec::<f32>()
+                .unwrap();
+            assert!(y2.iter().all(|v| v.is_finite()), "{entry}");
+        }
     }
 
     #[test]
@@ -633,6 +525,18 @@ mod tests {
             ("frelu", 16),
             ("frelu:shared", 2),
             ("gelu", 0),
+            ("rrelu", 0),
+            ("erelu", 0),
+            ("eprelu", 8),
+            ("pelu", 16),
+            ("mpelu", 16),
+            ("prenu", 8),
+            ("apl", 80),
+            ("apl:2", 32),
+            ("acon_c", 24),
+            ("pau", 10),
+            ("pwlu", 168),
+            ("pwlu:4", 72),
         ] {
             let config = parse(text);
             assert_eq!(config.learned_per_layer(8), expected, "{text}");

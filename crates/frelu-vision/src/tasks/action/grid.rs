@@ -42,7 +42,7 @@ impl ActionGrid<'_> {
                 .map(|(m, a)| GridRow {
                     name: format!("{m}-{a}"),
                     labels: vec![m.to_string(), a.to_string()],
-                    learnable: a.has_slopes(),
+                    learnable: a.is_learnable(),
                 })
                 .collect(),
             seeds: seeds.to_vec(),

@@ -37,13 +37,13 @@ impl Protocol {
                     name: c.name.clone(),
                     labels: vec![
                         c.activation.to_string(),
-                        if c.activation.has_slopes() {
+                        if c.activation.is_learnable() {
                             c.schedule.schedule.to_string()
                         } else {
                             "—".into()
                         },
                     ],
-                    learnable: c.activation.has_slopes(),
+                    learnable: c.activation.is_learnable(),
                 })
                 .collect(),
             seeds: self.seeds.clone(),

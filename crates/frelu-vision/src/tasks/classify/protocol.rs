@@ -64,8 +64,16 @@ fn standard_configs() -> Vec<RunSpec> {
 }
 
 impl Protocol {
-    /// `quick`: full Fashion-MNIST, `simple-cnn`, 2 epochs, 3 seeds, 10 configurations.
+    /// `quick`: full Fashion-MNIST, `simple-cnn`, 2 epochs, 3 seeds, 20 configurations: the
+    /// standard ten and FReLU's peers ([`frelu::activation::PEERS`], each trained jointly, as
+    /// its paper does).
     pub fn quick() -> Self {
+        let mut configs = standard_configs();
+        configs.extend(
+            frelu::activation::PEERS
+                .iter()
+                .map(|name| spec(name, name, "joint")),
+        );
         Self {
             name: "quick".into(),
             base: TrainConfig {
@@ -74,7 +82,7 @@ impl Protocol {
                 checkpoints: false,
                 ..TrainConfig::default()
             },
-            configs: standard_configs(),
+            configs,
             seeds: vec![0, 1, 2],
         }
     }
@@ -354,7 +362,7 @@ impl ProtocolFile {
                     .parse()
                     .with_context(|| format!("configuration '{}'", c.name))?;
                 // An activation without learned parameters trains jointly whatever is asked.
-                let schedule = if activation.has_slopes() {
+                let schedule = if activation.is_learnable() {
                     schedule
                 } else {
                     Schedule::Joint
@@ -389,11 +397,11 @@ mod tests {
     #[test]
     fn named_protocols_match_the_issue() {
         let quick = Protocol::quick();
-        assert_eq!(quick.configs.len(), 10);
+        assert_eq!(quick.configs.len(), 20);
         assert_eq!(quick.seeds.len(), 3);
         assert_eq!(quick.base.epochs, 2);
         assert!(quick.base.limit_train.is_none());
-        assert_eq!(quick.grid_spec().cells().len(), 30);
+        assert_eq!(quick.grid_spec().cells().len(), 60);
         let converge = Protocol::converge();
         assert_eq!((converge.base.epochs, converge.seeds.len()), (15, 3));
         assert_eq!(converge.base.lr_shape, LrShape::Cosine);

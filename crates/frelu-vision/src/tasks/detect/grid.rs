@@ -41,7 +41,7 @@ impl DetectGrid<'_> {
                 .map(|a| GridRow {
                     name: a.to_string(),
                     labels: vec![a.to_string()],
-                    learnable: a.has_slopes(),
+                    learnable: a.is_learnable(),
                 })
                 .collect(),
             seeds: seeds.to_vec(),

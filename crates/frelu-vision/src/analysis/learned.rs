@@ -1,0 +1,312 @@
+//! What any learnable activation learned (PELU, APL, PAU, PWLU, ..., and FReLU too): per-layer
+//! statistics of each parameter and how far it moved from initialisation, and the learned curves
+//! `f(x)`, evaluated by rebuilding each layer from the run's `activation.json`
+//! ([`frelu::learned::curves`]), so nothing here knows an activation's formula.
+
+use std::path::{Path, PathBuf};
+
+use frelu::ActivationConfig;
+use frelu::learned::{LearnedLayer, curves};
+use plotters::coord::Shift;
+use plotters::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use super::plots::{bounds, ensure_font, err, grid, panels_size, png_and_svg};
+use super::slopes::{Summary, read_snapshots};
+use crate::error::Context;
+
+/// The file of a run with the learned parameters of its activations.
+pub const LEARNED_FILE: &str = "activation.json";
+
+/// Statistics of one parameter of one layer.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ParamStats {
+    /// The parameter's name (`a`, `beta`, `heights`, ...).
+    pub name: String,
+    /// Number of values.
+    pub len: usize,
+    /// Its final values.
+    pub summary: Summary,
+    /// Mean |final − initial| over its values (`None` without a history).
+    pub mean_abs_change: Option<f64>,
+}
+
+/// Statistics of one learnable activation layer.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LayerParamStats {
+    /// Where the layer is.
+    pub path: String,
+    /// Its type (`Pelu`, `Pau`, ...).
+    pub kind: String,
+    /// One entry per parameter.
+    pub params: Vec<ParamStats>,
+}
+
+/// A run's activation, its learned layers at the end and, when the history has them, at
+/// initialisation.
+pub struct Learned {
+    /// The run's activation (from its `config.json`).
+    pub config: ActivationConfig,
+    /// The final parameters.
+    pub last: Vec<LearnedLayer>,
+    /// The parameters at initialisation (epoch 0 of the history), if recorded.
+    pub first: Option<Vec<LearnedLayer>>,
+}
+
+/// Reads a run's learned activation parameters; `None` when the run has no `activation.json`
+/// (written before the learnable peers existed) or its activation learns nothing.
+pub fn read(run: &Path) -> crate::Result<Option<Learned>> {
+    let path = run.join(LEARNED_FILE);
+    if !path.exists() {
+        return Ok(None);
+    }
+    let last: Vec<LearnedLayer> = crate::fsio::read_json(&path)?;
+    if last.is_empty() {
+        return Ok(None);
+    }
+    let settings: serde_json::Value = crate::fsio::read_json(&run.join("config.json"))?;
+    let config: ActivationConfig = serde_json::from_value(settings["activation"].clone())
+        .with_context(|| format!("{}: no activation in config.json", run.display()))?;
+    let first = read_snapshots(run)?
+        .into_iter()
+        .find(|s| s.epoch == 0 && !s.learned.is_empty())
+        .map(|s| s.learned);
+    Ok(Some(Learned {
+        config,
+        last,
+        first,
+    }))
+}
+
+/// Per-layer statistics of every parameter, with the change from initialisation.
+pub fn stats(learned: &Learned) -> Vec<LayerParamStats> {
+    learned
+        .last
+        .iter()
+        .map(|layer| {
+            let start = learned
+                .first
+                .as_ref()
+                .and_then(|f| f.iter().find(|l| l.path == layer.path));
+            let params = layer
+                .params
+                .iter()
+                .map(|p| {
+                    let values: Vec<f64> = p.values.iter().map(|&v| v as f64).collect();
+                    let change = start.and_then(|s| s.param(&p.name)).map(|s| {
+                        let total: f64 = s
+                            .values
+                            .iter()
+                            .zip(&p.values)
+                            .map(|(a, b)| (b - a).abs() as f64)
+                            .sum();
+                        total / p.values.len().max(1) as f64
+                    });
+                    ParamStats {
+                        name: p.name.clone(),
+                        len: p.values.len(),
+                        summary: Summary::of(&values),
+                        mean_abs_change: change,
+                    }
+                })
+                .collect();
+            LayerParamStats {
+                path: layer.path.clone(),
+                kind: layer.kind.clone(),
+                params,
+            }
+        })
+        .collect()
+}
+
+/// The statistics as a Markdown table.
+pub fn markdown(stats: &[LayerParamStats]) -> String {
+    let mut out = String::from(
+        "| layer | kind | parameter | values | mean ± std [min, max] | mean abs change from init |\n\
+         |---|---|---|---:|---|---:|\n",
+    );
+    for layer in stats {
+        for p in &layer.params {
+            let s = &p.summary;
+            let change = p
+                .mean_abs_change
+                .map_or("–".to_string(), |c| format!("{c:.4}"));
+            out.push_str(&format!(
+                "| {} | {} | {} | {} | {:.3} ± {:.3} [{:.3}, {:.3}] | {change} |\n",
+                layer.path, layer.kind, p.name, p.len, s.mean, s.std, s.min, s.max
+            ));
+        }
+    }
+    out
+}
+
+/// Inputs at which curves are drawn: [−3, 3].
+fn inputs() -> Vec<f32> {
+    (0..=60).map(|i| -3.0 + 0.1 * i as f32).collect()
+}
+
+/// One panel: the layer, its final curves (one per channel) and the mean initial curve.
+struct Panel {
+    title: String,
+    last: Vec<Vec<f32>>,
+    first: Option<Vec<f32>>,
+}
+
+fn mean_curve(curves: &[Vec<f32>]) -> Vec<f32> {
+    let n = curves.len().max(1) as f32;
+    (0..curves.first().map_or(0, Vec::len))
+        .map(|i| curves.iter().map(|c| c[i]).sum::<f32>() / n)
+        .collect()
+}
+
+fn panels(learned: &Learned) -> crate::Result<Vec<Panel>> {
+    let xs = inputs();
+    let curve = |layer: &LearnedLayer| {
+        curves(&learned.config, layer, &xs).map_err(|e| crate::Error::Plot(e.to_string()))
+    };
+    learned
+        .last
+        .iter()
+        .map(|layer| {
+            let first = match learned
+                .first
+                .as_ref()
+                .and_then(|f| f.iter().find(|l| l.path == layer.path))
+            {
+                Some(start) => Some(mean_curve(&curve(start)?)),
+                None => None,
+            };
+            Ok(Panel {
+                title: layer.path.clone(),
+                last: curve(layer)?,
+                first,
+            })
+        })
+        .collect()
+}
+
+fn draw_panels<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    title: &str,
+    panels: &[Panel],
+) -> crate::Result<()> {
+    root.fill(&WHITE).map_err(err)?;
+    let root = root.titled(title, ("sans-serif", 18)).map_err(err)?;
+    let xs = inputs();
+    let (rows, cols) = grid(panels.len());
+    for (area, panel) in root.split_evenly((rows, cols)).into_iter().zip(panels) {
+        let all = panel
+            .last
+            .iter()
+            .flatten()
+            .chain(panel.first.iter().flatten());
+        let (y0, y1) = bounds(all.map(|&v| v as f64));
+        let mut chart = ChartBuilder::on(&area)
+            .caption(&panel.title, ("sans-serif", 12))
+            .margin(6)
+            .x_label_area_size(22)
+            .y_label_area_size(34)
+            .build_cartesian_2d(-3.0f64..3.0, y0..y1)
+            .map_err(err)?;
+        chart
+            .configure_mesh()
+            .label_style(("sans-serif", 10))
+            .x_labels(5)
+            .y_labels(4)
+            .draw()
+            .map_err(err)?;
+        let line = |c: &[f32]| -> Vec<(f64, f64)> {
+            xs.iter()
+                .zip(c)
+                .map(|(&x, &y)| (x as f64, y as f64))
+                .collect()
+        };
+        // Up to 8 channels, evenly spaced, thin; their mean thick; the initial mean dashed.
+        let step = panel.last.len().div_ceil(8).max(1);
+        for (i, c) in panel.last.iter().step_by(step).enumerate() {
+            let color = Palette99::pick(i).mix(0.6);
+            chart
+                .draw_series(LineSeries::new(line(c), color.stroke_width(1)))
+                .map_err(err)?;
+        }
+        chart
+            .draw_series(LineSeries::new(
+                line(&mean_curve(&panel.last)),
+                BLACK.stroke_width(2),
+            ))
+            .map_err(err)?;
+        if let Some(first) = &panel.first {
+            chart
+                .draw_series(DashedLineSeries::new(
+                    line(first),
+                    4,
+                    3,
+                    RED.mix(0.7).stroke_width(1),
+                ))
+                .map_err(err)?;
+        }
+    }
+    Ok(())
+}
+
+/// The learned curves of every layer: up to 8 channels (thin), their mean (thick black) and
+/// the mean curve at initialisation (dashed red), as `STEM.png` and `STEM.svg`.
+pub fn curve_plot(stem: &Path, learned: &Learned) -> crate::Result<Vec<PathBuf>> {
+    let panels = panels(learned)?;
+    let title = format!(
+        "learned {} curves f(x) (dashed: at initialisation)",
+        learned.config.name()
+    );
+    let size = panels_size(panels.len());
+    png_and_svg!(stem, size, draw_panels(&title, &panels))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use frelu::learned::LearnedParam;
+
+    fn layer(path: &str, a: Vec<f32>, b: Vec<f32>) -> LearnedLayer {
+        let param = |name: &str, values: Vec<f32>| LearnedParam {
+            name: name.into(),
+            shape: vec![values.len()],
+            values,
+        };
+        LearnedLayer {
+            path: path.into(),
+            kind: "Pelu".into(),
+            params: vec![param("a", a), param("b", b)],
+        }
+    }
+
+    #[test]
+    fn stats_report_values_and_change_from_init_and_curves_are_drawn() {
+        let learned = Learned {
+            config: "pelu".parse().unwrap(),
+            last: vec![layer("act", vec![1.5, 0.5], vec![1.0, 2.0])],
+            first: Some(vec![layer("act", vec![1.0, 1.0], vec![1.0, 1.0])]),
+        };
+        let s = stats(&learned);
+        let a = &s[0].params[0];
+        assert_eq!((a.name.as_str(), a.len), ("a", 2));
+        assert!((a.summary.mean - 1.0).abs() < 1e-9 && (a.summary.std - 0.5).abs() < 1e-9);
+        assert_eq!(a.mean_abs_change, Some(0.5));
+        assert_eq!(s[0].params[1].mean_abs_change, Some(0.5));
+        assert!(markdown(&s).contains("| act | Pelu | a | 2 | 1.000 ± 0.500"));
+        let dir = tempfile::tempdir().unwrap();
+        let files = curve_plot(&dir.path().join("curves"), &learned).unwrap();
+        for f in files {
+            assert!(
+                std::fs::metadata(&f).unwrap().len() > 1000,
+                "{}",
+                f.display()
+            );
+        }
+        // A snapshot that does not fit the run's activation is an error, not a wrong plot.
+        let wrong = Learned {
+            config: "pau".parse().unwrap(),
+            ..learned
+        };
+        assert!(curve_plot(&dir.path().join("x"), &wrong).is_err());
+    }
+}

@@ -1,0 +1,414 @@
+//! Parsing an activation string (`NAME[:OPTION]...`) into an [`ActivationConfig`], and writing
+//! the canonical string back.
+
+use core::fmt;
+use core::str::FromStr;
+
+use super::{ActivationConfig, activation_names};
+
+/// A string that names no activation, or an option it does not take.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ParseActivationError {
+    /// The name is not in the registry.
+    #[error("unknown activation '{0}'; known: {known}", known = activation_names())]
+    UnknownName(String),
+    /// An option the activation does not take, or a value that is not a number.
+    #[error("activation '{name}': {message}")]
+    BadOption {
+        /// The activation's name.
+        name: String,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+/// Options of one activation string, consumed as the variant reads them.
+struct Options<'a> {
+    name: &'a str,
+    value: Option<f64>,
+    pairs: Vec<(&'a str, f64)>,
+    flags: Vec<&'a str>,
+}
+
+impl<'a> Options<'a> {
+    fn parse(
+        name: &'a str,
+        parts: impl Iterator<Item = &'a str>,
+    ) -> Result<Self, ParseActivationError> {
+        let bad = |message: String| ParseActivationError::BadOption {
+            name: name.to_string(),
+            message,
+        };
+        let number = |text: &str| -> Result<f64, ParseActivationError> {
+            let value: f64 = text
+                .parse()
+                .map_err(|_| bad(format!("'{text}' is not a number")))?;
+            if value.is_finite() {
+                Ok(value)
+            } else {
+                Err(bad(format!("'{text}' is not a finite number")))
+            }
+        };
+        let mut options = Options {
+            name,
+            value: None,
+            pairs: Vec::new(),
+            flags: Vec::new(),
+        };
+        for part in parts {
+            let part = part.trim();
+            if part.is_empty() {
+                return Err(bad("empty option".into()));
+            }
+            if let Some((key, value)) = part.split_once('=') {
+                options.pairs.push((key.trim(), number(value.trim())?));
+            } else if part.starts_with(|c: char| c.is_ascii_digit() || c == '-' || c == '.') {
+                if options.value.is_some() {
+                    return Err(bad(format!("more than one value given ('{part}')")));
+                }
+                options.value = Some(number(part)?);
+            } else {
+                options.flags.push(part);
+            }
+        }
+        Ok(options)
+    }
+
+    fn error(&self, message: String) -> ParseActivationError {
+        ParseActivationError::BadOption {
+            name: self.name.to_string(),
+            message,
+        }
+    }
+
+    /// The main value, or `key=value`, or the default.
+    fn value(&mut self, key: &str, default: f64) -> Result<f64, ParseActivationError> {
+        let keyed = self.take_pair(key);
+        match (self.value.take(), keyed) {
+            (Some(_), Some(_)) => Err(self.error(format!("'{key}' given twice"))),
+            (Some(value), None) | (None, Some(value)) => Ok(value),
+            (None, None) => Ok(default),
+        }
+    }
+
+    /// A positive whole number: the main value or `key=value`.
+    fn count(&mut self, key: &str, default: usize) -> Result<usize, ParseActivationError> {
+        let value = self.value(key, default as f64)?;
+        if value >= 1.0 && value.fract() == 0.0 && value <= 1e6 {
+            Ok(value as usize)
+        } else {
+            Err(self.error(format!("{key} must be a whole number >= 1 (got {value})")))
+        }
+    }
+
+    fn pair(&mut self, key: &str, default: f64) -> f64 {
+        self.take_pair(key).unwrap_or(default)
+    }
+
+    fn take_pair(&mut self, key: &str) -> Option<f64> {
+        let index = self.pairs.iter().position(|(k, _)| *k == key)?;
+        Some(self.pairs.remove(index).1)
+    }
+
+    fn flag(&mut self, flag: &str) -> bool {
+        let before = self.flags.len();
+        self.flags.retain(|f| *f != flag);
+        before != self.flags.len()
+    }
+
+    /// `fused` (default) or `composed`.
+    fn fused(&mut self) -> Result<bool, ParseActivationError> {
+        let composed = self.flag("composed");
+        let fused = self.flag("fused");
+        if composed && fused {
+            return Err(self.error("'fused' and 'composed' exclude each other".into()));
+        }
+        Ok(!composed)
+    }
+
+    /// Fail on anything not consumed.
+    fn finish(self) -> Result<(), ParseActivationError> {
+        if let Some(value) = self.value {
+            return Err(self.error(format!("takes no value (got {value})")));
+        }
+        if let Some((key, _)) = self.pairs.first() {
+            return Err(self.error(format!("unknown option '{key}='")));
+        }
+        if let Some(flag) = self.flags.first() {
+            return Err(self.error(format!("unknown option '{flag}'")));
+        }
+        Ok(())
+    }
+}
+
+impl FromStr for ActivationConfig {
+    type Err = ParseActivationError;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let text = text.trim();
+        let mut parts = text.split(':');
+        let name = parts.next().unwrap_or_default().trim();
+        let lower = name.to_ascii_lowercase();
+        let mut options = Options::parse(name, parts)?;
+        let config = match lower.as_str() {
+            "relu" => Self::Relu,
+            "lrelu" | "leaky_relu" | "leakyrelu" => Self::LeakyRelu {
+                slope: options.value("slope", 0.01)?,
+                fused: options.fused()?,
+            },
+            "prelu" => Self::PRelu {
+                init: options.value("init", 0.25)?,
+                shared: options.flag("shared"),
+                fused: options.fused()?,
+            },
+            "frelu" => {
+                let neg_init = options.value("neg", 0.0)?;
+                Self::FRelu {
+                    pos_init: options.pair("pos", 1.0),
+                    neg_init,
+                    shared: options.flag("shared"),
+                    fused: options.fused()?,
+                }
+            }
+            "elu" => Self::Elu {
+                alpha: options.value("alpha", 1.0)?,
+            },
+            "selu" => Self::Selu,
+            "swish" | "silu" => Self::Swish,
+            "mish" => Self::Mish,
+            "gelu" => Self::Gelu,
+            "identity" | "linear" | "none" => Self::Identity,
+            "rrelu" => {
+                let low = options.pair("lower", 0.125);
+                let high = options.pair("upper", 1.0 / 3.0);
+                if !(0.0..=high).contains(&low) {
+                    return Err(options.error(format!(
+                        "needs 0 <= lower <= upper (got lower={low}, upper={high})"
+                    )));
+                }
+                Self::RRelu {
+                    lower: low,
+                    upper: high,
+                }
+            }
+            "erelu" | "eprelu" => {
+                let alpha = options.value("alpha", 0.2)?;
+                if !(0.0..1.0).contains(&alpha) {
+                    return Err(options.error(format!("alpha must be in [0, 1) (got {alpha})")));
+                }
+                Self::ERelu {
+                    alpha,
+                    prelu: lower == "eprelu",
+                }
+            }
+            "pelu" => Self::Pelu,
+            "mpelu" => Self::Mpelu {
+                alpha: options.pair("alpha", 0.25),
+                beta: options.pair("beta", 1.0),
+            },
+            "prenu" => Self::Prenu {
+                alpha: options.value("alpha", 0.5)?,
+            },
+            "apl" => Self::Apl {
+                hinges: options.count("hinges", 5)?,
+            },
+            "acon_c" | "aconc" | "acon-c" => Self::AconC,
+            "pau" => Self::Pau,
+            "pwlu" => Self::Pwlu {
+                intervals: options.count("intervals", 16)?,
+            },
+            _ => return Err(ParseActivationError::UnknownName(text.to_string())),
+        };
+        options.finish()?;
+        Ok(config)
+    }
+}
+
+impl fmt::Display for ActivationConfig {
+    /// The canonical string, which parses back to the same config.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let suffix = |shared: bool, fused: bool| {
+            let mut s = String::new();
+            if shared {
+                s.push_str(":shared");
+            }
+            if !fused {
+                s.push_str(":composed");
+            }
+            s
+        };
+        match *self {
+            Self::LeakyRelu { slope, fused } => {
+                write!(f, "lrelu:{slope}{}", suffix(false, fused))
+            }
+            Self::PRelu {
+                init,
+                shared,
+                fused,
+            } => write!(f, "prelu:{init}{}", suffix(shared, fused)),
+            Self::FRelu {
+                pos_init,
+                neg_init,
+                shared,
+                fused,
+            } => {
+                write!(f, "frelu:neg={neg_init}")?;
+                if pos_init != 1.0 {
+                    write!(f, ":pos={pos_init}")?;
+                }
+                write!(f, "{}", suffix(shared, fused))
+            }
+            Self::Elu { alpha } => write!(f, "elu:{alpha}"),
+            Self::RRelu { lower, upper } => write!(f, "rrelu:lower={lower}:upper={upper}"),
+            Self::ERelu { alpha, .. } => write!(f, "{}:{alpha}", self.name()),
+            Self::Mpelu { alpha, beta } => write!(f, "mpelu:alpha={alpha}:beta={beta}"),
+            Self::Prenu { alpha } => write!(f, "prenu:{alpha}"),
+            Self::Apl { hinges } => write!(f, "apl:{hinges}"),
+            Self::Pwlu { intervals } => write!(f, "pwlu:{intervals}"),
+            _ => f.write_str(self.name()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> ActivationConfig {
+        text.parse().unwrap_or_else(|e| panic!("{text}: {e}"))
+    }
+
+    #[test]
+    fn parses_every_name_with_defaults() {
+        assert_eq!(parse("relu"), ActivationConfig::Relu);
+        assert_eq!(
+            parse("lrelu"),
+            ActivationConfig::LeakyRelu {
+                slope: 0.01,
+                fused: true
+            }
+        );
+        assert_eq!(
+            parse("prelu"),
+            ActivationConfig::PRelu {
+                init: 0.25,
+                shared: false,
+                fused: true
+            }
+        );
+        assert_eq!(parse("frelu"), ActivationConfig::frelu());
+        assert_eq!(parse("elu"), ActivationConfig::Elu { alpha: 1.0 });
+        assert_eq!(parse("selu"), ActivationConfig::Selu);
+        assert_eq!(parse("swish"), ActivationConfig::Swish);
+        assert_eq!(parse("silu"), ActivationConfig::Swish);
+        assert_eq!(parse("mish"), ActivationConfig::Mish);
+        assert_eq!(parse("gelu"), ActivationConfig::Gelu);
+        assert_eq!(parse("GELU"), ActivationConfig::Gelu);
+    }
+
+    #[test]
+    fn parses_values_keys_and_flags() {
+        assert_eq!(
+            parse("lrelu:0.2"),
+            ActivationConfig::LeakyRelu {
+                slope: 0.2,
+                fused: true
+            }
+        );
+        assert_eq!(
+            parse("frelu:0.25"),
+            ActivationConfig::FRelu {
+                pos_init: 1.0,
+                neg_init: 0.25,
+                shared: false,
+                fused: true
+            }
+        );
+        assert_eq!(
+            parse("frelu:neg=-0.1:pos=0.5:shared:composed"),
+            ActivationConfig::FRelu {
+                pos_init: 0.5,
+                neg_init: -0.1,
+                shared: true,
+                fused: false
+            }
+        );
+        assert_eq!(
+            parse("prelu:0.1:shared"),
+            ActivationConfig::PRelu {
+                init: 0.1,
+                shared: true,
+                fused: true
+            }
+        );
+    }
+
+    #[test]
+    fn display_round_trips() {
+        for text in [
+            "relu",
+            "lrelu",
+            "lrelu:0.3:composed",
+            "prelu",
+            "prelu:0.1:shared",
+            "frelu",
+            "frelu:0.25",
+            "frelu:neg=-0.5:pos=2:shared:composed",
+            "elu:0.5",
+            "rrelu",
+            "rrelu:lower=0.1:upper=0.2",
+            "erelu:0.3",
+            "eprelu",
+            "pelu",
+            "mpelu:alpha=1",
+            "prenu:0.25",
+            "apl:2",
+            "acon_c",
+            "pau",
+            "pwlu:8",
+            "selu",
+            "swish",
+            "mish",
+            "gelu",
+            "identity",
+        ] {
+            let config = parse(text);
+            assert_eq!(parse(&config.to_string()), config, "{text} -> {config}");
+        }
+    }
+
+    #[test]
+    fn rejects_bad_strings_with_clear_errors() {
+        let err = "relux".parse::<ActivationConfig>().unwrap_err();
+        assert!(
+            err.to_string().contains("unknown activation 'relux'"),
+            "{err}"
+        );
+        let err = "lrelu:abc".parse::<ActivationConfig>().unwrap_err();
+        assert!(err.to_string().contains("unknown option 'abc'"), "{err}");
+        let err = "lrelu:1e".parse::<ActivationConfig>().unwrap_err();
+        assert!(err.to_string().contains("not a number"), "{err}");
+        let err = "relu:0.1".parse::<ActivationConfig>().unwrap_err();
+        assert!(err.to_string().contains("takes no value"), "{err}");
+        let err = "frelu:0.1:neg=0.2".parse::<ActivationConfig>().unwrap_err();
+        assert!(err.to_string().contains("given twice"), "{err}");
+        let err = "frelu:nan".parse::<ActivationConfig>().unwrap_err();
+        assert!(err.to_string().contains("unknown option 'nan'"), "{err}");
+        let err = "frelu:fused:composed"
+            .parse::<ActivationConfig>()
+            .unwrap_err();
+        assert!(err.to_string().contains("exclude"), "{err}");
+        for (text, message) in [
+            ("apl:0", "whole number >= 1"),
+            ("pwlu:2.5", "whole number >= 1"),
+            ("rrelu:lower=0.5:upper=0.1", "lower <= upper"),
+            ("erelu:1.5", "alpha must be in [0, 1)"),
+            ("pau:3", "takes no value"),
+        ] {
+            let err = text.parse::<ActivationConfig>().unwrap_err().to_string();
+            assert!(err.contains(message), "{text}: {err}");
+        }
+        let err = "gelu:shared".parse::<ActivationConfig>().unwrap_err();
+        assert!(err.to_string().contains("unknown option 'shared'"), "{err}");
+    }
+}

@@ -1,0 +1,85 @@
+//! PRenu, the parametric rectified nonlinear unit (El Jaafari, Ellahyani & Charfi, SIViP 2021).
+//!
+//! What is confirmed (the paper's abstract): `f(x) = x − α·log(x + 1)` for `x > 0`, `0` for
+//! `x ≤ 0`, with `α` between 0 and 1. What is **not** confirmed, since the full text is not
+//! available here: whether `α` is learned, per channel or per layer, and its initial value. This
+//! layer learns `α` per channel (the "parametric" of the name), keeps it in `[0, 1]` by reading
+//! `clamp(α, 0, 1)` in the forward pass, and starts at `α = 0.5` by default (`prenu:ALPHA`).
+
+use burn::config::Config;
+use burn::module::{Module, Param};
+use burn::tensor::{Device, Tensor};
+
+use super::common::{check_input, filled, on_channels};
+
+/// Configuration of a [`Prenu`] layer.
+#[derive(Config, Debug)]
+pub struct PrenuConfig {
+    /// Number of channels: the size of dimension 1 of the input.
+    pub channels: usize,
+    /// Initial `α`, in `[0, 1]`.
+    #[config(default = 0.5)]
+    pub alpha_init: f64,
+}
+
+/// PRenu: `x − α[c]·log(1 + x)` for `x > 0`, `0` otherwise.
+#[derive(Module, Debug)]
+pub struct Prenu {
+    /// `[channels]`.
+    pub alpha: Param<Tensor<1>>,
+    /// Number of channels.
+    pub channels: usize,
+}
+
+impl PrenuConfig {
+    /// Build the layer on `device`.
+    pub fn init(&self, device: &Device) -> Prenu {
+        Prenu {
+            alpha: filled(self.channels, self.alpha_init, device),
+            channels: self.channels,
+        }
+    }
+}
+
+impl Prenu {
+    /// Applies the activation.
+    ///
+    /// # Shapes
+    /// - input: `[batch, channels, ...]`
+    /// - output: same as the input
+    pub fn forward<const D: usize>(&self, input: Tensor<D>) -> Tensor<D> {
+        check_input("Prenu", self.channels, &input.dims());
+        let alpha = on_channels::<D>(self.alpha.val().clamp(0.0, 1.0));
+        let positive = input.clamp_min(0.0);
+        positive.clone() - positive.log1p() * alpha
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::activation::common::testing;
+    use burn::tensor::Tolerance;
+
+    #[test]
+    fn follows_its_formula_and_keeps_alpha_in_range() {
+        let device = Device::flex();
+        let mut layer = PrenuConfig::new(3).init(&device);
+        layer.alpha = Param::from_data([0.5, 2.0, -1.0], &device);
+        let x = Tensor::<2>::from_data([[3.0, 3.0, 3.0], [-2.0, -2.0, -2.0]], &device);
+        let l = 4.0f32.ln();
+        let expected = [[3.0 - 0.5 * l, 3.0 - l, 3.0], [0.0, 0.0, 0.0]];
+        layer.forward(x).into_data().assert_approx_eq::<f32>(
+            &Tensor::<2>::from_data(expected, &device).into_data(),
+            Tolerance::absolute(1e-6),
+        );
+    }
+
+    #[test]
+    fn gradients_match_finite_differences() {
+        let device = Device::flex();
+        let layer = PrenuConfig::new(3).init(&device);
+        let x = testing::away_from_zero([2, 3, 4, 4], &device);
+        testing::gradcheck(crate::Activation::Prenu(layer), x, 1e-2, 1e-2);
+    }
+}

@@ -1,0 +1,207 @@
+//! The randomised ReLUs: RReLU (Xu et al. 2015) and elastic ReLU / EPReLU (Jiang et al. 2018).
+//! They draw a slope per element while training and use its mean at evaluation, so evaluation is
+//! deterministic.
+
+use burn::config::Config;
+use burn::module::{Flag, Module, Param};
+use burn::tensor::{Device, Distribution, Tensor, activation};
+
+use super::common::{check_input, filled, on_channels, training};
+
+/// Configuration of an [`RRelu`] layer.
+#[derive(Config, Debug)]
+pub struct RReluConfig {
+    /// Lower end of the negative slope's range (the paper's 1/8).
+    #[config(default = 0.125)]
+    pub lower: f64,
+    /// Upper end of the negative slope's range (the paper's 1/3).
+    #[config(default = 0.333_333_333_333_333_3)]
+    pub upper: f64,
+}
+
+/// Randomised leaky ReLU: `x` for `x ≥ 0`, `a·x` for `x < 0`, with `a ~ U(lower, upper)` drawn
+/// per element while training and `a = (lower + upper)/2` at evaluation. Nothing is learned.
+#[derive(Module, Debug)]
+pub struct RRelu {
+    /// Lower end of the slope's range.
+    pub lower: f64,
+    /// Upper end of the slope's range.
+    pub upper: f64,
+    /// Whether the layer draws slopes (cleared by `valid()` and `freeze`).
+    pub training: Param<Flag>,
+}
+
+impl RReluConfig {
+    /// Build the layer.
+    pub fn init(&self) -> RRelu {
+        RRelu {
+            lower: self.lower,
+            upper: self.upper,
+            training: Param::from_bool(true),
+        }
+    }
+}
+
+impl RRelu {
+    /// Applies the activation.
+    ///
+    /// # Shapes
+    /// - input: `[batch, channels, ...]` (any rank)
+    /// - output: same as the input
+    pub fn forward<const D: usize>(&self, input: Tensor<D>) -> Tensor<D> {
+        if !training(&self.training, &input) {
+            return activation::leaky_relu(input, (self.lower + self.upper) / 2.0);
+        }
+        let slope = input.random_like(Distribution::Uniform(self.lower, self.upper));
+        let negative = input.clone().clamp_max(0.0);
+        input.clamp_min(0.0) + negative * slope
+    }
+}
+
+/// Configuration of an [`ERelu`] layer.
+#[derive(Config, Debug)]
+pub struct EReluConfig {
+    /// Number of channels: the size of dimension 1 of the input.
+    pub channels: usize,
+    /// Half-width of the positive slope's range: `k ~ U(1 − alpha, 1 + alpha)`.
+    #[config(default = 0.2)]
+    pub alpha: f64,
+    /// EPReLU: also learn a PReLU negative slope per channel.
+    #[config(default = false)]
+    pub learn_neg: bool,
+    /// Initial negative slope of EPReLU (PReLU's usual 0.25).
+    #[config(default = 0.25)]
+    pub neg_init: f64,
+}
+
+/// Elastic ReLU: `k·x` for `x > 0` with `k ~ U(1 − α, 1 + α)` per element while training and
+/// `k = 1` at evaluation; `0` (ERelu) or a learned `neg[c]·x` (EPReLU) for `x ≤ 0`.
+#[derive(Module, Debug)]
+pub struct ERelu {
+    /// Half-width of the positive slope's range.
+    pub alpha: f64,
+    /// EPReLU's learned negative slopes `[channels]`; `None` for plain EReLU.
+    pub neg: Option<Param<Tensor<1>>>,
+    /// Number of channels.
+    pub channels: usize,
+    /// Whether the layer draws slopes (cleared by `valid()` and `freeze`).
+    pub training: Param<Flag>,
+}
+
+impl EReluConfig {
+    /// Build the layer on `device`.
+    pub fn init(&self, device: &Device) -> ERelu {
+        ERelu {
+            alpha: self.alpha,
+            neg: self
+                .learn_neg
+                .then(|| filled(self.channels, self.neg_init, device)),
+            channels: self.channels,
+            training: Param::from_bool(true),
+        }
+    }
+}
+
+impl ERelu {
+    /// Applies the activation.
+    ///
+    /// # Shapes
+    /// - input: `[batch, channels, ...]`
+    /// - output: same as the input
+    pub fn forward<const D: usize>(&self, input: Tensor<D>) -> Tensor<D> {
+        check_input("ERelu", self.channels, &input.dims());
+        let mut positive = input.clone().clamp_min(0.0);
+        if training(&self.training, &input) {
+            let k = input.random_like(Distribution::Uniform(1.0 - self.alpha, 1.0 + self.alpha));
+            positive = positive * k;
+        }
+        match &self.neg {
+            Some(neg) => positive + input.clamp_max(0.0) * on_channels::<D>(neg.val()),
+            None => positive,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::activation::common::testing;
+    use burn::tensor::Tolerance;
+
+    fn close<const D: usize>(a: Tensor<D>, b: Tensor<D>) {
+        a.into_data()
+            .assert_approx_eq::<f32>(&b.into_data(), Tolerance::absolute(1e-6));
+    }
+
+    #[test]
+    fn rrelu_draws_slopes_in_range_while_training_and_uses_the_mean_at_evaluation() {
+        let device = Device::flex().autodiff();
+        let layer = RReluConfig::new().init();
+        let x = Tensor::<2>::full([64, 64], -1.0, &device);
+        let y = layer
+            .forward(x.clone())
+            .inner()
+            .into_data()
+            .try_to_vec::<f32>()
+            .unwrap();
+        let (lo, hi) = (-1.0 / 3.0 - 1e-6, -0.125 + 1e-6);
+        assert!(
+            y.iter().all(|v| (lo..=hi).contains(v)),
+            "slopes out of range"
+        );
+        let distinct = y
+            .iter()
+            .map(|v| v.to_bits())
+            .collect::<std::collections::HashSet<_>>();
+        assert!(distinct.len() > 1000, "slopes are drawn per element");
+        // Evaluation: `valid()` and a plain device both give the mean slope, every time.
+        let mean = -(0.125 + 1.0 / 3.0) / 2.0;
+        let eval = layer.valid().forward(x.clone().inner());
+        close(eval, Tensor::full([64, 64], mean, &x.device().inner()));
+        let plain = Tensor::<2>::from_data([[2.0, -3.0]], &Device::flex());
+        close(
+            layer.forward(plain.clone()),
+            Tensor::from_data([[2.0, 3.0 * mean]], &Device::flex()),
+        );
+    }
+
+    #[test]
+    fn erelu_is_elastic_on_the_positive_side_and_relu_at_evaluation() {
+        let device = Device::flex().autodiff();
+        let layer = EReluConfig::new(3).with_alpha(0.3).init(&device);
+        assert_eq!(layer.num_params(), 0);
+        let x = Tensor::<4>::full([4, 3, 8, 8], 2.0, &device);
+        let y = layer
+            .forward(x.clone())
+            .inner()
+            .into_data()
+            .try_to_vec::<f32>()
+            .unwrap();
+        assert!(y.iter().all(|v| (1.4 - 1e-5..=2.6 + 1e-5).contains(v)));
+        assert!(y.iter().any(|v| (v - 2.0).abs() > 0.05), "k is drawn");
+        let neg = Tensor::<4>::full([4, 3, 8, 8], -2.0, &device);
+        close(
+            layer.forward(neg.clone()).inner(),
+            neg.clone().inner() * 0.0,
+        );
+        close(layer.valid().forward(x.clone().inner()), x.inner());
+    }
+
+    #[test]
+    fn eprelu_learns_a_negative_slope_per_channel() {
+        let device = Device::flex();
+        let mut layer = EReluConfig::new(2).with_learn_neg(true).init(&device);
+        assert_eq!(layer.num_params(), 2);
+        layer.neg = Some(Param::from_data([0.5, -1.0], &device));
+        let x = Tensor::<3>::from_data([[[1.0, -2.0], [-4.0, 5.0]]], &device);
+        close(
+            layer.forward(x),
+            Tensor::from_data([[[1.0, -1.0], [4.0, 5.0]]], &device),
+        );
+        // Gradients, with the random positive side switched off (evaluation behaviour).
+        let mut layer = EReluConfig::new(3).with_learn_neg(true).init(&device);
+        layer.training = Param::from_bool(false);
+        let x = testing::away_from_zero([2, 3, 4, 4], &device);
+        testing::gradcheck(crate::Activation::ERelu(layer), x, 1e-2, 1e-2);
+    }
+}
