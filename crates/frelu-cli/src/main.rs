@@ -224,6 +224,9 @@ pub struct BenchArgs {
     /// Only the op benchmark.
     #[arg(long)]
     ops_only: bool,
+    /// Skip the training-step timing of FReLU's learnable peers (PELU, APL, PAU, ...).
+    #[arg(long)]
+    no_peers: bool,
     /// Models of the step benchmark (comma-separated).
     #[arg(long, value_delimiter = ',', default_value = "simple-cnn,resnet20")]
     models: Vec<Architecture>,
@@ -241,6 +244,7 @@ fn run_bench(args: &BenchArgs) -> anyhow::Result<()> {
         batch: args.batch.max(1),
         ops_only: args.ops_only,
         models: args.models.clone(),
+        peers: !args.no_peers,
         ..bench::BenchConfig::default()
     };
     let report = bench::run(&config, &mut |line| eprintln!("{line}"))?;

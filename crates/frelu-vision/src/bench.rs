@@ -85,6 +85,9 @@ pub struct BenchConfig {
     pub op_shapes: Vec<[usize; 4]>,
     /// Models of the step benchmark.
     pub models: Vec<Architecture>,
+    /// Also time a `simple-cnn` training step with each of FReLU's learnable peers.
+    #[serde(default)]
+    pub peers: bool,
 }
 
 impl Default for BenchConfig {
@@ -100,6 +103,7 @@ impl Default for BenchConfig {
                 Architecture::SimpleCnn,
                 Architecture::CifarResNet { depth: 20 },
             ],
+            peers: true,
         }
     }
 }
@@ -149,6 +153,9 @@ pub struct BenchReport {
     pub ops: Vec<OpResult>,
     /// Training-step results.
     pub steps: Vec<StepResult>,
+    /// Training-step results of the learnable peers (`simple-cnn`).
+    #[serde(default)]
+    pub peers: Vec<PeerResult>,
 }
 
 fn median(mut values: Vec<f64>) -> f64 {
@@ -265,25 +272,26 @@ fn synthetic_batch(arch: Architecture, batch: usize, device: &Device) -> (usize,
     (channels, ImageBatch { images, targets })
 }
 
-/// Runs the training-step benchmark for one model.
-pub fn bench_step(
+/// Median training-step time (ms) of `arch` with each of `activations`, steps interleaved.
+fn time_steps(
     arch: Architecture,
+    activations: &[ActivationConfig],
     config: &BenchConfig,
     device: &Device,
-) -> crate::Result<Vec<StepResult>> {
+) -> crate::Result<Vec<f64>> {
     let ad = device.clone().autodiff();
     let (channels, batch) = synthetic_batch(arch, config.batch, &ad);
-    let mut models: Vec<(Net, ModuleOptimizer)> = Variant::ALL
+    let mut models: Vec<(Net, ModuleOptimizer)> = activations
         .iter()
-        .map(|v| {
-            let net = ModelConfig::new(arch, channels, 10, v.activation()).init(&ad)?;
+        .map(|act| {
+            let net = ModelConfig::new(arch, channels, 10, act.clone()).init(&ad)?;
             let optim = SgdConfig::new()
                 .with_momentum(Some(MomentumConfig::new()))
                 .init();
             Ok((net, optim))
         })
         .collect::<crate::Result<_>>()?;
-    let mut times = vec![Vec::new(); Variant::ALL.len()];
+    let mut times = vec![Vec::new(); activations.len()];
     for repeat in 0..config.warmup + config.repeats {
         for (i, slot) in models.iter_mut().enumerate() {
             let (net, optim) = (slot.0.clone(), &mut slot.1);
@@ -300,19 +308,60 @@ pub fn bench_step(
             }
         }
     }
-    let relu = median(times[0].clone());
+    Ok(times.into_iter().map(median).collect())
+}
+
+/// Runs the training-step benchmark for one model.
+pub fn bench_step(
+    arch: Architecture,
+    config: &BenchConfig,
+    device: &Device,
+) -> crate::Result<Vec<StepResult>> {
+    let activations: Vec<ActivationConfig> = Variant::ALL.iter().map(|v| v.activation()).collect();
+    let times = time_steps(arch, &activations, config, device)?;
+    let relu = times[0];
     Ok(Variant::ALL
         .iter()
-        .enumerate()
-        .map(|(i, &variant)| {
-            let step_ms = median(times[i].clone());
-            StepResult {
-                model: arch.to_string(),
-                variant,
-                step_ms,
-                images_per_sec: config.batch as f64 / (step_ms / 1e3),
-                vs_relu: step_ms / relu,
-            }
+        .zip(times)
+        .map(|(&variant, step_ms)| StepResult {
+            model: arch.to_string(),
+            variant,
+            step_ms,
+            images_per_sec: config.batch as f64 / (step_ms / 1e3),
+            vs_relu: step_ms / relu,
+        })
+        .collect())
+}
+
+/// One training-step measurement of an activation of the registry.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct PeerResult {
+    /// The activation, as the registry writes it.
+    pub activation: String,
+    /// Median time of one step, ms.
+    pub step_ms: f64,
+    /// Step time relative to ReLU's.
+    pub vs_relu: f64,
+}
+
+/// The training-step cost of ReLU, FReLU and each of FReLU's learnable peers on `simple-cnn`,
+/// interleaved in one run.
+pub fn bench_peers(config: &BenchConfig, device: &Device) -> crate::Result<Vec<PeerResult>> {
+    let names = ["relu", "frelu"]
+        .into_iter()
+        .chain(frelu::activation::PEERS);
+    let activations: Vec<ActivationConfig> = names
+        .map(|n| n.parse().expect("the registry's own names parse"))
+        .collect();
+    let times = time_steps(Architecture::SimpleCnn, &activations, config, device)?;
+    let relu = times[0];
+    Ok(activations
+        .iter()
+        .zip(times)
+        .map(|(act, step_ms)| PeerResult {
+            activation: act.to_string(),
+            step_ms,
+            vs_relu: step_ms / relu,
         })
         .collect())
 }
@@ -337,12 +386,21 @@ pub fn run(config: &BenchConfig, log: &mut dyn FnMut(&str)) -> crate::Result<Ben
             steps.extend(bench_step(arch, config, &device)?);
         }
     }
+    let mut peers = Vec::new();
+    if config.peers && !config.ops_only {
+        log(&format!(
+            "train step simple-cnn with each learnable peer, batch {} ...",
+            config.batch
+        ));
+        peers = bench_peers(config, &device)?;
+    }
     Ok(BenchReport {
         config: config.clone(),
         copy_gbps,
         cpus: std::thread::available_parallelism().map_or(1, |n| n.get()),
         ops,
         steps,
+        peers,
     })
 }
 
@@ -386,6 +444,18 @@ impl BenchReport {
                 ));
             }
         }
+        if !self.peers.is_empty() {
+            out.push_str(&format!(
+                "\n| simple-cnn (batch {}) | ms/step | vs ReLU |\n|---|---:|---:|\n",
+                self.config.batch
+            ));
+            for r in &self.peers {
+                out.push_str(&format!(
+                    "| {} | {:.1} | {:.3}× |\n",
+                    r.activation, r.step_ms, r.vs_relu
+                ));
+            }
+        }
         out
     }
 }
@@ -423,5 +493,10 @@ mod tests {
         assert!((report.steps[0].vs_relu - 1.0).abs() < 1e-12);
         assert!(report.copy_gbps > 0.0);
         assert!(report.markdown().contains("frelu (fused)"));
+        // ReLU, FReLU and the ten peers, each timed.
+        assert_eq!(report.peers.len(), 12);
+        assert!(report.peers.iter().all(|r| r.step_ms > 0.0));
+        assert_eq!(report.peers[0].vs_relu, 1.0);
+        assert!(report.markdown().contains("| pwlu:16 |"));
     }
 }
