@@ -17,6 +17,7 @@ use frelu_vision::tasks::classify::{self, DatasetKind, RunOptions, TrainConfig};
 mod action;
 mod demo;
 mod detect;
+mod predict;
 
 #[derive(Parser)]
 #[command(
@@ -44,6 +45,8 @@ enum Command {
     Compare(CompareArgs),
     /// Per-layer statistics and plots of the slopes a run learned.
     Analyze(AnalyzeArgs),
+    /// The classes a trained run gives image files (PNG/JPEG files or folders).
+    Predict(predict::PredictArgs),
     /// Parameter count of a model, and what its activation adds.
     Params(ParamsArgs),
     /// Write a small generated ImageNet-style folder (for trying --dataset imagefolder).
@@ -483,6 +486,7 @@ fn main() -> ExitCode {
         Command::Bench(args) => run_bench(args),
         Command::Compare(args) => run_compare(args),
         Command::Analyze(args) => run_analyze(args),
+        Command::Predict(args) => predict::run(args),
         Command::Params(args) => run_params(args),
         Command::MakeImagefolder(args) => run_make_folder(args),
         Command::Detect(command) => detect::run(command),

@@ -10,6 +10,7 @@ use super::cifar::{Cifar, read_cifar};
 use super::image_folder::{
     FolderTransform, IMAGENET_MEAN, IMAGENET_STD, ImageFolder, ImageFolderDataset, LoaderStats,
 };
+use super::preprocess::{CIFAR10_CLASSES, Fit, Preprocess};
 use super::{
     AnyImageDataset, Augment, DataError, ImageDataset, ImageSet, Normalize, fashion_mnist,
 };
@@ -89,15 +90,32 @@ pub struct LoadedData {
     pub default_augment: Augment,
     /// Where it came from, for the record.
     pub source: String,
+    /// Class names in label order.
+    pub classes: Vec<String>,
+    /// How an image of another size is brought to the input size.
+    pub fit: Fit,
 }
 
 impl LoadedData {
+    /// What `frelu predict` needs to feed an image file to a network trained on this data.
+    pub fn preprocess(&self) -> Preprocess {
+        Preprocess {
+            channels: self.channels,
+            height: self.image_size.0,
+            width: self.image_size.1,
+            normalize: self.normalize.clone(),
+            fit: self.fit,
+            classes: self.classes.clone(),
+        }
+    }
+
     fn in_memory(
         train: ImageSet,
         test: ImageSet,
         normalize: Normalize,
         default_augment: Augment,
         source: String,
+        classes: Vec<String>,
     ) -> Result<Self, DataError> {
         let shape = |s: &ImageSet| (s.channels, s.height, s.width);
         if shape(&train) != shape(&test) {
@@ -124,8 +142,15 @@ impl LoadedData {
             normalize,
             default_augment,
             source,
+            classes,
+            fit: Fit::Resize,
         })
     }
+}
+
+/// `0`, `1`, ... as names, for a dataset that ships none.
+fn numbered(n: usize) -> Vec<String> {
+    (0..n).map(|i| i.to_string()).collect()
 }
 
 impl DatasetKind {
@@ -147,6 +172,7 @@ impl DatasetKind {
                     Normalize::new(vec![fashion_mnist::MEAN], vec![fashion_mnist::STD]),
                     Augment::none(),
                     source.to_string(),
+                    fashion_mnist::CLASSES.map(String::from).to_vec(),
                 )?)
             }
             Self::ImageFolder => load_folder(dir, resolution, seed),
@@ -193,7 +219,28 @@ impl DatasetKind {
                 flip: true,
             },
             dir.display().to_string(),
+            self.class_names(&dir),
         )
+    }
+
+    /// CIFAR-10's names; CIFAR-100's from the dataset's `fine_label_names.txt` when it is
+    /// there (the binary version ships it), else numbers.
+    fn class_names(self, dir: &Path) -> Vec<String> {
+        if self == Self::Cifar10 {
+            return CIFAR10_CLASSES.map(String::from).to_vec();
+        }
+        let names: Vec<String> = std::fs::read_to_string(dir.join("fine_label_names.txt"))
+            .unwrap_or_default()
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .map(String::from)
+            .collect();
+        if names.len() == 100 {
+            names
+        } else {
+            numbered(100)
+        }
     }
 }
 
@@ -210,6 +257,7 @@ fn load_folder(dir: Option<&Path>, resolution: usize, seed: u64) -> Result<Loade
     // so that a broken one is not found only after an epoch, nor silently replaced.
     val.check_readable()?;
     let num_classes = train.classes.len();
+    let classes = train.classes.clone();
     let train = ImageFolderDataset::new(train, FolderTransform::Train, resolution, seed);
     let stats = train.stats();
     Ok(LoadedData {
@@ -227,6 +275,8 @@ fn load_folder(dir: Option<&Path>, resolution: usize, seed: u64) -> Result<Loade
         normalize: Normalize::new(IMAGENET_MEAN.to_vec(), IMAGENET_STD.to_vec()),
         default_augment: Augment::none(),
         source: dir.display().to_string(),
+        classes,
+        fit: Fit::ResizeCenterCrop,
     })
 }
 

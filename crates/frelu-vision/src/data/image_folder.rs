@@ -324,7 +324,7 @@ impl Dataset<ImageItem> for ImageFolderDataset {
 }
 
 /// Channel-major bytes of an RGB image.
-fn to_chw(image: &RgbImage) -> Vec<u8> {
+pub(crate) fn to_chw(image: &RgbImage) -> Vec<u8> {
     let (w, h) = image.dimensions();
     let plane = (w * h) as usize;
     let mut out = vec![0u8; 3 * plane];

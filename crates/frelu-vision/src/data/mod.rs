@@ -9,6 +9,7 @@ mod error;
 pub mod fashion_mnist;
 pub mod idx;
 pub mod image_folder;
+pub mod preprocess;
 pub mod synth;
 pub mod transforms;
 pub mod video;

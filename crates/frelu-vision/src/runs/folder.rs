@@ -179,7 +179,7 @@ pub struct Resumed {
 }
 
 /// The files and folders a run writes (and `--overwrite` removes; nothing else is touched).
-const RUN_FILES: [&str; 19] = [
+const RUN_FILES: [&str; 20] = [
     CONFIG,
     SUMMARY,
     FAILED,
@@ -189,6 +189,7 @@ const RUN_FILES: [&str; 19] = [
     "slopes.json",
     "slopes_history.jsonl",
     LEARNED_FILE,
+    crate::data::preprocess::PREPROCESS_FILE,
     "experiment.log",
     "detections.json",
     "coco_metrics.json",

@@ -3,6 +3,7 @@
 //! ([`grid`], with the protocols of `frelu compare` in [`protocol`]).
 
 pub mod grid;
+pub mod predict;
 pub mod protocol;
 mod train;
 

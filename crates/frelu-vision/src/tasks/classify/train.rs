@@ -68,9 +68,14 @@ struct Splits {
     source: String,
     loader_stats: Option<Arc<crate::data::image_folder::LoaderStats>>,
     image_size: (usize, usize),
+    preprocess: crate::data::preprocess::Preprocess,
 }
 
 fn load_splits(config: &TrainConfig, quiet: bool) -> crate::Result<Splits> {
+    let data = config
+        .dataset
+        .load(config.data_dir.as_deref(), config.resolution, config.seed)?;
+    let preprocess = data.preprocess();
     let LoadedData {
         train,
         test,
@@ -81,9 +86,8 @@ fn load_splits(config: &TrainConfig, quiet: bool) -> crate::Result<Splits> {
         normalize,
         default_augment,
         source,
-    } = config
-        .dataset
-        .load(config.data_dir.as_deref(), config.resolution, config.seed)?;
+        ..
+    } = data;
     let train = match config.limit_train {
         Some(n) => train.limit(n),
         None => train,
@@ -112,6 +116,7 @@ fn load_splits(config: &TrainConfig, quiet: bool) -> crate::Result<Splits> {
         source,
         loader_stats,
         image_size: (height, width),
+        preprocess,
     })
 }
 
@@ -241,7 +246,7 @@ fn build_model(
 }
 
 /// Trains a classifier as `config` says, writing everything into `out`:
-/// `config.json`, `metrics.csv`, `metrics.json`, `model.bpk`, `slopes.json`,
+/// `config.json`, `preprocess.json`, `metrics.csv`, `metrics.json`, `model.bpk`, `slopes.json`,
 /// `slopes_history.jsonl`, `summary.json`, and burn-train's `checkpoint/` and logs.
 pub fn train(
     config: &TrainConfig,
@@ -258,6 +263,10 @@ pub fn train(
     main_device.seed(config.seed);
     let model = build_model(config, &splits, &main_device, options.quiet)?;
     let resume = folder::open(out, config, options.start)?;
+    write_json(
+        &out.join(crate::data::preprocess::PREPROCESS_FILE),
+        &splits.preprocess,
+    )?;
     let first_epoch = resume.as_ref().map_or(0, |r| r.epochs);
     let params = trainable_params(&model);
     let slope_params = frelu::params::activation_param_count(&model);
