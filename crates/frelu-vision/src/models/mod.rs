@@ -4,6 +4,7 @@
 pub mod common;
 pub mod detector;
 mod error;
+pub mod import;
 pub mod mobilenet;
 pub mod resnet;
 pub mod simple_cnn;
@@ -154,7 +155,7 @@ pub struct ModelConfig {
     pub activation: ActivationConfig,
     /// Residual shortcut option (CIFAR ResNets).
     pub shortcut: ShortcutKind,
-    /// Width multiplier α (MobileNetV1).
+    /// Width multiplier α (MobileNetV1; ImageNet ResNets: stage widths `64α · (1, 2, 4, 8)`).
     pub width: f64,
     /// Height × width of the input images, when known: checked against the smallest size the
     /// architecture takes.
@@ -215,6 +216,7 @@ impl ModelConfig {
             Architecture::ResNet { depth } => Net::ResNet(
                 ResNetConfig::new()
                     .with_depth(depth)
+                    .with_base_width(((64.0 * self.width).round() as usize).max(1))
                     .with_in_channels(self.in_channels)
                     .with_num_classes(self.num_classes)
                     .with_activation(self.activation.clone())

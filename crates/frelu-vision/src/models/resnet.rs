@@ -347,6 +347,9 @@ pub struct ResNetConfig {
     /// The activation used everywhere.
     #[config(default = "ActivationConfig::Relu")]
     pub activation: ActivationConfig,
+    /// Width of the first stage (the stages are `base · (1, 2, 4, 8)`); torchvision's 64.
+    #[config(default = 64)]
+    pub base_width: usize,
 }
 
 impl ResNetConfig {
@@ -368,9 +371,17 @@ impl ResNetConfig {
     pub fn init(&self, device: &Device) -> Result<ResNet, ModelError> {
         let (counts, bottleneck) = self.layout()?;
         let act = &self.activation;
-        let mut channels = 64;
+        let base = self.base_width;
+        if base == 0 {
+            return Err(ModelError::config(
+                "ImageNet ResNet",
+                "the base width must be at least 1",
+            ));
+        }
+        let mut channels = base;
         let mut blocks = Vec::new();
-        for (stage, (&count, width)) in counts.iter().zip([64, 128, 256, 512]).enumerate() {
+        let widths = [base, 2 * base, 4 * base, 8 * base];
+        for (stage, (&count, width)) in counts.iter().zip(widths).enumerate() {
             for i in 0..count {
                 let stride = if stage > 0 && i == 0 { 2 } else { 1 };
                 let block = if bottleneck {
@@ -390,7 +401,7 @@ impl ResNetConfig {
             }
         }
         Ok(ResNet {
-            stem: ConvBnAct::new(self.in_channels, 64, 7, 2, act, device),
+            stem: ConvBnAct::new(self.in_channels, base, 7, 2, act, device),
             pool: MaxPool2dConfig::new([3, 3])
                 .with_strides([2, 2])
                 .with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1))

@@ -188,6 +188,44 @@ fn strategy(config: &TrainConfig, devices: &[Device]) -> Option<ExecutionStrateg
     })
 }
 
+/// `model` with the weights of `from`: a run folder or `model.bpk` of this tool, or a PyTorch
+/// file (`.pth`, `.pt`, `.safetensors`, torchvision layout). Activation parameters the weights
+/// lack start as ReLU.
+fn init_from(model: Net, from: &Path, quiet: bool) -> crate::Result<Net> {
+    if crate::models::import::is_pytorch_file(from) {
+        let (model, report) = crate::models::import::load_pytorch(model, from)?;
+        if !quiet {
+            println!(
+                "weights from {} ({} tensors; activation parameters it lacks start as ReLU)",
+                from.display(),
+                report.loaded
+            );
+        }
+        if let Some((file, here)) = report.head_reinitialised {
+            // Said even with -q: the run does not start from the whole network.
+            eprintln!(
+                "note: {} classifies {file} classes and this run {here}: the head is \
+                 re-initialised, everything else is loaded",
+                from.display()
+            );
+        }
+        return Ok(model);
+    }
+    let file = if from.is_dir() {
+        from.join("model.bpk")
+    } else {
+        from.to_path_buf()
+    };
+    let model = crate::models::load_weights(model, &file)?;
+    if !quiet {
+        println!(
+            "weights from {} (activation parameters it lacks start as ReLU)",
+            file.display()
+        );
+    }
+    Ok(model)
+}
+
 /// The network of a run, on the autodiff version of `device`; prints what it is unless `quiet`.
 fn build_model(
     config: &TrainConfig,
@@ -208,18 +246,7 @@ fn build_model(
     };
     let mut model = model_config.init(&device.clone().autodiff())?;
     if let Some(from) = &config.init_from {
-        let file = if from.is_dir() {
-            from.join("model.bpk")
-        } else {
-            from.clone()
-        };
-        model = crate::models::load_weights(model, &file)?;
-        if !quiet {
-            println!(
-                "weights from {} (activation parameters it lacks start as ReLU)",
-                file.display()
-            );
-        }
+        model = init_from(model, from, quiet)?;
     }
     ensure!(
         config.schedule.schedule != frelu::Schedule::SlopesOnly

@@ -1,0 +1,207 @@
+//! Weights trained elsewhere: PyTorch state dicts (`.pth`/`.pt`, or `.safetensors`) with the
+//! key layout of torchvision's ResNets, read with burn-store's PyTorch and safetensors readers
+//! and mapped onto this crate's modules by key remapping.
+//!
+//! | torchvision | here |
+//! |---|---|
+//! | `conv1`, `bn1` | `stem.conv`, `stem.bn` |
+//! | `layer{s}.{i}` | `blocks.{n}` (blocks numbered across stages) |
+//! | basic block `conv1`, `bn1`, `conv2`, `bn2` | `first.conv`, `first.bn`, `conv2`, `bn2` |
+//! | bottleneck `conv1`/`bn1`, `conv2`/`bn2`, `conv3`/`bn3` | `reduce`, `spatial`, `expand`/`bn` |
+//! | `downsample.0`, `downsample.1` | `shortcut.conv`, `shortcut.bn` |
+//! | `fc` | `head` |
+//!
+//! Batch-norm `weight`/`bias` become `gamma`/`beta` and linear weights are transposed by
+//! burn-store's PyTorch adapter; `num_batches_tracked` is not used. Activation parameters are
+//! not in a ReLU network's file: they keep their initial values, so FReLU (`pos = 1`, `neg = 0`)
+//! computes at step 0 exactly what the ReLU network computed.
+
+use std::path::Path;
+
+use burn::store::{
+    ApplyError, ApplyResult, ModuleSnapshot, PyTorchToBurnAdapter, PytorchStore, SafetensorsStore,
+};
+
+use super::{ModelError, Net};
+
+/// What an import did, for the user.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ImportReport {
+    /// Tensors loaded.
+    pub loaded: usize,
+    /// `Some((file, model))` class counts when the classifier head did not fit and was left
+    /// at its initialisation.
+    pub head_reinitialised: Option<(usize, usize)>,
+}
+
+/// Whether `path` names a PyTorch-format file this module reads.
+pub fn is_pytorch_file(path: &Path) -> bool {
+    path.extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| matches!(e, "pth" | "pt" | "safetensors"))
+}
+
+/// The `(pattern, replacement)` key remappings from torchvision's layout to `net`'s, or an
+/// error for a model whose layout is not supported yet.
+fn remappings(net: &Net) -> Result<Vec<(String, String)>, ModelError> {
+    let Net::ResNet(resnet) = net else {
+        return Err(ModelError::config(
+            "--init-from",
+            "PyTorch weights can be read into the ImageNet ResNets (resnet18/34/50) with \
+             torchvision's key layout; this model's layout is not mapped yet",
+        ));
+    };
+    let bottleneck = matches!(
+        resnet.blocks.first(),
+        Some(super::resnet::ResBlock::Bottleneck(_))
+    );
+    let counts = match (resnet.blocks.len(), bottleneck) {
+        (8, false) => [2, 2, 2, 2],
+        _ => [3, 4, 6, 3],
+    };
+    let mut pairs: Vec<(String, String)> = vec![
+        (r"^conv1\.".into(), "stem.conv.".into()),
+        (r"^bn1\.".into(), "stem.bn.".into()),
+        (r"^fc\.".into(), "head.".into()),
+    ];
+    let mut n = 0;
+    for (stage, &count) in counts.iter().enumerate() {
+        for i in 0..count {
+            pairs.push((
+                format!(r"^layer{}\.{i}\.", stage + 1),
+                format!("blocks.{n}."),
+            ));
+            n += 1;
+        }
+    }
+    let fields: &[(&str, &str)] = if bottleneck {
+        &[
+            ("conv1", "reduce.conv"),
+            ("bn1", "reduce.bn"),
+            ("conv2", "spatial.conv"),
+            ("bn2", "spatial.bn"),
+            ("conv3", "expand"),
+            ("bn3", "bn"),
+        ]
+    } else {
+        &[("conv1", "first.conv"), ("bn1", "first.bn")]
+    };
+    let shortcut = [
+        ("downsample.0", "shortcut.conv"),
+        ("downsample.1", "shortcut.bn"),
+    ];
+    for (from, to) in fields.iter().chain(&shortcut) {
+        pairs.push((
+            format!(r"^(blocks\.\d+)\.{}\.", regex_escape(from)),
+            format!("${{1}}.{to}."),
+        ));
+    }
+    Ok(pairs)
+}
+
+/// Up to eight keys, then how many more.
+fn listed(keys: &[&str]) -> String {
+    let mut text = keys.iter().take(8).copied().collect::<Vec<_>>().join(", ");
+    if keys.len() > 8 {
+        text.push_str(&format!(" and {} more", keys.len() - 8));
+    }
+    text
+}
+
+fn regex_escape(text: &str) -> String {
+    text.replace('.', r"\.")
+}
+
+/// Reads the PyTorch weights in `path` into `net` (see the module docs for the layout). Keys
+/// the model lacks, parameters the file lacks (other than activation parameters) and shapes
+/// that differ are errors naming the keys, except a classifier head with another class count,
+/// which is left at its initialisation and reported.
+pub fn load_pytorch(mut net: Net, path: &Path) -> Result<(Net, ImportReport), ModelError> {
+    let fail = |message: String| {
+        ModelError::config("--init-from", format!("{}: {message}", path.display()))
+    };
+    if !path.is_file() {
+        return Err(fail("no such file".into()));
+    }
+    let pairs = remappings(&net)?;
+    let safetensors = path.extension().is_some_and(|e| e == "safetensors");
+    let result = if safetensors {
+        let mut store = SafetensorsStore::from_file(path)
+            .with_from_adapter(PyTorchToBurnAdapter)
+            .validate(false)
+            .allow_partial(true)
+            .skip_enum_variants(true)
+            .map_indices_contiguous(false);
+        for (from, to) in &pairs {
+            store = store.with_key_remapping(from, to.as_str());
+        }
+        net.load_from(&mut store).map_err(|e| fail(e.to_string()))?
+    } else {
+        let mut store = PytorchStore::from_file(path)
+            .validate(false)
+            .allow_partial(true)
+            .skip_enum_variants(true)
+            .map_indices_contiguous(false);
+        for (from, to) in &pairs {
+            store = store.with_key_remapping(from, to.as_str());
+        }
+        net.load_from(&mut store).map_err(|e| fail(e.to_string()))?
+    };
+    let report = check(&result).map_err(fail)?;
+    Ok((net, report))
+}
+
+/// Turns burn-store's result into a report, or the message naming what does not fit.
+fn check(result: &ApplyResult) -> Result<ImportReport, String> {
+    let markers = frelu::activation::learnable_markers();
+    let missing: Vec<&str> = result
+        .missing
+        .iter()
+        .filter(|(_, stack)| !markers.iter().any(|m| stack.contains(m.as_str())))
+        .map(|(path, _)| path.as_str())
+        .collect();
+    let unused: Vec<&str> = result
+        .unused
+        .iter()
+        .map(String::as_str)
+        .filter(|p| !p.ends_with("num_batches_tracked"))
+        .collect();
+    let mut head = None;
+    let mut errors = Vec::new();
+    for error in &result.errors {
+        match error {
+            ApplyError::ShapeMismatch {
+                path,
+                expected,
+                found,
+            } if path.starts_with("head.") || path.contains(".head.") => {
+                if path.ends_with("bias") {
+                    head = Some((found.num_elements(), expected.num_elements()));
+                }
+            }
+            other => errors.push(other.to_string()),
+        }
+    }
+    let mut problems = Vec::new();
+    if !missing.is_empty() {
+        problems.push(format!("the file lacks {}", listed(&missing)));
+    }
+    if !unused.is_empty() {
+        problems.push(format!("the model has no place for {}", listed(&unused)));
+    }
+    let count = errors.len();
+    problems.extend(errors.into_iter().take(8));
+    if count > 8 {
+        problems.push(format!("and {} more shape errors", count - 8));
+    }
+    if !problems.is_empty() {
+        return Err(format!(
+            "these weights do not fit the model (is it the same architecture and width?): {}",
+            problems.join("; ")
+        ));
+    }
+    Ok(ImportReport {
+        loaded: result.applied.len(),
+        head_reinitialised: head,
+    })
+}
