@@ -17,6 +17,7 @@ use frelu_vision::tasks::classify::{self, DatasetKind, RunOptions, TrainConfig};
 mod action;
 mod demo;
 mod detect;
+mod export;
 mod predict;
 
 #[derive(Parser)]
@@ -45,6 +46,8 @@ enum Command {
     Compare(CompareArgs),
     /// Per-layer statistics and plots of the slopes a run learned.
     Analyze(AnalyzeArgs),
+    /// A trained run's network as ONNX (batch norm folded, FReLU at PReLU cost) or safetensors.
+    Export(export::ExportArgs),
     /// The classes a trained run gives image files (PNG/JPEG files or folders).
     Predict(predict::PredictArgs),
     /// Parameter count of a model, and what its activation adds.
@@ -486,6 +489,7 @@ fn main() -> ExitCode {
         Command::Bench(args) => run_bench(args),
         Command::Compare(args) => run_compare(args),
         Command::Analyze(args) => run_analyze(args),
+        Command::Export(args) => export::run(args),
         Command::Predict(args) => predict::run(args),
         Command::Params(args) => run_params(args),
         Command::MakeImagefolder(args) => run_make_folder(args),

@@ -5,11 +5,23 @@ use std::process::Command;
 
 use burn::data::dataloader::batcher::Batcher;
 use burn::data::dataset::Dataset;
+use burn::module::Module;
 use burn::tensor::Device;
 use frelu_vision::data::{Augment, ImageBatcher, ImageDataset, Normalize, fashion_mnist};
 use frelu_vision::tasks::classify::predict::{Prediction, Predictor};
 
 const FRELU: &str = env!("CARGO_BIN_EXE_frelu");
+
+/// Sets every float parameter to 0 (so that a reload has to bring every value back).
+struct Zero;
+impl burn::module::ModuleMapper for Zero {
+    fn map_float<const D: usize>(
+        &mut self,
+        param: burn::module::Param<burn::tensor::Tensor<D>>,
+    ) -> burn::module::Param<burn::tensor::Tensor<D>> {
+        param.map(|t| t.zeros_like())
+    }
+}
 
 #[test]
 fn predict_gives_the_classes_of_the_runs_own_evaluation() {
@@ -86,6 +98,38 @@ fn predict_gives_the_classes_of_the_runs_own_evaluation() {
         .unwrap();
     let text = String::from_utf8_lossy(&table.stdout);
     assert!(text.contains("img00.png") && text.contains(fashion_mnist::CLASSES[got[0]]));
+
+    // `frelu export`: ONNX with one node per layer, and safetensors that burn-store reads
+    // back into the same function.
+    let status = Command::new(FRELU)
+        .arg("export")
+        .arg(&run)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let onnx = std::fs::read(run.join("model.onnx")).unwrap();
+    let nodes = frelu_vision::export::onnx::node_count(&onnx).unwrap();
+    // 4 × (Conv, PRelu) + 2 MaxPool + Flatten + Gemm (the 7×7 resize is the identity).
+    assert_eq!(nodes, 12);
+    let weights = dir.path().join("w.safetensors");
+    let status = Command::new(FRELU)
+        .args(["export", "--format", "safetensors", "--out"])
+        .arg(&weights)
+        .arg(&run)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let fresh = Predictor::load(&run, &device).unwrap().net.map(&mut Zero);
+    let mut store = burn::store::SafetensorsStore::from_file(&weights);
+    let mut reloaded = fresh;
+    burn::store::ModuleSnapshot::load_from(&mut reloaded, &mut store).unwrap();
+    let x = predictor
+        .preprocess
+        .batch(&[test.get(0).unwrap().pixels], &device);
+    reloaded
+        .forward(x.clone())
+        .into_data()
+        .assert_eq(&predictor.net.forward(x).into_data(), true);
 
     // An unreadable image is a clear error naming it; nothing is printed for the others.
     std::fs::write(pngs.join("broken.png"), b"not an image").unwrap();

@@ -18,6 +18,7 @@ pub mod bench;
 pub mod data;
 pub mod device;
 pub mod error;
+pub mod export;
 pub mod fsio;
 pub mod models;
 pub mod runs;

@@ -5,12 +5,13 @@
 use std::path::{Path, PathBuf};
 
 /// The layers of `frelu-vision`, bottom first. A module may use its own layer and those below.
-const LAYERS: [(&str, usize); 8] = [
+const LAYERS: [(&str, usize); 9] = [
     ("fsio", 0),
     ("device", 0),
     ("data", 1),
     ("models", 2),
     ("analysis", 3),
+    ("export", 3),
     ("runs", 4),
     ("tasks", 5),
     ("bench", 6),

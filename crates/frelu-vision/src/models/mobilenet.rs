@@ -72,7 +72,7 @@ pub struct MobileNetV1 {
     pub stem: ConvBnAct,
     /// The 13 separable blocks.
     pub blocks: Vec<Separable>,
-    pool: AdaptiveAvgPool2d,
+    pub(crate) pool: AdaptiveAvgPool2d,
     dropout: Dropout,
     /// Classifier.
     pub head: Linear,

@@ -199,7 +199,7 @@ pub struct CifarResNet {
     pub stem: ConvBnAct,
     /// All residual blocks, stage after stage.
     pub blocks: Vec<BasicBlock>,
-    pool: AdaptiveAvgPool2d,
+    pub(crate) pool: AdaptiveAvgPool2d,
     /// Classifier.
     pub head: Linear,
 }
@@ -418,10 +418,10 @@ impl ResNetConfig {
 pub struct ResNet {
     /// 7×7/2 stem.
     pub stem: ConvBnAct,
-    pool: MaxPool2d,
+    pub(crate) pool: MaxPool2d,
     /// All residual blocks.
     pub blocks: Vec<ResBlock>,
-    avg: AdaptiveAvgPool2d,
+    pub(crate) avg: AdaptiveAvgPool2d,
     /// Classifier.
     pub head: Linear,
 }

@@ -33,9 +33,9 @@ pub struct SimpleCnnConfig {
 pub struct SimpleCnn {
     /// The four conv-BN-act blocks.
     pub blocks: Vec<ConvBnAct>,
-    pool: MaxPool2d,
+    pub(crate) pool: MaxPool2d,
     /// Brings any input size to 7×7 (an identity for 28×28 inputs).
-    resize: AdaptiveAvgPool2d,
+    pub(crate) resize: AdaptiveAvgPool2d,
     /// The classifier.
     pub head: Linear,
 }

@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use super::common::{batch_norm, kaiming_fan_out};
 
 /// VGG-16's convolution widths per stage.
-const STAGES: [&[usize]; 5] = [
+pub(crate) const STAGES: [&[usize]; 5] = [
     &[64, 64],
     &[128, 128],
     &[256, 256, 256],
@@ -70,7 +70,7 @@ pub struct VggConv {
 /// The classifier of [`Vgg16`].
 #[derive(Module, Debug)]
 pub struct VggClassifier {
-    pool: Option<AdaptiveAvgPool2d>,
+    pub(crate) pool: Option<AdaptiveAvgPool2d>,
     /// Linear layers.
     pub linears: Vec<Linear>,
     /// Activations between them.
@@ -83,7 +83,7 @@ pub struct VggClassifier {
 pub struct Vgg16 {
     /// The 13 convolutions, stage after stage.
     pub convs: Vec<VggConv>,
-    pool: MaxPool2d,
+    pub(crate) pool: MaxPool2d,
     /// The classifier.
     pub classifier: VggClassifier,
 }

@@ -2,6 +2,7 @@
 //! its training through `tasks::launch` ([`train`]), and its row of the comparison grid
 //! ([`grid`], with the protocols of `frelu compare` in [`protocol`]).
 
+pub mod export;
 pub mod grid;
 pub mod predict;
 pub mod protocol;

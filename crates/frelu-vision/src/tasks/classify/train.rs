@@ -1,6 +1,7 @@
 //! Training one classifier: data → model → burn-train `Learner` (through `tasks::launch`, with
 //! the slope schedule in its optimiser and scheduler) → run folder.
 
+use crate::data::preprocess::PREPROCESS_FILE;
 use std::path::Path;
 use std::time::Instant;
 
@@ -96,6 +97,7 @@ fn load_splits(config: &TrainConfig, quiet: bool) -> crate::Result<Splits> {
         Some(n) => test.limit(n),
         None => test,
     };
+    check_augment(config, (height, width))?;
     ensure!(train.len() > 0, "the training set is empty");
     ensure!(test.len() > 0, "the test set is empty");
     if !quiet {
@@ -284,16 +286,12 @@ pub fn train(
     config.validate()?;
     folder::check_start(out, config, options.start)?;
     let splits = load_splits(config, options.quiet)?;
-    check_augment(config, splits.image_size)?;
     let (train_len, test_len) = (splits.train.len(), splits.test.len());
     let (main_device, devices) = devices(config)?;
     main_device.seed(config.seed);
     let model = build_model(config, &splits, &main_device, options.quiet)?;
     let resume = folder::open(out, config, options.start)?;
-    write_json(
-        &out.join(crate::data::preprocess::PREPROCESS_FILE),
-        &splits.preprocess,
-    )?;
+    write_json(&out.join(PREPROCESS_FILE), &splits.preprocess)?;
     let first_epoch = resume.as_ref().map_or(0, |r| r.epochs);
     let params = trainable_params(&model);
     let slope_params = frelu::params::activation_param_count(&model);
