@@ -156,6 +156,9 @@ pub struct BenchReport {
     /// Training-step results of the learnable peers (`simple-cnn`).
     #[serde(default)]
     pub peers: Vec<PeerResult>,
+    /// Inference results, as trained and folded.
+    #[serde(default)]
+    pub inference: Vec<InferenceResult>,
 }
 
 fn median(mut values: Vec<f64>) -> f64 {
@@ -366,6 +369,70 @@ pub fn bench_peers(config: &BenchConfig, device: &Device) -> crate::Result<Vec<P
         .collect())
 }
 
+/// One inference measurement.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct InferenceResult {
+    /// Model.
+    pub model: String,
+    /// What ran: `relu`, `frelu` (Burn's model as trained), `relu folded`, `frelu folded`
+    /// (batch norm folded, FReLU at PReLU cost: [`crate::export::folded::FoldedNet`]).
+    pub variant: String,
+    /// Median time of one forward pass, ms.
+    pub ms: f64,
+    /// Time relative to ReLU's (unfolded).
+    pub vs_relu: f64,
+}
+
+/// A forward pass to time.
+type Forward<'a> = Box<dyn Fn(Tensor<4>) -> Tensor<2> + 'a>;
+
+/// Inference (forward, no autodiff) of `arch` with ReLU and FReLU, as trained and folded,
+/// interleaved. FReLU's slopes are set away from 1 and 0 so that folding has work to do.
+pub fn bench_inference(
+    arch: Architecture,
+    config: &BenchConfig,
+    device: &Device,
+) -> crate::Result<Vec<InferenceResult>> {
+    use crate::export::folded::FoldedNet;
+    let (channels, batch) = synthetic_batch(arch, config.batch, device);
+    let [_, _, h, w] = batch.images.dims();
+    let net = |act: ActivationConfig| ModelConfig::new(arch, channels, 10, act).init(device);
+    let (relu, frelu) = (
+        net(ActivationConfig::Relu)?,
+        net("frelu:0.1:pos=1.2".parse()?)?,
+    );
+    let fold = |n: &Net| FoldedNet::new(n, [channels, h, w], device).map_err(crate::Error::Invalid);
+    let (relu_folded, frelu_folded) = (fold(&relu)?, fold(&frelu)?);
+    let runs: [(&str, Forward<'_>); 4] = [
+        ("relu", Box::new(|x| relu.forward(x))),
+        ("frelu", Box::new(|x| frelu.forward(x))),
+        ("relu folded", Box::new(|x| relu_folded.forward(x))),
+        ("frelu folded", Box::new(|x| frelu_folded.forward(x))),
+    ];
+    let mut times = vec![Vec::new(); runs.len()];
+    for repeat in 0..config.warmup + config.repeats {
+        for (i, (_, run)) in runs.iter().enumerate() {
+            sync(device);
+            let t = Instant::now();
+            let _ = run(batch.images.clone()).into_data();
+            if repeat >= config.warmup {
+                times[i].push(t.elapsed().as_secs_f64() * 1e3);
+            }
+        }
+    }
+    let medians: Vec<f64> = times.into_iter().map(median).collect();
+    Ok(runs
+        .iter()
+        .zip(&medians)
+        .map(|((name, _), &ms)| InferenceResult {
+            model: arch.to_string(),
+            variant: name.to_string(),
+            ms,
+            vs_relu: ms / medians[0],
+        })
+        .collect())
+}
+
 /// Runs everything `config` asks for, printing progress lines through `log`.
 pub fn run(config: &BenchConfig, log: &mut dyn FnMut(&str)) -> crate::Result<BenchReport> {
     let device = crate::device::parse_device(&config.device)?;
@@ -386,6 +453,13 @@ pub fn run(config: &BenchConfig, log: &mut dyn FnMut(&str)) -> crate::Result<Ben
             steps.extend(bench_step(arch, config, &device)?);
         }
     }
+    let mut inference = Vec::new();
+    if !config.ops_only {
+        for &arch in &config.models {
+            log(&format!("inference {arch}, batch {} ...", config.batch));
+            inference.extend(bench_inference(arch, config, &device)?);
+        }
+    }
     let mut peers = Vec::new();
     if config.peers && !config.ops_only {
         log(&format!(
@@ -401,6 +475,7 @@ pub fn run(config: &BenchConfig, log: &mut dyn FnMut(&str)) -> crate::Result<Ben
         ops,
         steps,
         peers,
+        inference,
     })
 }
 
@@ -441,6 +516,18 @@ impl BenchReport {
                     r.step_ms,
                     r.images_per_sec,
                     r.vs_relu
+                ));
+            }
+        }
+        if !self.inference.is_empty() {
+            out.push_str(&format!(
+                "\n| inference (batch {}) | ms | vs ReLU |\n|---|---:|---:|\n",
+                self.config.batch
+            ));
+            for r in &self.inference {
+                out.push_str(&format!(
+                    "| {} {} | {:.1} | {:.3}× |\n",
+                    r.model, r.variant, r.ms, r.vs_relu
                 ));
             }
         }
@@ -495,6 +582,13 @@ mod tests {
         assert!(report.markdown().contains("frelu (fused)"));
         // ReLU, FReLU and the ten peers, each timed.
         assert_eq!(report.peers.len(), 12);
+        let variants: Vec<&str> = report
+            .inference
+            .iter()
+            .map(|r| r.variant.as_str())
+            .collect();
+        assert_eq!(variants, ["relu", "frelu", "relu folded", "frelu folded"]);
+        assert!(report.inference.iter().all(|r| r.ms > 0.0));
         assert!(report.peers.iter().all(|r| r.step_ms > 0.0));
         assert_eq!(report.peers[0].vs_relu, 1.0);
         assert!(report.markdown().contains("| pwlu:16 |"));

@@ -4,6 +4,7 @@
 use burn::module::{Module, ModuleMapper, Param};
 use burn::tensor::{Device, Distribution, Tensor};
 use frelu::ActivationConfig;
+use frelu_vision::export::folded::FoldedNet;
 use frelu_vision::export::onnx::export;
 use frelu_vision::models::resnet::ShortcutKind;
 use frelu_vision::models::{Architecture, ModelConfig, Net};
@@ -70,6 +71,15 @@ fn check(label: &str, config: &ModelConfig, side: usize) -> usize {
         assert!(
             (a - b).abs() <= 1e-4 * scale,
             "{label} logit {i}: Burn {a} vs ONNX {b}"
+        );
+    }
+    // The same folded graph run by Burn.
+    let folded = FoldedNet::new(&net, [config.in_channels, side, side], &Device::flex()).unwrap();
+    let folded: Vec<f32> = folded.forward(x).try_into_vec_as().unwrap();
+    for (i, (a, b)) in burn.iter().zip(&folded).enumerate() {
+        assert!(
+            (a - b).abs() <= 1e-4 * scale,
+            "{label} logit {i}: Burn {a} vs folded {b}"
         );
     }
     nodes(&bytes)

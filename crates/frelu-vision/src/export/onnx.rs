@@ -176,6 +176,18 @@ fn dim(value: usize) -> Dimension {
     }
 }
 
+/// Adds the nodes of `net` on inputs `[channels, height, width]` to `g`; returns the logits.
+pub(crate) fn build(g: &mut Graph, net: &Net, input: [usize; 3]) -> Result<Value> {
+    let x = Value::input(input);
+    match net {
+        Net::SimpleCnn(n) => simple_cnn(g, x, n),
+        Net::CifarResNet(n) => cifar_resnet(g, x, n),
+        Net::ResNet(n) => resnet(g, x, n),
+        Net::MobileNetV1(n) => mobilenet(g, x, n),
+        Net::Vgg16Bn(n) => vgg(g, x, n),
+    }
+}
+
 /// The number of nodes of a serialised ONNX model (`None` if the bytes are not one).
 pub fn node_count(bytes: &[u8]) -> Option<usize> {
     use prost::Message;
@@ -187,14 +199,7 @@ pub fn node_count(bytes: &[u8]) -> Option<usize> {
 /// symbolic), serialised; an error names what has no export (an activation, a padding mode).
 pub fn export(net: &Net, input: [usize; 3]) -> Result<Vec<u8>> {
     let mut g = Graph::default();
-    let x = Value::input(input);
-    let y = match net {
-        Net::SimpleCnn(n) => simple_cnn(&mut g, x, n)?,
-        Net::CifarResNet(n) => cifar_resnet(&mut g, x, n)?,
-        Net::ResNet(n) => resnet(&mut g, x, n)?,
-        Net::MobileNetV1(n) => mobilenet(&mut g, x, n)?,
-        Net::Vgg16Bn(n) => vgg(&mut g, x, n)?,
-    };
+    let y = build(&mut g, net, input)?;
     let batch = Dimension {
         dim_value: None,
         dim_param: Some("batch".into()),
