@@ -11,7 +11,7 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::plots::{bounds, ensure_font, err, grid, panels_size, png_and_svg};
+use super::plots::{bounds, ensure_font, err, grid, panel_chart, panels_size, png_and_svg};
 use super::slopes::{Summary, read_snapshots};
 use crate::error::Context;
 
@@ -201,20 +201,7 @@ fn draw_panels<DB: DrawingBackend>(
             .flatten()
             .chain(panel.first.iter().flatten());
         let (y0, y1) = bounds(all.map(|&v| v as f64));
-        let mut chart = ChartBuilder::on(&area)
-            .caption(&panel.title, ("sans-serif", 12))
-            .margin(6)
-            .x_label_area_size(22)
-            .y_label_area_size(34)
-            .build_cartesian_2d(-3.0f64..3.0, y0..y1)
-            .map_err(err)?;
-        chart
-            .configure_mesh()
-            .label_style(("sans-serif", 10))
-            .x_labels(5)
-            .y_labels(4)
-            .draw()
-            .map_err(err)?;
+        let mut chart = panel_chart(&area, &panel.title, 3.0, (y0, y1))?;
         let line = |c: &[f32]| -> Vec<(f64, f64)> {
             xs.iter()
                 .zip(c)

@@ -5,6 +5,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Once;
 
 use plotters::coord::Shift;
+use plotters::coord::cartesian::Cartesian2d;
+use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 use plotters::style::{FontStyle, register_font};
 
@@ -45,6 +47,30 @@ macro_rules! png_and_svg {
     }};
 }
 pub(crate) use png_and_svg;
+
+/// A chart of `f(x)` on `[−half_width, half_width]` × `y` in one panel, its mesh drawn.
+pub(crate) fn panel_chart<'a, DB: DrawingBackend>(
+    area: &'a DrawingArea<DB, Shift>,
+    caption: &str,
+    half_width: f64,
+    (y0, y1): (f64, f64),
+) -> crate::Result<ChartContext<'a, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>> {
+    let mut chart = ChartBuilder::on(area)
+        .caption(caption, ("sans-serif", 12))
+        .margin(6)
+        .x_label_area_size(22)
+        .y_label_area_size(34)
+        .build_cartesian_2d(-half_width..half_width, y0..y1)
+        .map_err(err)?;
+    chart
+        .configure_mesh()
+        .label_style(("sans-serif", 10))
+        .x_labels(5)
+        .y_labels(4)
+        .draw()
+        .map_err(err)?;
+    Ok(chart)
+}
 
 /// One curve with an uncertainty band: `(x, mean, std)` points.
 #[derive(Clone, Debug)]
@@ -372,20 +398,7 @@ fn draw_curves<DB: DrawingBackend>(
             .flat_map(|&c| [2.0 * pos[c], -2.0 * neg[c]])
             .chain([0.0, 2.0]);
         let (y0, y1) = bounds(ys);
-        let mut chart = ChartBuilder::on(&panel)
-            .caption(&layer.path, ("sans-serif", 12))
-            .margin(6)
-            .x_label_area_size(22)
-            .y_label_area_size(34)
-            .build_cartesian_2d(-2.0f64..2.0, y0..y1)
-            .map_err(err)?;
-        chart
-            .configure_mesh()
-            .label_style(("sans-serif", 10))
-            .x_labels(5)
-            .y_labels(4)
-            .draw()
-            .map_err(err)?;
+        let mut chart = panel_chart(&panel, &layer.path, 2.0, (y0, y1))?;
         chart
             .draw_series(DashedLineSeries::new(
                 [(-2.0, 0.0), (0.0, 0.0), (2.0, 2.0)],

@@ -125,27 +125,24 @@ pub fn load_pytorch(mut net: Net, path: &Path) -> Result<(Net, ImportReport), Mo
     }
     let pairs = remappings(&net)?;
     let safetensors = path.extension().is_some_and(|e| e == "safetensors");
+    // The same options and remappings on either reader.
+    macro_rules! load_with {
+        ($store:expr) => {{
+            let mut store = $store
+                .validate(false)
+                .allow_partial(true)
+                .skip_enum_variants(true)
+                .map_indices_contiguous(false);
+            for (from, to) in &pairs {
+                store = store.with_key_remapping(from, to.as_str());
+            }
+            net.load_from(&mut store).map_err(|e| fail(e.to_string()))?
+        }};
+    }
     let result = if safetensors {
-        let mut store = SafetensorsStore::from_file(path)
-            .with_from_adapter(PyTorchToBurnAdapter)
-            .validate(false)
-            .allow_partial(true)
-            .skip_enum_variants(true)
-            .map_indices_contiguous(false);
-        for (from, to) in &pairs {
-            store = store.with_key_remapping(from, to.as_str());
-        }
-        net.load_from(&mut store).map_err(|e| fail(e.to_string()))?
+        load_with!(SafetensorsStore::from_file(path).with_from_adapter(PyTorchToBurnAdapter))
     } else {
-        let mut store = PytorchStore::from_file(path)
-            .validate(false)
-            .allow_partial(true)
-            .skip_enum_variants(true)
-            .map_indices_contiguous(false);
-        for (from, to) in &pairs {
-            store = store.with_key_remapping(from, to.as_str());
-        }
-        net.load_from(&mut store).map_err(|e| fail(e.to_string()))?
+        load_with!(PytorchStore::from_file(path))
     };
     let report = check(&result).map_err(fail)?;
     Ok((net, report))
