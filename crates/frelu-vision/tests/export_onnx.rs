@@ -110,7 +110,8 @@ fn every_model_exports_with_burns_logits_and_frelu_at_prelu_cost() {
         ("resnet50", 3, 0.0625, 32),
         ("mobilenet_v1", 3, 0.25, 32),
         ("mobilenet_v1_cifar", 3, 0.25, 28),
-        ("vgg16_bn_cifar", 3, 1.0, 32),
+        ("vgg16_bn_cifar", 3, 0.25, 32),
+        ("vgg16_bn", 3, 0.0625, 32),
     ];
     for (arch, channels, width, side) in models {
         let mut counts = Vec::new();

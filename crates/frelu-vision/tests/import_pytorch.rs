@@ -1,4 +1,4 @@
-//! torchvision-layout PyTorch weights (`tests/fixtures/torchvision`, made by the script there)
+//! torchvision-layout PyTorch weights (ResNet-18, ResNet-50, VGG-16-BN) (`tests/fixtures/torchvision`, made by the script there)
 //! load into the matching ResNets and give the logits PyTorch recorded; the ReLU→FReLU swap
 //! gives the same logits at step 0; what does not fit is an error naming the keys.
 
@@ -14,7 +14,7 @@ use serde::Deserialize;
 struct Fixture {
     file: String,
     model: String,
-    base_width: usize,
+    width: f64,
     classes: usize,
     input_shape: [usize; 4],
     input: Vec<f32>,
@@ -32,7 +32,7 @@ fn fixture(name: &str) -> Fixture {
 
 fn config(f: &Fixture, act: &str, classes: usize) -> ModelConfig {
     ModelConfig {
-        width: f.base_width as f64 / 64.0,
+        width: f.width,
         ..ModelConfig::new(
             f.model.parse::<Architecture>().unwrap(),
             3,
@@ -53,7 +53,7 @@ fn logits(f: &Fixture, act: &str) -> Vec<f32> {
 
 #[test]
 fn torchvision_weights_give_pytorchs_logits_and_frelu_starts_identical() {
-    for name in ["resnet18_w8", "resnet50_w4"] {
+    for name in ["resnet18_w8", "resnet50_w4", "vgg16_bn_w1-32"] {
         let f = fixture(name);
         let relu = logits(&f, "relu");
         assert_eq!(relu.len(), f.logits.len());

@@ -1,5 +1,6 @@
 //! Weights trained elsewhere: PyTorch state dicts (`.pth`/`.pt`, or `.safetensors`) with the
-//! key layout of torchvision's ResNets, read with burn-store's PyTorch and safetensors readers
+//! key layout of torchvision's ResNets and `vgg16_bn` (`features.{i}` → `convs.{n}.conv`/`.bn`,
+//! `classifier.{0,3,6}` → `classifier.linears.{0,1,2}`), read with burn-store's PyTorch and safetensors readers
 //! and mapped onto this crate's modules by key remapping.
 //!
 //! | torchvision | here |
@@ -41,15 +42,48 @@ pub fn is_pytorch_file(path: &Path) -> bool {
         .is_some_and(|e| matches!(e, "pth" | "pt" | "safetensors"))
 }
 
+/// torchvision's `vgg16_bn`: `features.{i}` holds conv, BN, ReLU for each convolution and one
+/// max pool after each stage; `classifier.{0, 3, 6}` are the linear layers.
+fn vgg_remappings() -> Vec<(String, String)> {
+    let mut pairs = Vec::new();
+    let (mut index, mut conv) = (0, 0);
+    for stage in super::vgg::STAGES {
+        for _ in stage.iter() {
+            pairs.push((
+                format!(r"^features\.{index}\."),
+                format!("convs.{conv}.conv."),
+            ));
+            pairs.push((
+                format!(r"^features\.{}\.", index + 1),
+                format!("convs.{conv}.bn."),
+            ));
+            index += 3;
+            conv += 1;
+        }
+        index += 1;
+    }
+    for (from, to) in [(0, 0), (3, 1), (6, 2)] {
+        pairs.push((
+            format!(r"^classifier\.{from}\."),
+            format!("classifier.linears.{to}."),
+        ));
+    }
+    pairs
+}
+
 /// The `(pattern, replacement)` key remappings from torchvision's layout to `net`'s, or an
 /// error for a model whose layout is not supported yet.
 fn remappings(net: &Net) -> Result<Vec<(String, String)>, ModelError> {
-    let Net::ResNet(resnet) = net else {
-        return Err(ModelError::config(
-            "--init-from",
-            "PyTorch weights can be read into the ImageNet ResNets (resnet18/34/50) with \
-             torchvision's key layout; this model's layout is not mapped yet",
-        ));
+    let resnet = match net {
+        Net::ResNet(resnet) => resnet,
+        Net::Vgg16Bn(_) => return Ok(vgg_remappings()),
+        _ => {
+            return Err(ModelError::config(
+                "--init-from",
+                "PyTorch weights can be read into the ImageNet ResNets (resnet18/34/50) and \
+                 vgg16_bn with torchvision's key layout; this model's layout is not mapped yet",
+            ));
+        }
     };
     let bottleneck = matches!(
         resnet.blocks.first(),
@@ -97,6 +131,11 @@ fn remappings(net: &Net) -> Result<Vec<(String, String)>, ModelError> {
         ));
     }
     Ok(pairs)
+}
+
+/// Whether `path` is a classifier head's parameter (ResNets' `head`, VGG's last linear layer).
+fn is_head(path: &str) -> bool {
+    path.starts_with("head.") || path.contains(".head.") || path.contains("linears.2.")
 }
 
 /// Up to eight keys, then how many more.
@@ -171,7 +210,7 @@ fn check(result: &ApplyResult) -> Result<ImportReport, String> {
                 path,
                 expected,
                 found,
-            } if path.starts_with("head.") || path.contains(".head.") => {
+            } if is_head(path) => {
                 if path.ends_with("bias") {
                     head = Some((found.num_elements(), expected.num_elements()));
                 }

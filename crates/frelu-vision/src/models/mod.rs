@@ -155,7 +155,8 @@ pub struct ModelConfig {
     pub activation: ActivationConfig,
     /// Residual shortcut option (CIFAR ResNets).
     pub shortcut: ShortcutKind,
-    /// Width multiplier α (MobileNetV1; ImageNet ResNets: stage widths `64α · (1, 2, 4, 8)`).
+    /// Width multiplier α (MobileNetV1; ImageNet ResNets: stage widths `64α · (1, 2, 4, 8)`;
+    /// VGG-16: every layer).
     pub width: f64,
     /// Height × width of the input images, when known: checked against the smallest size the
     /// architecture takes.
@@ -236,6 +237,7 @@ impl ModelConfig {
             Architecture::Vgg16Bn { head } => Net::Vgg16Bn(
                 Vgg16Config::new()
                     .with_head(head)
+                    .with_width(self.width)
                     .with_in_channels(self.in_channels)
                     .with_num_classes(self.num_classes)
                     .with_activation(self.activation.clone())

@@ -54,6 +54,10 @@ pub struct Vgg16Config {
     /// The activation used everywhere (also between the head's linear layers).
     #[config(default = "ActivationConfig::Relu")]
     pub activation: ActivationConfig,
+    /// Width multiplier of every layer (convolutions 64α … 512α, hidden layers 4096α); 1 is
+    /// torchvision's VGG-16.
+    #[config(default = 1.0)]
+    pub width: f64,
 }
 
 /// One 3×3 convolution (with bias, as torchvision) → BN → activation.
@@ -92,10 +96,12 @@ impl Vgg16Config {
     /// Builds the network.
     pub fn init(&self, device: &Device) -> Vgg16 {
         let act = &self.activation;
+        let scaled = |n: usize| ((n as f64 * self.width).round() as usize).max(1);
         let mut channels = self.in_channels;
         let mut convs = Vec::new();
         for stage in STAGES {
             for &width in stage {
+                let width = scaled(width);
                 convs.push(VggConv {
                     conv: Conv2dConfig::new([channels, width], [3, 3])
                         .with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1))
@@ -107,20 +113,21 @@ impl Vgg16Config {
                 channels = width;
             }
         }
+        let hidden = scaled(4096);
         let classifier = match self.head {
             VggHead::ImageNet => VggClassifier {
                 pool: Some(AdaptiveAvgPool2dConfig::new([7, 7]).init()),
                 linears: vec![
-                    LinearConfig::new(512 * 7 * 7, 4096).init(device),
-                    LinearConfig::new(4096, 4096).init(device),
-                    LinearConfig::new(4096, self.num_classes).init(device),
+                    LinearConfig::new(channels * 7 * 7, hidden).init(device),
+                    LinearConfig::new(hidden, hidden).init(device),
+                    LinearConfig::new(hidden, self.num_classes).init(device),
                 ],
-                acts: vec![act.init(4096, device), act.init(4096, device)],
+                acts: vec![act.init(hidden, device), act.init(hidden, device)],
                 dropout: DropoutConfig::new(self.dropout).init(),
             },
             VggHead::Cifar => VggClassifier {
                 pool: None,
-                linears: vec![LinearConfig::new(512, self.num_classes).init(device)],
+                linears: vec![LinearConfig::new(channels, self.num_classes).init(device)],
                 acts: Vec::new(),
                 dropout: DropoutConfig::new(0.0).init(),
             },
