@@ -1,4 +1,4 @@
-//! torchvision-layout PyTorch weights (ResNet-18, ResNet-50, VGG-16-BN) (`tests/fixtures/torchvision`, made by the script there)
+//! torchvision- and timm-layout PyTorch weights (ResNet-18, ResNet-50, VGG-16-BN, MobileNetV1) (`tests/fixtures/torchvision`, made by the script there)
 //! load into the matching ResNets and give the logits PyTorch recorded; the ReLU→FReLU swap
 //! gives the same logits at step 0; what does not fit is an error naming the keys.
 
@@ -53,7 +53,12 @@ fn logits(f: &Fixture, act: &str) -> Vec<f32> {
 
 #[test]
 fn torchvision_weights_give_pytorchs_logits_and_frelu_starts_identical() {
-    for name in ["resnet18_w8", "resnet50_w4", "vgg16_bn_w1-32"] {
+    for name in [
+        "resnet18_w4",
+        "resnet50_w4",
+        "vgg16_bn_w1-64",
+        "mobilenet_v1_w1-4",
+    ] {
         let f = fixture(name);
         let relu = logits(&f, "relu");
         assert_eq!(relu.len(), f.logits.len());
@@ -74,7 +79,7 @@ fn torchvision_weights_give_pytorchs_logits_and_frelu_starts_identical() {
 #[test]
 fn weights_that_do_not_fit_are_errors_naming_the_keys() {
     let device = Device::flex();
-    let f = fixture("resnet18_w8");
+    let f = fixture("resnet18_w4");
     let file = fixtures().join(&f.file);
     // Another depth: the file lacks the extra blocks' keys.
     let mut deeper = config(&f, "relu", f.classes);

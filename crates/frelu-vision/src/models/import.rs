@@ -1,6 +1,9 @@
 //! Weights trained elsewhere: PyTorch state dicts (`.pth`/`.pt`, or `.safetensors`) with the
 //! key layout of torchvision's ResNets and `vgg16_bn` (`features.{i}` → `convs.{n}.conv`/`.bn`,
-//! `classifier.{0,3,6}` → `classifier.linears.{0,1,2}`), read with burn-store's PyTorch and safetensors readers
+//! `classifier.{0,3,6}` → `classifier.linears.{0,1,2}`), and timm's `mobilenetv1_100` family
+//! (`conv_stem`, `blocks.{stage}.{i}.conv_dw`/`bn1`/`conv_pw`/`bn2`, `classifier`; timm's network
+//! uses ReLU6, so its weights in a ReLU network compute another function wherever an activation
+//! exceeds 6 — fine-tune after importing), read with burn-store's PyTorch and safetensors readers
 //! and mapped onto this crate's modules by key remapping.
 //!
 //! | torchvision | here |
@@ -71,17 +74,48 @@ fn vgg_remappings() -> Vec<(String, String)> {
     pairs
 }
 
+/// timm's `mobilenetv1_100` family: `conv_stem`/`bn1`, `blocks.{stage}.{i}` with `conv_dw`,
+/// `bn1`, `conv_pw`, `bn2` (stages of 1, 2, 2, 6, 2 blocks), `classifier`.
+fn mobilenet_remappings() -> Vec<(String, String)> {
+    let mut pairs: Vec<(String, String)> = vec![
+        (r"^conv_stem\.".into(), "stem.conv.".into()),
+        (r"^bn1\.".into(), "stem.bn.".into()),
+        (r"^classifier\.".into(), "head.".into()),
+    ];
+    let mut n = 0;
+    for (stage, count) in [1, 2, 2, 6, 2].into_iter().enumerate() {
+        for i in 0..count {
+            pairs.push((format!(r"^blocks\.{stage}\.{i}\."), format!("blocks.{n}.")));
+            n += 1;
+        }
+    }
+    for (from, to) in [
+        ("conv_dw", "depthwise.conv"),
+        ("bn1", "depthwise.bn"),
+        ("conv_pw", "pointwise.conv"),
+        ("bn2", "pointwise.bn"),
+    ] {
+        pairs.push((
+            format!(r"^(blocks\.\d+)\.{from}\."),
+            format!("${{1}}.{to}."),
+        ));
+    }
+    pairs
+}
+
 /// The `(pattern, replacement)` key remappings from torchvision's layout to `net`'s, or an
 /// error for a model whose layout is not supported yet.
 fn remappings(net: &Net) -> Result<Vec<(String, String)>, ModelError> {
     let resnet = match net {
         Net::ResNet(resnet) => resnet,
         Net::Vgg16Bn(_) => return Ok(vgg_remappings()),
+        Net::MobileNetV1(_) => return Ok(mobilenet_remappings()),
         _ => {
             return Err(ModelError::config(
                 "--init-from",
-                "PyTorch weights can be read into the ImageNet ResNets (resnet18/34/50) and \
-                 vgg16_bn with torchvision's key layout; this model's layout is not mapped yet",
+                "PyTorch weights can be read into the ImageNet ResNets (resnet18/34/50), \
+                 vgg16_bn (torchvision's layouts) and mobilenet_v1 (timm's); this model's layout \
+                 is not mapped yet",
             ));
         }
     };
