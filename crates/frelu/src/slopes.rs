@@ -16,39 +16,18 @@ pub struct LayerSlopes {
 }
 
 /// The learned slopes of every FReLU layer (lrelu/prelu/frelu activations) of `module`, in
-/// visiting order. Layers with no learned slope (leaky ReLU) do not appear.
+/// visiting order: the FReLU layers of [`crate::learned::snapshot`]. Layers with no learned
+/// slope (leaky ReLU) do not appear.
 pub fn snapshot<M: Module>(module: &M) -> Vec<LayerSlopes> {
-    let mut layers: Vec<LayerSlopes> = Vec::new();
-    crate::params::for_each_param(module, |info, read| {
-        if !info.activation || info.owner != "FRelu" {
-            return;
-        }
-        let Some((field, parent)) = info.path.split_last() else {
-            return;
-        };
-        // Inside the registry's `Activation` enum the variant name is a path component too.
-        let parent = match parent.split_last() {
-            Some((last, rest)) if last == "FRelu" && !rest.is_empty() => rest,
-            _ => parent,
-        };
-        let path = parent.join(".");
-        if layers.last().is_none_or(|l| l.path != path) {
-            layers.push(LayerSlopes {
-                path,
-                pos: None,
-                neg: None,
-            });
-        }
-        let Some(layer) = layers.last_mut() else {
-            return;
-        };
-        match field.as_str() {
-            "pos" => layer.pos = Some(read()),
-            "neg" => layer.neg = Some(read()),
-            _ => {}
-        }
-    });
-    layers
+    crate::learned::snapshot(module)
+        .into_iter()
+        .filter(|layer| layer.kind == "FRelu")
+        .map(|layer| LayerSlopes {
+            pos: layer.param("pos").map(|p| p.values.clone()),
+            neg: layer.param("neg").map(|p| p.values.clone()),
+            path: layer.path,
+        })
+        .collect()
 }
 
 #[cfg(test)]
