@@ -60,7 +60,6 @@ impl AconC {
 mod tests {
     use super::*;
     use crate::activation::common::testing;
-    use burn::tensor::Tolerance;
 
     #[test]
     fn follows_its_formula_and_its_limits() {
@@ -73,9 +72,10 @@ mod tests {
         let sig = |v: f32| 1.0 / (1.0 + (-v).exp());
         // Channel 0 is Swish; channel 1 (β → ∞) is PReLU with slope 0.25.
         let expected = [[2.0 * sig(2.0), 2.0], [-2.0 * sig(-2.0), -0.5]];
-        layer.forward(x).into_data().assert_approx_eq::<f32>(
-            &Tensor::<2>::from_data(expected, &device).into_data(),
-            Tolerance::absolute(1e-5),
+        testing::assert_close(
+            layer.forward(x),
+            Tensor::<2>::from_data(expected, &device),
+            1e-5,
         );
     }
 

@@ -76,7 +76,6 @@ impl Apl {
 mod tests {
     use super::*;
     use crate::activation::common::testing;
-    use burn::tensor::Tolerance;
 
     #[test]
     fn follows_its_formula() {
@@ -93,9 +92,10 @@ mod tests {
             [0.75, 0.5],
             [2.0, 2.0],
         ];
-        layer.forward(x).into_data().assert_approx_eq::<f32>(
-            &Tensor::<2>::from_data(expected, &device).into_data(),
-            Tolerance::absolute(1e-6),
+        testing::assert_close(
+            layer.forward(x),
+            Tensor::<2>::from_data(expected, &device),
+            1e-6,
         );
     }
 

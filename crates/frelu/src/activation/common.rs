@@ -63,6 +63,18 @@ pub(crate) mod testing {
 
     use crate::Activation;
 
+    /// Asserts `actual ≈ expected` element by element within `tolerance` (absolute).
+    pub(crate) fn assert_close<const D: usize>(
+        actual: Tensor<D>,
+        expected: Tensor<D>,
+        tolerance: f64,
+    ) {
+        actual.into_data().assert_approx_eq::<f32>(
+            &expected.into_data(),
+            burn::tensor::Tolerance::absolute(tolerance),
+        );
+    }
+
     /// Inputs in ±[0.2, 2.5]: a finite-difference step never crosses a kink at 0.
     pub(crate) fn away_from_zero(shape: [usize; 4], device: &Device) -> Tensor<4> {
         crate::ops::tests::away_from_zero(shape, device) * 1.25

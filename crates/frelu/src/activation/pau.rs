@@ -83,7 +83,6 @@ impl Pau {
 mod tests {
     use super::*;
     use crate::activation::common::testing;
-    use burn::tensor::Tolerance;
 
     #[test]
     fn starts_as_the_papers_leaky_relu_fit() {
@@ -110,9 +109,10 @@ mod tests {
         let x = Tensor::<2>::from_data([[2.0, -1.0]], &device);
         // x = 2: P = 1 + 4 + 32 = 37, Q = 1 + |−2 + 8| = 7; x = −1: P = −2, Q = 1 + |1 + 0.5|.
         let expected = [[37.0 / 7.0, -2.0 / 2.5]];
-        layer.forward(x).into_data().assert_approx_eq::<f32>(
-            &Tensor::<2>::from_data(expected, &device).into_data(),
-            Tolerance::absolute(1e-5),
+        testing::assert_close(
+            layer.forward(x),
+            Tensor::<2>::from_data(expected, &device),
+            1e-5,
         );
     }
 

@@ -146,9 +146,10 @@ mod tests {
         let x = Tensor::<2>::from_data([[3.0], [-1.0]], &device);
         // 3·(2/0.5) = 12; 2·(exp(−1/0.5) − 1).
         let expected = [[12.0], [2.0 * ((-2.0f32).exp() - 1.0)]];
-        layer.forward(x).into_data().assert_approx_eq::<f32>(
-            &Tensor::<2>::from_data(expected, &device).into_data(),
-            Tolerance::absolute(1e-5),
+        testing::assert_close(
+            layer.forward(x),
+            Tensor::<2>::from_data(expected, &device),
+            1e-5,
         );
     }
 

@@ -59,7 +59,6 @@ impl Prenu {
 mod tests {
     use super::*;
     use crate::activation::common::testing;
-    use burn::tensor::Tolerance;
 
     #[test]
     fn follows_its_formula_and_keeps_alpha_in_range() {
@@ -69,9 +68,10 @@ mod tests {
         let x = Tensor::<2>::from_data([[3.0, 3.0, 3.0], [-2.0, -2.0, -2.0]], &device);
         let l = 4.0f32.ln();
         let expected = [[3.0 - 0.5 * l, 3.0 - l, 3.0], [0.0, 0.0, 0.0]];
-        layer.forward(x).into_data().assert_approx_eq::<f32>(
-            &Tensor::<2>::from_data(expected, &device).into_data(),
-            Tolerance::absolute(1e-6),
+        testing::assert_close(
+            layer.forward(x),
+            Tensor::<2>::from_data(expected, &device),
+            1e-6,
         );
     }
 

@@ -133,9 +133,10 @@ mod tests {
         layer.right_slope = Param::from_data([0.5], &device);
         let x = Tensor::<2>::from_data([[-3.0], [-0.5], [0.25], [1.0], [5.0]], &device);
         let expected = [[4.0], [0.5], [0.0], [3.0], [5.0]];
-        layer.forward(x).into_data().assert_approx_eq::<f32>(
-            &Tensor::<2>::from_data(expected, &device).into_data(),
-            Tolerance::absolute(1e-5),
+        testing::assert_close(
+            layer.forward(x),
+            Tensor::<2>::from_data(expected, &device),
+            1e-5,
         );
     }
 
