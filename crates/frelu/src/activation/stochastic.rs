@@ -126,12 +126,6 @@ impl ERelu {
 mod tests {
     use super::*;
     use crate::activation::common::testing;
-    use burn::tensor::Tolerance;
-
-    fn close<const D: usize>(a: Tensor<D>, b: Tensor<D>) {
-        a.into_data()
-            .assert_approx_eq::<f32>(&b.into_data(), Tolerance::absolute(1e-6));
-    }
 
     #[test]
     fn rrelu_draws_slopes_in_range_while_training_and_uses_the_mean_at_evaluation() {
@@ -157,11 +151,16 @@ mod tests {
         // Evaluation: `valid()` and a plain device both give the mean slope, every time.
         let mean = -(0.125 + 1.0 / 3.0) / 2.0;
         let eval = layer.valid().forward(x.clone().inner());
-        close(eval, Tensor::full([64, 64], mean, &x.device().inner()));
+        testing::assert_close(
+            eval,
+            Tensor::full([64, 64], mean, &x.device().inner()),
+            1e-6,
+        );
         let plain = Tensor::<2>::from_data([[2.0, -3.0]], &Device::flex());
-        close(
+        testing::assert_close(
             layer.forward(plain.clone()),
             Tensor::from_data([[2.0, 3.0 * mean]], &Device::flex()),
+            1e-6,
         );
     }
 
@@ -180,11 +179,12 @@ mod tests {
         assert!(y.iter().all(|v| (1.4 - 1e-5..=2.6 + 1e-5).contains(v)));
         assert!(y.iter().any(|v| (v - 2.0).abs() > 0.05), "k is drawn");
         let neg = Tensor::<4>::full([4, 3, 8, 8], -2.0, &device);
-        close(
+        testing::assert_close(
             layer.forward(neg.clone()).inner(),
             neg.clone().inner() * 0.0,
+            1e-6,
         );
-        close(layer.valid().forward(x.clone().inner()), x.inner());
+        testing::assert_close(layer.valid().forward(x.clone().inner()), x.inner(), 1e-6);
     }
 
     #[test]
@@ -194,9 +194,10 @@ mod tests {
         assert_eq!(layer.num_params(), 2);
         layer.neg = Some(Param::from_data([0.5, -1.0], &device));
         let x = Tensor::<3>::from_data([[[1.0, -2.0], [-4.0, 5.0]]], &device);
-        close(
+        testing::assert_close(
             layer.forward(x),
             Tensor::from_data([[[1.0, -1.0], [4.0, 5.0]]], &device),
+            1e-6,
         );
         // Gradients, with the random positive side switched off (evaluation behaviour).
         let mut layer = EReluConfig::new(3).with_learn_neg(true).init(&device);

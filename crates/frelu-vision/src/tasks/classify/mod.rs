@@ -127,6 +127,27 @@ impl Default for TrainConfig {
 }
 
 impl TrainConfig {
+    /// The network these settings describe, for images of `channels × input_size` and
+    /// `classes` classes (the one place training and `frelu predict` build it from).
+    pub fn model_config(
+        &self,
+        channels: usize,
+        classes: usize,
+        input_size: (usize, usize),
+    ) -> crate::models::ModelConfig {
+        crate::models::ModelConfig {
+            shortcut: self.shortcut,
+            width: self.width,
+            input_size: Some(input_size),
+            ..crate::models::ModelConfig::new(
+                self.model,
+                channels,
+                classes,
+                self.activation.clone(),
+            )
+        }
+    }
+
     /// Checks the numbers a user can get wrong.
     pub fn validate(&self) -> crate::Result<()> {
         ensure!(self.epochs >= 1, "--epochs must be at least 1");

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use super::TrainConfig;
 use crate::data::preprocess::{PREPROCESS_FILE, Preprocess, image_files};
 use crate::error::{Context, ensure};
-use crate::models::{ModelConfig, Net};
+use crate::models::Net;
 
 /// One class and its probability.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -59,18 +59,13 @@ impl Predictor {
                 path: run.join(PREPROCESS_FILE),
                 message,
             })?;
-        let model = ModelConfig {
-            shortcut: config.shortcut,
-            width: config.width,
-            input_size: Some((preprocess.height, preprocess.width)),
-            ..ModelConfig::new(
-                config.model,
+        let model = config
+            .model_config(
                 preprocess.channels,
                 preprocess.classes.len(),
-                config.activation.clone(),
+                (preprocess.height, preprocess.width),
             )
-        }
-        .init(device)?;
+            .init(device)?;
         let file = run.join("model.bpk");
         ensure!(
             file.is_file(),

@@ -25,7 +25,7 @@ use crate::data::epochs::{EpochClock, training_loader};
 use crate::data::{AnyImageDataset, Augment, ImageBatch, ImageBatcher};
 use crate::device::parse_device;
 use crate::fsio::write_json;
-use crate::models::{ModelConfig, Net, trainable_params};
+use crate::models::{Net, trainable_params};
 use crate::runs::folder::{self, save_trained};
 use crate::runs::report::mean_epoch_seconds;
 use crate::tasks::launch::{Fit, launch};
@@ -235,17 +235,7 @@ fn build_model(
     device: &Device,
     quiet: bool,
 ) -> crate::Result<Net> {
-    let model_config = ModelConfig {
-        shortcut: config.shortcut,
-        width: config.width,
-        input_size: Some(splits.image_size),
-        ..ModelConfig::new(
-            config.model,
-            splits.channels,
-            splits.num_classes,
-            config.activation.clone(),
-        )
-    };
+    let model_config = config.model_config(splits.channels, splits.num_classes, splits.image_size);
     let mut model = model_config.init(&device.clone().autodiff())?;
     if let Some(from) = &config.init_from {
         model = init_from(model, from, quiet)?;
