@@ -164,6 +164,14 @@ pub struct CompareArgs {
     /// Device, overriding the protocol's (flex, wgpu, cuda[:N]).
     #[arg(long)]
     device: Option<String>,
+    /// Seeds, overriding the protocol's (e.g. `--seeds 0` to run the seeds whose starting
+    /// networks are ready; more seeds later extend the same grid).
+    #[arg(long, value_delimiter = ',')]
+    seeds: Option<Vec<u64>>,
+    /// The network every run starts from, overriding the protocol's (`trained-slopes`: the
+    /// converged ReLU runs); `{seed}` is replaced by the run's seed.
+    #[arg(long)]
+    init_from: Option<PathBuf>,
     /// Only rebuild summary.* and plots from the finished runs.
     #[arg(long)]
     aggregate_only: bool,
@@ -188,6 +196,12 @@ fn run_compare(args: &CompareArgs) -> anyhow::Result<()> {
     }
     if let Some(device) = &args.device {
         protocol.base.device = device.clone();
+    }
+    if let Some(seeds) = &args.seeds {
+        protocol.seeds = seeds.clone();
+    }
+    if let Some(from) = &args.init_from {
+        protocol.base.init_from = Some(from.clone());
     }
     let out = args
         .out

@@ -1,13 +1,13 @@
 //! Classification's row of the comparison grid (`frelu compare`): a protocol's configurations ×
 //! seeds, trained by [`super::train`], compared on final and best-epoch test accuracy.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use super::protocol::Protocol;
 use super::{RunOptions, TrainConfig, TrainSummary};
 use crate::fsio::{read_json, write_json};
 use crate::runs::GridSummary;
-use crate::runs::folder::Start;
+use crate::runs::folder::{self, RunState, Start};
 use crate::runs::grid::{self, GridRow, GridSpec, GridTask, Metric};
 
 impl Protocol {
@@ -126,9 +126,47 @@ pub fn run_grid(
     };
     let spec = protocol.grid_spec();
     grid::check_finished(&task, &spec, out)?;
+    let missing = missing_sources(protocol, &spec, out);
+    if !missing.is_empty() {
+        crate::error::bail!(
+            "protocol `{}` starts its runs from trained networks, and these are not there or \
+             not finished: {}. Finish them first (for `trained-slopes`: `frelu compare \
+             --protocol converge`), point --init-from elsewhere, or run only the seeds that \
+             are ready (--seeds)",
+            protocol.name,
+            missing
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
     std::fs::create_dir_all(out)?;
     write_json(&out.join("protocol.json"), protocol)?;
     grid::run(&task, &spec, out, log)
+}
+
+/// The networks that unfinished runs of `protocol` start from (`init_from`) and that are not
+/// there yet: a missing file, or a run folder whose run has not finished.
+fn missing_sources(protocol: &Protocol, spec: &GridSpec, out: &Path) -> Vec<PathBuf> {
+    let mut missing = Vec::new();
+    for (row, seed) in spec.cells() {
+        if folder::state(&spec.run_dir(out, row, seed)) == RunState::Finished {
+            continue;
+        }
+        let Some(from) = protocol.init_from(seed) else {
+            continue;
+        };
+        let ready = if from.is_dir() {
+            folder::state(&from) == RunState::Finished
+        } else {
+            from.is_file()
+        };
+        if !ready && !missing.contains(&from) {
+            missing.push(from);
+        }
+    }
+    missing
 }
 
 /// Rebuilds `summary.*` and the plots of the grid in `out` from its finished runs.
@@ -146,7 +184,7 @@ mod tests {
     use super::*;
     use crate::analysis::stats::mean;
     use crate::runs::run_name;
-    use crate::tasks::classify::protocol::RunSpec;
+    use crate::tasks::classify::protocol::{RunSpec, TRAINED_SLOPES_LR};
     use frelu::schedule::ScheduleConfig;
 
     fn spec(name: &str, activation: &str, schedule: &str) -> RunSpec {
@@ -203,6 +241,56 @@ mod tests {
         );
         let acc = |s: &GridSummary| s.metric(&s.rows[0], "final_acc").unwrap().values.clone();
         assert_eq!(acc(&again), acc(&first));
+    }
+
+    #[test]
+    fn trained_slopes_starts_each_seed_from_its_trained_run_and_waits_for_missing_ones() {
+        let dir = tempfile::tempdir().unwrap();
+        let trained = dir.path().join("converge");
+        let mut base = tiny();
+        base.configs.truncate(1);
+        base.seeds = vec![0];
+        run_grid(&base, &trained, true, &mut |_| {}).unwrap();
+
+        let mut protocol = Protocol::trained_slopes();
+        protocol.base.limit_train = Some(96);
+        protocol.base.limit_test = Some(64);
+        protocol.base.batch_size = 32;
+        protocol.base.workers = 0;
+        protocol.base.checkpoints = false;
+        protocol.base.init_from = Some(trained.join("runs/relu-s{seed}"));
+        let out = dir.path().join("slopes");
+        // Seed 1 has no trained run: refused before anything is written, naming it.
+        protocol.seeds = vec![0, 1];
+        let err = run_grid(&protocol, &out, true, &mut |_| {})
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("relu-s1") && !err.contains("relu-s0"), "{err}");
+        assert!(!out.exists());
+
+        protocol.seeds = vec![0];
+        let summary = run_grid(&protocol, &out, true, &mut |_| {}).unwrap();
+        for name in ["relu-s0", "frelu-slopes-s0", "frelu-slopes-x100-s0"] {
+            let s: TrainSummary =
+                read_json(&out.join("runs").join(name).join("summary.json")).unwrap();
+            assert_eq!(s.config.init_from, Some(trained.join("runs/relu-s0")));
+            assert_eq!(s.config.lr, TRAINED_SLOPES_LR);
+        }
+        // Paired against the control (ReLU trained one more epoch), seed by seed.
+        let names: Vec<&str> = summary.rows.iter().map(|r| r.name.as_str()).collect();
+        assert_eq!(names, ["relu", "frelu-slopes", "frelu-slopes-x100"]);
+        for row in &summary.rows[1..] {
+            assert_eq!(
+                summary
+                    .metric(row, "final_acc")
+                    .unwrap()
+                    .delta
+                    .as_ref()
+                    .unwrap()
+                    .n,
+                1
+            );
+        }
     }
 
     #[test]

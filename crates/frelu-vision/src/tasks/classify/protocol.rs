@@ -42,6 +42,15 @@ pub struct Protocol {
 /// evaluation takes about 265 s and 8 epochs about 35 minutes.
 pub const MOBILENET_EPOCHS: usize = 8;
 
+/// Where the `trained-slopes` protocol takes its trained networks from: the ReLU runs of the
+/// `converge` protocol in their default folder. `{seed}` in an `init_from` path of a protocol is
+/// replaced by the run's seed.
+pub const CONVERGED_RELU_RUNS: &str = "results/converge/runs/relu-s{seed}";
+
+/// Learning rate of the `trained-slopes` protocol (constant): a tenth of the rate the converged
+/// networks were trained at (0.01, cosine to 0), small enough not to undo their training.
+pub const TRAINED_SLOPES_LR: f64 = 0.001;
+
 fn spec(name: &str, activation: &str, schedule: &str) -> RunSpec {
     RunSpec {
         name: name.into(),
@@ -158,6 +167,33 @@ impl Protocol {
         }
     }
 
+    /// `trained-slopes`: do learned slopes improve an already-trained network? From each
+    /// converged ReLU run of `converge` ([`CONVERGED_RELU_RUNS`], seeds 0–2), one epoch of full
+    /// Fashion-MNIST at the constant rate [`TRAINED_SLOPES_LR`]: `relu` (the control: the ReLU
+    /// network trained one more epoch), `frelu-slopes` (every ReLU swapped for FReLU — the same
+    /// function at step 0 — and only the slopes trained, weights frozen) and `frelu-slopes-x100`
+    /// (the same with the slopes at 100× that rate).
+    pub fn trained_slopes() -> Self {
+        let mut fast = spec("frelu-slopes-x100", "frelu", "slopes-only");
+        fast.schedule.slope_lr_mult = 100.0;
+        Self {
+            name: "trained-slopes".into(),
+            base: TrainConfig {
+                epochs: 1,
+                lr: TRAINED_SLOPES_LR,
+                lr_shape: LrShape::Constant,
+                init_from: Some(PathBuf::from(CONVERGED_RELU_RUNS)),
+                ..TrainConfig::default()
+            },
+            configs: vec![
+                spec("relu", "relu", "joint"),
+                spec("frelu-slopes", "frelu", "slopes-only"),
+                fast,
+            ],
+            seeds: vec![0, 1, 2],
+        }
+    }
+
     /// `paper`: CIFAR-10 (binary version, `--data`), ResNet-20, 30 epochs, 5 seeds, SGD 0.1
     /// with cosine annealing, pad-4 crop + flip — meant for a GPU or a long run.
     pub fn paper() -> Self {
@@ -193,10 +229,11 @@ impl Protocol {
     }
 
     /// The names of the built-in protocols.
-    pub const NAMES: [&'static str; 6] = [
+    pub const NAMES: [&'static str; 7] = [
         "quick",
         "converge",
         "slope-lr",
+        "trained-slopes",
         "mobilenet",
         "paper",
         "cifar100",
@@ -208,6 +245,7 @@ impl Protocol {
             "quick" => Some(Self::quick()),
             "converge" => Some(Self::converge()),
             "slope-lr" => Some(Self::slope_lr()),
+            "trained-slopes" => Some(Self::trained_slopes()),
             "mobilenet" => Some(Self::mobilenet()),
             "paper" | "cifar10" => Some(Self::paper()),
             "cifar100" => Some(Self::cifar100()),
@@ -239,14 +277,21 @@ impl Protocol {
             .with_context(|| format!("protocol file {}", path.display()))
     }
 
-    /// The training configuration of one run.
+    /// The training configuration of one run (`{seed}` in `init_from` replaced by its seed).
     pub fn run_config(&self, spec: &RunSpec, seed: u64) -> TrainConfig {
         TrainConfig {
             activation: spec.activation.clone(),
             schedule: spec.schedule.clone(),
             seed,
+            init_from: self.init_from(seed),
             ..self.base.clone()
         }
+    }
+
+    /// The network the runs with `seed` start from, if the protocol starts from one.
+    pub fn init_from(&self, seed: u64) -> Option<PathBuf> {
+        let path = self.base.init_from.as_ref()?.to_string_lossy();
+        Some(PathBuf::from(path.replace("{seed}", &seed.to_string())))
     }
 
     /// Checks the base settings and the shape of the grid (names, seeds).
@@ -270,6 +315,7 @@ impl Protocol {
 /// momentum = 0.9
 /// wd = 5e-4
 /// limit_train = 10000
+/// init_from = "results/converge/runs/relu-s{seed}"   # optional: start every run from it
 /// seeds = [0, 1, 2]
 ///
 /// [[configs]]
@@ -300,6 +346,7 @@ pub struct ProtocolFile {
     limit_test: Option<usize>,
     device: Option<String>,
     checkpoints: Option<bool>,
+    init_from: Option<PathBuf>,
     seeds: Option<Vec<u64>>,
     configs: Vec<ConfigEntry>,
 }
@@ -345,6 +392,7 @@ impl ProtocolFile {
         base.limit_test = self.limit_test;
         base.device = self.device.clone().unwrap_or(base.device);
         base.checkpoints = self.checkpoints.unwrap_or(base.checkpoints);
+        base.init_from = self.init_from.clone();
         Ok(base)
     }
 
@@ -420,6 +468,17 @@ mod tests {
             .map(|c| c.schedule.slope_lr_mult)
             .collect();
         assert_eq!(mults, [1.0, 1.0, 1.0, 10.0, 10.0, 100.0, 100.0]);
+        let trained = Protocol::trained_slopes();
+        assert_eq!(
+            (trained.base.epochs, trained.base.lr_shape),
+            (1, LrShape::Constant)
+        );
+        assert_eq!(
+            trained.run_config(&trained.configs[1], 2).init_from,
+            Some(PathBuf::from("results/converge/runs/relu-s2"))
+        );
+        assert_eq!(trained.configs[1].schedule.schedule, Schedule::SlopesOnly);
+        assert_eq!(trained.configs[2].schedule.slope_lr_mult, 100.0);
         let paper = Protocol::paper();
         assert_eq!(paper.base.model, Architecture::CifarResNet { depth: 20 });
         assert!(paper.base.epochs >= 30 && paper.seeds.len() == 5);
@@ -438,6 +497,7 @@ mod tests {
         std::fs::write(
             &path,
             "name = \"mine\"\nepochs = 3\nseeds = [4, 5]\nlimit_train = 100\n\
+             init_from = \"runs/base-s{seed}\"\n\
              [[configs]]\nname = \"relu\"\nact = \"relu\"\n\
              [[configs]]\nname = \"f\"\nact = \"frelu:0.1\"\nschedule = \"alternate:2:1:iter\"\nslope_lr_mult = 0.5\n",
         )
@@ -448,6 +508,7 @@ mod tests {
             ("mine", 3, vec![4, 5])
         );
         assert_eq!(p.configs[1].schedule.slope_lr_mult, 0.5);
+        assert_eq!(p.init_from(5), Some(PathBuf::from("runs/base-s5")));
         let json = dir.path().join("p.json");
         std::fs::write(&json, r#"{"configs": [{"name": "a", "act": "relux"}]}"#).unwrap();
         let err = format!("{:#}", Protocol::load(json.to_str().unwrap()).unwrap_err());
