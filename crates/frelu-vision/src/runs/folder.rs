@@ -136,17 +136,29 @@ pub fn first_difference(stored: &Value, wanted: &Value) -> Option<String> {
     walk("", stored, wanted)
 }
 
+/// Settings that decide which files a run writes, not what it trains (resuming is exact, so a
+/// run with checkpoints trains the same bits as one without): not compared by
+/// [`check_same_config`].
+pub const BOOKKEEPING_SETTINGS: [&str; 1] = ["checkpoints"];
+
 /// Checks that the finished run in `dir` was trained with `wanted`. The stored `config.json`
 /// is read back through `C` first, so settings added since it was written take their defaults
-/// instead of counting as differences.
+/// instead of counting as differences; [`BOOKKEEPING_SETTINGS`] are not compared.
 pub fn check_same_config<C>(dir: &Path, wanted: &C) -> crate::Result<()>
 where
     C: Serialize + DeserializeOwned,
 {
     let path = dir.join(CONFIG);
     let stored: C = read_json(&path)?;
-    let stored = serde_json::to_value(&stored)?;
-    let wanted = serde_json::to_value(wanted)?;
+    let mut stored = serde_json::to_value(&stored)?;
+    let mut wanted = serde_json::to_value(wanted)?;
+    for value in [&mut stored, &mut wanted] {
+        if let Value::Object(map) = value {
+            for key in BOOKKEEPING_SETTINGS {
+                map.remove(key);
+            }
+        }
+    }
     if let Some(difference) = first_difference(&stored, &wanted) {
         crate::error::bail!(
             "{} was trained with other settings ({difference}, stored → asked); use another \
@@ -381,28 +393,22 @@ mod tests {
             lr: f64,
             #[serde(default)]
             added_later: bool,
+            #[serde(default)]
+            checkpoints: bool,
         }
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join(CONFIG), r#"{"lr": 0.05}"#).unwrap();
-        assert!(
-            check_same_config(
-                dir.path(),
-                &C {
-                    lr: 0.05,
-                    added_later: false
-                }
-            )
-            .is_ok()
-        );
-        let err = check_same_config(
-            dir.path(),
-            &C {
-                lr: 0.01,
-                added_later: false,
-            },
-        )
-        .unwrap_err()
-        .to_string();
+        let c = |lr, checkpoints| C {
+            lr,
+            added_later: false,
+            checkpoints,
+        };
+        assert!(check_same_config(dir.path(), &c(0.05, false)).is_ok());
+        // Whether checkpoints were written does not change what was trained.
+        assert!(check_same_config(dir.path(), &c(0.05, true)).is_ok());
+        let err = check_same_config(dir.path(), &c(0.01, true))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("lr: 0.05 → 0.01"), "{err}");
         assert_eq!(state(dir.path()), RunState::Interrupted);
         std::fs::write(dir.path().join(SUMMARY), "{}").unwrap();
