@@ -30,6 +30,27 @@ pub fn snapshot<M: Module>(module: &M) -> Vec<LayerSlopes> {
         .collect()
 }
 
+impl LayerSlopes {
+    /// The layer as a [`crate::learned`] snapshot (kind `FRelu`, parameters `pos` and `neg`),
+    /// for records written before every activation had one; `None` unless both slopes are
+    /// learned (the snapshot of a layer with a fixed side has no value for it).
+    pub fn to_learned(&self) -> Option<crate::learned::LearnedLayer> {
+        let param = |name: &str, values: &Vec<f32>| crate::learned::LearnedParam {
+            name: name.into(),
+            shape: vec![values.len()],
+            values: values.clone(),
+        };
+        Some(crate::learned::LearnedLayer {
+            path: self.path.clone(),
+            kind: "FRelu".into(),
+            params: vec![
+                param("pos", self.pos.as_ref()?),
+                param("neg", self.neg.as_ref()?),
+            ],
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 use frelu::ActivationConfig;
 use frelu::learned::{LearnedLayer, curves};
+use frelu::slopes::LayerSlopes;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -53,14 +54,23 @@ pub struct Learned {
     pub first: Option<Vec<LearnedLayer>>,
 }
 
-/// Reads a run's learned activation parameters; `None` when the run has no `activation.json`
-/// (written before the learnable peers existed) or its activation learns nothing.
+/// Reads a run's learned activation parameters; `None` when the run's activation learns nothing.
+/// FReLU runs written before `activation.json` existed are read from their `slopes.json` (and
+/// their history's slopes).
 pub fn read(run: &Path) -> crate::Result<Option<Learned>> {
     let path = run.join(LEARNED_FILE);
-    if !path.exists() {
+    let slopes_file = run.join("slopes.json");
+    let last: Vec<LearnedLayer> = if path.exists() {
+        crate::fsio::read_json(&path)?
+    } else if slopes_file.exists() {
+        let slopes: Vec<LayerSlopes> = crate::fsio::read_json(&slopes_file)?;
+        match from_slopes(&slopes) {
+            Some(layers) => layers,
+            None => return Ok(None),
+        }
+    } else {
         return Ok(None);
-    }
-    let last: Vec<LearnedLayer> = crate::fsio::read_json(&path)?;
+    };
     if last.is_empty() {
         return Ok(None);
     }
@@ -69,13 +79,26 @@ pub fn read(run: &Path) -> crate::Result<Option<Learned>> {
         .with_context(|| format!("{}: no activation in config.json", run.display()))?;
     let first = read_snapshots(run)?
         .into_iter()
-        .find(|s| s.epoch == 0 && !s.learned.is_empty())
-        .map(|s| s.learned);
+        .find(|s| s.epoch == 0)
+        .and_then(|s| {
+            if s.learned.is_empty() {
+                from_slopes(&s.layers)
+            } else {
+                Some(s.learned)
+            }
+        });
     Ok(Some(Learned {
         config,
         last,
         first,
     }))
+}
+
+/// FReLU-family slopes as learned layers; `None` if some layer has a fixed side or none is
+/// there.
+fn from_slopes(layers: &[LayerSlopes]) -> Option<Vec<LearnedLayer>> {
+    let layers: Option<Vec<_>> = layers.iter().map(LayerSlopes::to_learned).collect();
+    layers.filter(|l| !l.is_empty())
 }
 
 /// Per-layer statistics of every parameter, with the change from initialisation.
@@ -248,6 +271,91 @@ pub fn curve_plot(stem: &Path, learned: &Learned) -> crate::Result<Vec<PathBuf>>
     png_and_svg!(stem, size, draw_panels(&title, &panels))
 }
 
+/// One run of a [`comparison_plot`]: its name, the mean learned curve of each layer and the
+/// mean initial curve over all layers.
+struct RunCurves {
+    name: String,
+    layers: Vec<Vec<f32>>,
+    first: Option<Vec<f32>>,
+}
+
+fn run_curves(name: &str, learned: &Learned) -> crate::Result<RunCurves> {
+    let panels = panels(learned)?;
+    let firsts: Vec<Vec<f32>> = panels.iter().filter_map(|p| p.first.clone()).collect();
+    Ok(RunCurves {
+        name: format!("{name} ({})", learned.config.name()),
+        layers: panels.iter().map(|p| mean_curve(&p.last)).collect(),
+        first: (!firsts.is_empty()).then(|| mean_curve(&firsts)),
+    })
+}
+
+fn draw_comparison<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    title: &str,
+    runs: &[RunCurves],
+) -> crate::Result<()> {
+    root.fill(&WHITE).map_err(err)?;
+    let root = root.titled(title, ("sans-serif", 16)).map_err(err)?;
+    let xs = inputs();
+    let line = |c: &[f32]| -> Vec<(f64, f64)> {
+        xs.iter()
+            .zip(c)
+            .map(|(&x, &y)| (x as f64, y as f64))
+            .collect()
+    };
+    let (rows, cols) = grid(runs.len());
+    for (area, run) in root.split_evenly((rows, cols)).into_iter().zip(runs) {
+        let all = run
+            .layers
+            .iter()
+            .flatten()
+            .chain(run.first.iter().flatten());
+        let (y0, y1) = bounds(all.map(|&v| v as f64));
+        let mut chart = panel_chart(&area, &run.name, 3.0, (y0, y1))?;
+        if let Some(first) = &run.first {
+            chart
+                .draw_series(DashedLineSeries::new(
+                    line(first),
+                    4,
+                    3,
+                    BLACK.mix(0.5).stroke_width(1),
+                ))
+                .map_err(err)?;
+        }
+        for (i, curve) in run.layers.iter().enumerate() {
+            let color = Palette99::pick(i);
+            chart
+                .draw_series(LineSeries::new(line(curve), color.stroke_width(2)))
+                .map_err(err)?
+                .label(format!("layer {}", i + 1))
+                .legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 12, y)], color.stroke_width(2))
+                });
+        }
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::UpperLeft)
+            .label_font(("sans-serif", 9))
+            .background_style(WHITE.mix(0.7))
+            .draw()
+            .map_err(err)?;
+    }
+    Ok(())
+}
+
+/// Several runs' learned activations side by side (e.g. FReLU and its learnable peers): one
+/// panel per run, the mean learned curve of each layer in colour (layer 1, 2, … in the same
+/// colours in every panel) and the mean initial curve dashed, as `STEM.png` and `STEM.svg`.
+pub fn comparison_plot(stem: &Path, runs: &[(String, Learned)]) -> crate::Result<Vec<PathBuf>> {
+    let runs = runs
+        .iter()
+        .map(|(name, learned)| run_curves(name, learned))
+        .collect::<crate::Result<Vec<_>>>()?;
+    let title = "learned activations f(x): mean curve per layer (dashed: at initialisation)";
+    let size = panels_size(runs.len());
+    png_and_svg!(stem, size, draw_comparison(title, &runs))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -264,6 +372,54 @@ mod tests {
             kind: "Pelu".into(),
             params: vec![param("a", a), param("b", b)],
         }
+    }
+
+    fn frelu_layer(path: &str, pos: f32, neg: f32) -> LearnedLayer {
+        LayerSlopes {
+            path: path.into(),
+            pos: Some(vec![pos; 3]),
+            neg: Some(vec![neg; 3]),
+        }
+        .to_learned()
+        .unwrap()
+    }
+
+    impl Learned {
+        fn clone_parts(&self) -> Learned {
+            Learned {
+                config: self.config.clone(),
+                last: self.last.clone(),
+                first: self.first.clone(),
+            }
+        }
+    }
+
+    #[test]
+    fn old_frelu_runs_are_read_from_their_slopes() {
+        let dir = tempfile::tempdir().unwrap();
+        let run = dir.path();
+        std::fs::write(run.join("config.json"), r#"{"activation": {"FRelu": {"pos_init": 1.0, "neg_init": 0.0, "shared": false, "fused": true}}}"#).unwrap();
+        let slopes = vec![LayerSlopes {
+            path: "acts.0".into(),
+            pos: Some(vec![1.5, 0.5]),
+            neg: Some(vec![0.1, 0.2]),
+        }];
+        crate::fsio::write_json(&run.join("slopes.json"), &slopes).unwrap();
+        let learned = read(run).unwrap().unwrap();
+        assert_eq!(learned.last[0].param("neg").unwrap().values, [0.1, 0.2]);
+        let curves = run_curves("f", &learned).unwrap();
+        assert!(
+            (curves.layers[0][60] - 3.0).abs() < 1e-5,
+            "{:?}",
+            curves.layers
+        );
+        // PReLU's positive side is fixed: no learned-curve record can be made of it.
+        let prelu = vec![LayerSlopes {
+            pos: None,
+            ..slopes[0].clone()
+        }];
+        crate::fsio::write_json(&run.join("slopes.json"), &prelu).unwrap();
+        assert!(read(run).unwrap().is_none());
     }
 
     #[test]
@@ -289,6 +445,22 @@ mod tests {
                 f.display()
             );
         }
+        let frelu = Learned {
+            config: "frelu".parse().unwrap(),
+            last: vec![frelu_layer("a", 2.0, 0.5), frelu_layer("b", 1.0, 0.0)],
+            first: Some(vec![frelu_layer("a", 1.0, 0.0), frelu_layer("b", 1.0, 0.0)]),
+        };
+        let frelu_curves = run_curves("f", &frelu).unwrap();
+        // Layer a: f(x) = 2x above 0, 0.5x below; x = 3 is the last grid point, −3 the first.
+        assert!((frelu_curves.layers[0][60] - 6.0).abs() < 1e-5);
+        assert!((frelu_curves.layers[0][0] + 1.5).abs() < 1e-5);
+        assert!((frelu_curves.first.as_ref().unwrap()[0]).abs() < 1e-6);
+        let files = comparison_plot(
+            &dir.path().join("all"),
+            &[("p".into(), learned.clone_parts()), ("f".into(), frelu)],
+        )
+        .unwrap();
+        assert!(std::fs::metadata(&files[0]).unwrap().len() > 1000);
         // A snapshot that does not fit the run's activation is an error, not a wrong plot.
         let wrong = Learned {
             config: "pau".parse().unwrap(),

@@ -314,8 +314,9 @@ fn band_series(rows: &[RowResult], pick: fn(&RowResult) -> &Vec<(f64, f64)>) -> 
         .collect()
 }
 
-/// Accuracy and loss curves of every row (mean ± std over seeds), and the slope plots of the
-/// first finished run (`first_runs[row]`) of every row whose activation learns.
+/// Accuracy and loss curves of every row (mean ± std over seeds), the slope plots of the
+/// first finished run (`first_runs[row]`) of every row whose activation learns, and those
+/// runs' learned curves side by side (`learned_curves_all`).
 pub fn plots(
     summary: &GridSummary,
     first_runs: &[Option<PathBuf>],
@@ -343,10 +344,20 @@ pub fn plots(
             &loss,
         )?);
     }
+    let mut learned = Vec::new();
     for (row, run) in summary.rows.iter().zip(first_runs) {
         if let (true, Some(run)) = (row.learnable, run) {
             files.extend(slope_plots(&row.name, run, dir)?);
+            if let Some(l) = crate::analysis::learned::read(run)? {
+                learned.push((row.name.clone(), l));
+            }
         }
+    }
+    if learned.len() > 1 {
+        files.extend(crate::analysis::learned::comparison_plot(
+            &dir.join("learned_curves_all"),
+            &learned,
+        )?);
     }
     Ok(files)
 }
