@@ -270,7 +270,12 @@ mod tests {
 
         protocol.seeds = vec![0];
         let summary = run_grid(&protocol, &out, true, &mut |_| {}).unwrap();
-        for name in ["relu-s0", "frelu-slopes-s0", "frelu-slopes-x100-s0"] {
+        for name in [
+            "relu-s0",
+            "frelu-slopes-s0",
+            "frelu-slopes-x100-s0",
+            "stats-only-s0",
+        ] {
             let s: TrainSummary =
                 read_json(&out.join("runs").join(name).join("summary.json")).unwrap();
             assert_eq!(s.config.init_from, Some(trained.join("runs/relu-s0")));
@@ -278,7 +283,17 @@ mod tests {
         }
         // Paired against the control (ReLU trained one more epoch), seed by seed.
         let names: Vec<&str> = summary.rows.iter().map(|r| r.name.as_str()).collect();
-        assert_eq!(names, ["relu", "frelu-slopes", "frelu-slopes-x100"]);
+        assert_eq!(
+            names,
+            ["relu", "frelu-slopes", "frelu-slopes-x100", "stats-only"]
+        );
+        // At slope rate 0 nothing learns: the slopes are exactly ReLU's.
+        let slopes: Vec<frelu::slopes::LayerSlopes> =
+            read_json(&out.join("runs/stats-only-s0/slopes.json")).unwrap();
+        for layer in &slopes {
+            assert!(layer.pos.as_ref().unwrap().iter().all(|&p| p == 1.0));
+            assert!(layer.neg.as_ref().unwrap().iter().all(|&n| n == 0.0));
+        }
         for row in &summary.rows[1..] {
             assert_eq!(
                 summary

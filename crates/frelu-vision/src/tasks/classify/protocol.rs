@@ -171,11 +171,15 @@ impl Protocol {
     /// converged ReLU run of `converge` ([`CONVERGED_RELU_RUNS`], seeds 0–2), one epoch of full
     /// Fashion-MNIST at the constant rate [`TRAINED_SLOPES_LR`]: `relu` (the control: the ReLU
     /// network trained one more epoch), `frelu-slopes` (every ReLU swapped for FReLU — the same
-    /// function at step 0 — and only the slopes trained, weights frozen) and `frelu-slopes-x100`
-    /// (the same with the slopes at 100× that rate).
+    /// function at step 0 — and only the slopes trained, weights frozen), `frelu-slopes-x100`
+    /// (the same with the slopes at 100× that rate) and `stats-only` (the same at slope rate 0:
+    /// nothing learns, only BatchNorm's running statistics are re-estimated over the epoch, as
+    /// they are in every other row — the part of their change that is not learning).
     pub fn trained_slopes() -> Self {
         let mut fast = spec("frelu-slopes-x100", "frelu", "slopes-only");
         fast.schedule.slope_lr_mult = 100.0;
+        let mut still = spec("stats-only", "frelu", "slopes-only");
+        still.schedule.slope_lr_mult = 0.0;
         Self {
             name: "trained-slopes".into(),
             base: TrainConfig {
@@ -189,6 +193,7 @@ impl Protocol {
                 spec("relu", "relu", "joint"),
                 spec("frelu-slopes", "frelu", "slopes-only"),
                 fast,
+                still,
             ],
             seeds: vec![0, 1, 2],
         }
@@ -479,6 +484,7 @@ mod tests {
         );
         assert_eq!(trained.configs[1].schedule.schedule, Schedule::SlopesOnly);
         assert_eq!(trained.configs[2].schedule.slope_lr_mult, 100.0);
+        assert_eq!(trained.configs[3].schedule.slope_lr_mult, 0.0);
         let paper = Protocol::paper();
         assert_eq!(paper.base.model, Architecture::CifarResNet { depth: 20 });
         assert!(paper.base.epochs >= 30 && paper.seeds.len() == 5);
