@@ -12,9 +12,13 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::plots::{bounds, ensure_font, err, grid, panel_chart, panels_size, png_and_svg};
+use super::plots::{
+    bounds, ensure_font, err, grid, panel_chart, panel_legend, panels_size, png_and_svg,
+};
 use super::slopes::{Summary, read_snapshots};
 use crate::error::Context;
+use plotters::coord::cartesian::Cartesian2d;
+use plotters::coord::types::RangedCoordf64;
 
 /// The file of a run with the learned parameters of its activations.
 pub const LEARNED_FILE: &str = "activation.json";
@@ -208,52 +212,81 @@ fn panels(learned: &Learned) -> crate::Result<Vec<Panel>> {
         .collect()
 }
 
+/// `(x, f(x))` points of a curve evaluated at [`inputs`].
+fn points(curve: &[f32]) -> Vec<(f64, f64)> {
+    inputs()
+        .iter()
+        .zip(curve)
+        .map(|(&x, &y)| (x as f64, y as f64))
+        .collect()
+}
+
+/// The panels of a figure of curves on [−3, 3], one per item, in a near-square grid.
+fn curve_areas<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    title: &str,
+    items: usize,
+) -> crate::Result<Vec<DrawingArea<DB, Shift>>> {
+    root.fill(&WHITE).map_err(err)?;
+    let root = root.titled(title, ("sans-serif", 16)).map_err(err)?;
+    let (rows, cols) = grid(items);
+    Ok(root.split_evenly((rows, cols)))
+}
+
+/// A panel whose y range fits every curve of `curves`.
+fn fitted_chart<'a, 'b, DB: DrawingBackend>(
+    area: &'a DrawingArea<DB, Shift>,
+    title: &str,
+    curves: impl Iterator<Item = &'b Vec<f32>>,
+) -> crate::Result<ChartContext<'a, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>> {
+    let (y0, y1) = bounds(curves.flatten().map(|&v| v as f64));
+    panel_chart(area, title, 3.0, (y0, y1))
+}
+
+/// The curve at initialisation, thin and dashed.
+fn draw_initial<'a, DB: DrawingBackend + 'a>(
+    chart: &mut ChartContext<'a, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>,
+    curve: &[f32],
+    color: RGBAColor,
+) -> crate::Result<()> {
+    chart
+        .draw_series(DashedLineSeries::new(
+            points(curve),
+            4,
+            3,
+            color.stroke_width(1),
+        ))
+        .map_err(err)?;
+    Ok(())
+}
+
 fn draw_panels<DB: DrawingBackend>(
     root: &DrawingArea<DB, Shift>,
     title: &str,
     panels: &[Panel],
 ) -> crate::Result<()> {
-    root.fill(&WHITE).map_err(err)?;
-    let root = root.titled(title, ("sans-serif", 18)).map_err(err)?;
-    let xs = inputs();
-    let (rows, cols) = grid(panels.len());
-    for (area, panel) in root.split_evenly((rows, cols)).into_iter().zip(panels) {
-        let all = panel
-            .last
-            .iter()
-            .flatten()
-            .chain(panel.first.iter().flatten());
-        let (y0, y1) = bounds(all.map(|&v| v as f64));
-        let mut chart = panel_chart(&area, &panel.title, 3.0, (y0, y1))?;
-        let line = |c: &[f32]| -> Vec<(f64, f64)> {
-            xs.iter()
-                .zip(c)
-                .map(|(&x, &y)| (x as f64, y as f64))
-                .collect()
-        };
+    for (area, panel) in curve_areas(root, title, panels.len())?.iter().zip(panels) {
+        let mut chart = fitted_chart(
+            area,
+            &panel.title,
+            panel.last.iter().chain(panel.first.as_ref()),
+        )?;
         // Up to 8 channels, evenly spaced, thin; their mean thick; the initial mean dashed.
         let step = panel.last.len().div_ceil(8).max(1);
         for (i, c) in panel.last.iter().step_by(step).enumerate() {
             let color = Palette99::pick(i).mix(0.6);
             chart
-                .draw_series(LineSeries::new(line(c), color.stroke_width(1)))
+                .draw_series(LineSeries::new(points(c), color.stroke_width(1)))
                 .map_err(err)?;
         }
         chart
             .draw_series(LineSeries::new(
-                line(&mean_curve(&panel.last)),
+                points(&mean_curve(&panel.last)),
                 BLACK.stroke_width(2),
             ))
             .map_err(err)?;
         if let Some(first) = &panel.first {
-            chart
-                .draw_series(DashedLineSeries::new(
-                    line(first),
-                    4,
-                    3,
-                    RED.mix(0.7).stroke_width(1),
-                ))
-                .map_err(err)?;
+            draw_initial(&mut chart, first, RED.mix(0.7))?;
         }
     }
     Ok(())
@@ -294,51 +327,22 @@ fn draw_comparison<DB: DrawingBackend>(
     title: &str,
     runs: &[RunCurves],
 ) -> crate::Result<()> {
-    root.fill(&WHITE).map_err(err)?;
-    let root = root.titled(title, ("sans-serif", 16)).map_err(err)?;
-    let xs = inputs();
-    let line = |c: &[f32]| -> Vec<(f64, f64)> {
-        xs.iter()
-            .zip(c)
-            .map(|(&x, &y)| (x as f64, y as f64))
-            .collect()
-    };
-    let (rows, cols) = grid(runs.len());
-    for (area, run) in root.split_evenly((rows, cols)).into_iter().zip(runs) {
-        let all = run
-            .layers
-            .iter()
-            .flatten()
-            .chain(run.first.iter().flatten());
-        let (y0, y1) = bounds(all.map(|&v| v as f64));
-        let mut chart = panel_chart(&area, &run.name, 3.0, (y0, y1))?;
+    for (area, run) in curve_areas(root, title, runs.len())?.iter().zip(runs) {
+        let mut chart = fitted_chart(area, &run.name, run.layers.iter().chain(run.first.as_ref()))?;
         if let Some(first) = &run.first {
-            chart
-                .draw_series(DashedLineSeries::new(
-                    line(first),
-                    4,
-                    3,
-                    BLACK.mix(0.5).stroke_width(1),
-                ))
-                .map_err(err)?;
+            draw_initial(&mut chart, first, BLACK.mix(0.5))?;
         }
         for (i, curve) in run.layers.iter().enumerate() {
             let color = Palette99::pick(i);
             chart
-                .draw_series(LineSeries::new(line(curve), color.stroke_width(2)))
+                .draw_series(LineSeries::new(points(curve), color.stroke_width(2)))
                 .map_err(err)?
                 .label(format!("layer {}", i + 1))
                 .legend(move |(x, y)| {
                     PathElement::new(vec![(x, y), (x + 12, y)], color.stroke_width(2))
                 });
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperLeft)
-            .label_font(("sans-serif", 9))
-            .background_style(WHITE.mix(0.7))
-            .draw()
-            .map_err(err)?;
+        panel_legend(&mut chart)?;
     }
     Ok(())
 }

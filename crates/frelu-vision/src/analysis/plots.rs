@@ -72,6 +72,19 @@ pub(crate) fn panel_chart<'a, DB: DrawingBackend>(
     Ok(chart)
 }
 
+/// The small legend of a curve panel, in its upper left corner.
+pub(crate) fn panel_legend<'a, DB: DrawingBackend + 'a>(
+    chart: &mut ChartContext<'a, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>,
+) -> crate::Result<()> {
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::UpperLeft)
+        .label_font(("sans-serif", 9))
+        .background_style(WHITE.mix(0.8))
+        .draw()
+        .map_err(err)
+}
+
 /// One curve with an uncertainty band: `(x, mean, std)` points.
 #[derive(Clone, Debug)]
 pub struct BandSeries {
@@ -418,13 +431,7 @@ fn draw_curves<DB: DrawingBackend>(
                 .label(format!("ch {c}"))
                 .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 12, y)], color));
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperLeft)
-            .label_font(("sans-serif", 9))
-            .background_style(WHITE.mix(0.8))
-            .draw()
-            .map_err(err)?;
+        panel_legend(&mut chart)?;
     }
     Ok(())
 }
