@@ -347,22 +347,60 @@ mod tests {
                 let x = Tensor::<4>::random([2, 3, min, min], Distribution::Default, &device);
                 let loss = net.forward(x).powf_scalar(2.0).mean();
                 let grads = loss.backward();
-                // Every learnable activation parameter of the model gets a gradient.
-                let mut missing = Vec::new();
-                let mut seen = 0;
-                frelu::params::for_each_param(&net, |info, _| {
-                    if info.activation {
-                        seen += 1;
-                        if !info_has_grad(&net, info.id, &grads) {
-                            missing.push(info.path.join("."));
-                        }
-                    }
-                });
+                let seen = assert_activation_grads(&net, &grads, &format!("{arch} {name}"));
                 assert_eq!(seen > 0, act.is_learnable(), "{arch} {name}");
-                assert!(
-                    missing.is_empty(),
-                    "{arch} {name}: no gradient for {missing:?}"
-                );
+            }
+        }
+    }
+
+    /// Asserts that every learnable activation parameter of `net` has a gradient in `grads`;
+    /// returns how many there are.
+    fn assert_activation_grads(
+        net: &impl burn::module::Module,
+        grads: &burn::tensor::Gradients,
+        label: &str,
+    ) -> usize {
+        let mut missing = Vec::new();
+        let mut seen = 0;
+        frelu::params::for_each_param(net, |info, _| {
+            if info.activation {
+                seen += 1;
+                if !info_has_grad(net, info.id, grads) {
+                    missing.push(info.path.join("."));
+                }
+            }
+        });
+        assert!(missing.is_empty(), "{label}: no gradient for {missing:?}");
+        seen
+    }
+
+    #[test]
+    fn the_detector_and_the_video_networks_train_with_every_learnable_peer() {
+        use burn::tensor::Distribution;
+        let device = Device::flex().autodiff();
+        for name in frelu::activation::PEERS {
+            let act: ActivationConfig = name.parse().unwrap();
+            let detector = detector::CenterNetConfig::new(3)
+                .with_widths([8, 8, 8, 8])
+                .with_head_width(8)
+                .with_activation(act.clone())
+                .init(&device);
+            let x = Tensor::<4>::random([2, 3, 32, 32], Distribution::Default, &device);
+            let out = detector.forward(x);
+            let loss = out.heat.powf_scalar(2.0).mean() + out.size.powf_scalar(2.0).mean();
+            let seen = assert_activation_grads(&detector, &loss.backward(), name);
+            assert_eq!(seen > 0, act.is_learnable(), "detector {name}");
+            for shift in [true, false] {
+                let video = tsm::VideoNetConfig::new(4)
+                    .with_segments(2)
+                    .with_shift(shift)
+                    .with_widths([8, 8, 8, 8])
+                    .with_activation(act.clone())
+                    .init(&device);
+                let clips = Tensor::<5>::random([2, 2, 1, 16, 16], Distribution::Default, &device);
+                let loss = video.forward(clips).powf_scalar(2.0).mean();
+                let seen = assert_activation_grads(&video, &loss.backward(), name);
+                assert_eq!(seen > 0, act.is_learnable(), "video {name}");
             }
         }
     }
