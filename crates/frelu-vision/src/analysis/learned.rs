@@ -49,6 +49,7 @@ pub struct LayerParamStats {
 
 /// A run's activation, its learned layers at the end and, when the history has them, at
 /// initialisation.
+#[derive(Clone)]
 pub struct Learned {
     /// The run's activation (from its `config.json`).
     pub config: ActivationConfig,
@@ -388,16 +389,6 @@ mod tests {
         .unwrap()
     }
 
-    impl Learned {
-        fn clone_parts(&self) -> Learned {
-            Learned {
-                config: self.config.clone(),
-                last: self.last.clone(),
-                first: self.first.clone(),
-            }
-        }
-    }
-
     #[test]
     fn old_frelu_runs_are_read_from_their_slopes() {
         let dir = tempfile::tempdir().unwrap();
@@ -461,7 +452,7 @@ mod tests {
         assert!((frelu_curves.first.as_ref().unwrap()[0]).abs() < 1e-6);
         let files = comparison_plot(
             &dir.path().join("all"),
-            &[("p".into(), learned.clone_parts()), ("f".into(), frelu)],
+            &[("p".into(), learned.clone()), ("f".into(), frelu)],
         )
         .unwrap();
         assert!(std::fs::metadata(&files[0]).unwrap().len() > 1000);

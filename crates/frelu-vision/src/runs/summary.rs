@@ -347,8 +347,9 @@ pub fn plots(
     let mut learned = Vec::new();
     for (row, run) in summary.rows.iter().zip(first_runs) {
         if let (true, Some(run)) = (row.learnable, run) {
-            files.extend(slope_plots(&row.name, run, dir)?);
-            if let Some(l) = crate::analysis::learned::read(run)? {
+            let run_learned = crate::analysis::learned::read(run)?;
+            files.extend(slope_plots(&row.name, run, run_learned.as_ref(), dir)?);
+            if let Some(l) = run_learned {
                 learned.push((row.name.clone(), l));
             }
         }
@@ -362,13 +363,19 @@ pub fn plots(
     Ok(files)
 }
 
-fn slope_plots(name: &str, run: &Path, dir: &Path) -> crate::Result<Vec<PathBuf>> {
+/// The slope plots of `run` and, when it has them, its `learned` curves.
+fn slope_plots(
+    name: &str,
+    run: &Path,
+    learned: Option<&crate::analysis::learned::Learned>,
+    dir: &Path,
+) -> crate::Result<Vec<PathBuf>> {
     let stem = |what: &str| dir.join(format!("{}_{what}", super::folder::clean_name(name)));
     let mut files = Vec::new();
-    if let Some(learned) = crate::analysis::learned::read(run)? {
+    if let Some(learned) = learned {
         files.extend(crate::analysis::learned::curve_plot(
             &stem("learned_curves"),
-            &learned,
+            learned,
         )?);
     }
     let layers: Vec<frelu::slopes::LayerSlopes> = crate::fsio::read_json(&run.join("slopes.json"))?;
