@@ -172,6 +172,10 @@ pub struct CompareArgs {
     /// converged ReLU runs); `{seed}` is replaced by the run's seed.
     #[arg(long)]
     init_from: Option<PathBuf>,
+    /// The configuration the others are compared with, paired by seed (default: the
+    /// protocol's, `relu`); with --aggregate-only, re-tabulates the finished runs against it.
+    #[arg(long)]
+    reference: Option<String>,
     /// Only rebuild summary.* and plots from the finished runs.
     #[arg(long)]
     aggregate_only: bool,
@@ -203,12 +207,15 @@ fn run_compare(args: &CompareArgs) -> anyhow::Result<()> {
     if let Some(from) = &args.init_from {
         protocol.base.init_from = Some(from.clone());
     }
+    if let Some(reference) = &args.reference {
+        protocol.reference = Some(reference.clone());
+    }
     let out = args
         .out
         .clone()
         .unwrap_or_else(|| PathBuf::from("results").join(&protocol.name));
     let comparison = if args.aggregate_only {
-        grid::aggregate(&out)?
+        grid::aggregate(&out, args.reference.as_deref())?
     } else {
         grid::run_grid(&protocol, &out, args.quiet, &mut |line| eprintln!("{line}"))?
     };

@@ -34,4 +34,36 @@ fn every_run_of_a_grid_writes_its_own_experiment_log() {
             "{run}: its experiment.log lacks its own training lines: {log:?}"
         );
     }
+
+    // The finished grid re-tabulated against another configuration; an unknown one is refused.
+    let again = |reference: &str| {
+        Command::new(env!("CARGO_BIN_EXE_frelu"))
+            .args([
+                "compare",
+                "--aggregate-only",
+                "--reference",
+                reference,
+                "--out",
+            ])
+            .arg(&out)
+            .output()
+            .unwrap()
+    };
+    let against_frelu = again("frelu");
+    let table = String::from_utf8_lossy(&against_frelu.stdout);
+    assert!(against_frelu.status.success(), "{table}");
+    assert!(table.contains("vs frelu [95 % CI]"), "{table}");
+    let relu_row = table.lines().find(|l| l.starts_with("| relu |")).unwrap();
+    assert!(
+        relu_row.contains("[—, —]"),
+        "one seed: a difference, no interval: {relu_row}"
+    );
+    let unknown = again("gelu");
+    let err = String::from_utf8_lossy(&unknown.stderr);
+    assert!(!unknown.status.success());
+    assert!(
+        err.contains("reference 'gelu' is not a configuration"),
+        "{err}"
+    );
+    assert!(!err.contains("panicked"), "{err}");
 }

@@ -11,7 +11,8 @@ use crate::runs::folder::{self, RunState, Start};
 use crate::runs::grid::{self, GridRow, GridSpec, GridTask, Metric};
 
 impl Protocol {
-    /// The shape of this protocol's grid. The reference is the configuration named `relu`.
+    /// The shape of this protocol's grid. The reference is [`Protocol::reference`], by default
+    /// the configuration named `relu`.
     pub fn grid_spec(&self) -> GridSpec {
         let b = &self.base;
         GridSpec {
@@ -47,7 +48,10 @@ impl Protocol {
                 })
                 .collect(),
             seeds: self.seeds.clone(),
-            reference: self.configs.iter().position(|c| c.name == "relu"),
+            reference: {
+                let name = self.reference.as_deref().unwrap_or("relu");
+                self.configs.iter().position(|c| c.name == name)
+            },
             seconds_header: "s/epoch".into(),
         }
     }
@@ -169,9 +173,14 @@ fn missing_sources(protocol: &Protocol, spec: &GridSpec, out: &Path) -> Vec<Path
     missing
 }
 
-/// Rebuilds `summary.*` and the plots of the grid in `out` from its finished runs.
-pub fn aggregate(out: &Path) -> crate::Result<GridSummary> {
-    let protocol: Protocol = read_json(&out.join("protocol.json"))?;
+/// Rebuilds `summary.*` and the plots of the grid in `out` from its finished runs, compared
+/// with `reference` (a configuration's name) instead of the stored protocol's reference if given.
+pub fn aggregate(out: &Path, reference: Option<&str>) -> crate::Result<GridSummary> {
+    let mut protocol: Protocol = read_json(&out.join("protocol.json"))?;
+    if let Some(name) = reference {
+        protocol.reference = Some(name.to_string());
+        protocol.validate()?;
+    }
     let task = ClassifyGrid {
         protocol: &protocol,
         quiet: true,
@@ -212,6 +221,7 @@ mod tests {
                 spec("frelu-alt", "frelu", "alternate:1:1:iter"),
             ],
             seeds: vec![0, 1],
+            reference: None,
         }
     }
 
@@ -374,7 +384,32 @@ mod tests {
             "{md}"
         );
         // Re-aggregating gives the same table.
-        assert_eq!(aggregate(out).unwrap().markdown(), summary.markdown());
+        assert_eq!(aggregate(out, None).unwrap().markdown(), summary.markdown());
+        // Against another reference: the same pairs, the other way round.
+        let against_alt = aggregate(out, Some("frelu-alt")).unwrap();
+        assert_eq!(against_alt.reference.as_deref(), Some("frelu-alt"));
+        let relu_vs_alt = against_alt
+            .metric(&against_alt.rows[0], "final_acc")
+            .unwrap();
+        let back = relu_vs_alt.delta.as_ref().unwrap();
+        assert!((back.mean + delta.mean).abs() < 1e-9);
+        assert!(
+            (back.p_value - delta.p_value).abs() < 1e-9
+                || (back.p_value.is_nan() && delta.p_value.is_nan())
+        );
+        assert!(
+            against_alt
+                .metric(&against_alt.rows[1], "final_acc")
+                .unwrap()
+                .delta
+                .is_none()
+        );
+        let err = aggregate(out, Some("gelu")).unwrap_err().to_string();
+        assert!(
+            err.contains("reference 'gelu'") && err.contains("relu, frelu-alt"),
+            "{err}"
+        );
+        aggregate(out, None).unwrap();
 
         // A second call has nothing left to run; more seeds extend the grid.
         let mut again = Vec::new();

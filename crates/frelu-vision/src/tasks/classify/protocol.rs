@@ -30,10 +30,14 @@ pub struct Protocol {
     pub name: String,
     /// Settings shared by every run (its activation, schedule and seed are replaced).
     pub base: TrainConfig,
-    /// The configurations, in table order. The first named `relu` is the reference.
+    /// The configurations, in table order.
     pub configs: Vec<RunSpec>,
     /// Seeds; every configuration runs with each.
     pub seeds: Vec<u64>,
+    /// The configuration the others are compared with, paired by seed; `None`: the one named
+    /// `relu` (if any).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reference: Option<String>,
 }
 
 /// Epochs of the `mobilenet` protocol: the longest budget whose run takes under about 40
@@ -95,6 +99,7 @@ impl Protocol {
             },
             configs,
             seeds: vec![0, 1, 2],
+            reference: None,
         }
     }
 
@@ -118,6 +123,7 @@ impl Protocol {
                 spec("frelu-matched", "frelu", "matched:4:1"),
             ],
             seeds: vec![0, 1, 2],
+            reference: None,
         }
     }
 
@@ -140,6 +146,7 @@ impl Protocol {
                 spec("frelu-alt", "frelu", "alternate:4:1:iter"),
             ],
             seeds: vec![0, 1, 2],
+            reference: None,
         }
     }
 
@@ -164,6 +171,7 @@ impl Protocol {
             },
             configs,
             seeds: vec![0, 1, 2],
+            reference: None,
         }
     }
 
@@ -196,6 +204,7 @@ impl Protocol {
                 still,
             ],
             seeds: vec![0, 1, 2],
+            reference: None,
         }
     }
 
@@ -222,6 +231,7 @@ impl Protocol {
             },
             configs,
             seeds: vec![0, 1, 2, 3, 4],
+            reference: None,
         }
     }
 
@@ -301,6 +311,18 @@ impl Protocol {
 
     /// Checks the base settings and the shape of the grid (names, seeds).
     pub fn validate(&self) -> crate::Result<()> {
+        if let Some(name) = &self.reference {
+            crate::error::ensure!(
+                self.configs.iter().any(|c| &c.name == name),
+                "reference '{name}' is not a configuration of protocol `{}` ({})",
+                self.name,
+                self.configs
+                    .iter()
+                    .map(|c| c.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+        }
         self.grid_spec().validate()?;
         self.base.validate()
     }
@@ -322,6 +344,7 @@ impl Protocol {
 /// limit_train = 10000
 /// init_from = "results/converge/runs/relu-s{seed}"   # optional: start every run from it
 /// seeds = [0, 1, 2]
+/// reference = "relu"          # the row the others are compared with (default: `relu`)
 ///
 /// [[configs]]
 /// name = "relu"
@@ -353,6 +376,7 @@ pub struct ProtocolFile {
     checkpoints: Option<bool>,
     init_from: Option<PathBuf>,
     seeds: Option<Vec<u64>>,
+    reference: Option<String>,
     configs: Vec<ConfigEntry>,
 }
 
@@ -439,6 +463,7 @@ impl ProtocolFile {
             base,
             configs,
             seeds: self.seeds.unwrap_or_else(|| vec![0]),
+            reference: self.reference,
         };
         protocol.validate()?;
         Ok(protocol)
@@ -515,6 +540,28 @@ mod tests {
         );
         assert_eq!(p.configs[1].schedule.slope_lr_mult, 0.5);
         assert_eq!(p.init_from(5), Some(PathBuf::from("runs/base-s5")));
+        assert_eq!(
+            p.grid_spec().reference,
+            Some(0),
+            "default reference: `relu`"
+        );
+        let with_reference = std::fs::read_to_string(&path)
+            .unwrap()
+            .replace("epochs = 3", "epochs = 3\nreference = \"f\"");
+        std::fs::write(&path, &with_reference).unwrap();
+        let p = Protocol::load(path.to_str().unwrap()).unwrap();
+        assert_eq!(p.grid_spec().reference, Some(1));
+        std::fs::write(
+            &path,
+            with_reference.replace("reference = \"f\"", "reference = \"g\""),
+        )
+        .unwrap();
+        let err = format!("{:#}", Protocol::load(path.to_str().unwrap()).unwrap_err());
+        assert!(
+            err.contains("reference 'g' is not a configuration"),
+            "{err}"
+        );
+        assert!(err.contains("(relu, f)"), "{err}");
         let json = dir.path().join("p.json");
         std::fs::write(&json, r#"{"configs": [{"name": "a", "act": "relux"}]}"#).unwrap();
         let err = format!("{:#}", Protocol::load(json.to_str().unwrap()).unwrap_err());
