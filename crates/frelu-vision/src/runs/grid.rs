@@ -58,6 +58,11 @@ pub struct GridRow {
     pub labels: Vec<String>,
     /// Whether its activation learns parameters (its slopes are plotted).
     pub learnable: bool,
+    /// Runs made elsewhere, not by this grid: their folder, with `{seed}` replaced by the seed
+    /// (e.g. the networks a fine-tuning grid starts from, so that the others are paired with
+    /// them). Read like the grid's own runs; never trained, and without curves in the plots.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub runs_from: Option<String>,
 }
 
 /// The shape of a grid.
@@ -78,17 +83,24 @@ pub struct GridSpec {
 }
 
 impl GridSpec {
-    /// Every cell `(row, seed)`, seed after seed (so that the paired comparisons grow evenly).
+    /// Every cell `(row, seed)` the grid trains (not the rows of runs made elsewhere), seed
+    /// after seed (so that the paired comparisons grow evenly).
     pub fn cells(&self) -> Vec<(usize, u64)> {
+        let own: Vec<usize> = (0..self.rows.len())
+            .filter(|&row| self.rows[row].runs_from.is_none())
+            .collect();
         self.seeds
             .iter()
-            .flat_map(|&seed| (0..self.rows.len()).map(move |row| (row, seed)))
+            .flat_map(|&seed| own.iter().map(move |&row| (row, seed)))
             .collect()
     }
 
-    /// The folder of a cell's run.
+    /// The folder of a cell's run (for a row of runs made elsewhere, theirs).
     pub fn run_dir(&self, out: &Path, row: usize, seed: u64) -> PathBuf {
-        out.join("runs").join(run_name(&self.rows[row].name, seed))
+        match &self.rows[row].runs_from {
+            Some(pattern) => PathBuf::from(pattern.replace("{seed}", &seed.to_string())),
+            None => out.join("runs").join(run_name(&self.rows[row].name, seed)),
+        }
     }
 
     /// Checks the shape: rows and seeds present, folder names and seeds unique.
@@ -273,6 +285,7 @@ pub fn aggregate<T: GridTask>(task: &T, spec: &GridSpec, out: &Path) -> crate::R
         .map(|row| {
             runs[row]
                 .first()
+                .filter(|_| spec.rows[row].runs_from.is_none())
                 .map(|(seed, _)| spec.run_dir(out, row, *seed))
         })
         .collect();

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::grid::{GridSpec, Metric, RunSummary};
+use super::grid::{GridRow, GridSpec, Metric, RunSummary};
 use super::report::EpochRow;
 use crate::analysis::plots::{self, BandSeries};
 use crate::analysis::slopes::read_history;
@@ -98,6 +98,19 @@ fn by_epoch<S: RunSummary>(runs: &[(u64, S)], f: impl Fn(&EpochRow) -> f64) -> V
         .collect()
 }
 
+/// [`by_epoch`] for the grid's own rows; nothing for a row of runs made elsewhere.
+fn own_curve<S: RunSummary>(
+    row: &GridRow,
+    runs: &[(u64, S)],
+    f: impl Fn(&EpochRow) -> f64,
+) -> Vec<(f64, f64)> {
+    if row.runs_from.is_some() {
+        Vec::new()
+    } else {
+        by_epoch(runs, f)
+    }
+}
+
 /// The statistics of every row: `runs[row]` are its finished `(seed, summary)` pairs.
 pub fn aggregate_rows<S: RunSummary>(
     spec: &GridSpec,
@@ -141,8 +154,9 @@ pub fn aggregate_rows<S: RunSummary>(
                 params_added: reference_params.map_or(0, |p| params as i64 - p as i64),
                 metrics: metric_results,
                 seconds: mean(&mine.iter().map(|(_, s)| s.seconds()).collect::<Vec<_>>()),
-                test_acc_by_epoch: by_epoch(mine, |e| e.test_acc),
-                train_loss_by_epoch: by_epoch(mine, |e| e.train_loss),
+                // Runs made elsewhere had their own epochs: not drawn beside the grid's.
+                test_acc_by_epoch: own_curve(row, mine, |e| e.test_acc),
+                train_loss_by_epoch: own_curve(row, mine, |e| e.train_loss),
             }
         })
         .collect()

@@ -43,6 +43,7 @@ impl ActionGrid<'_> {
                     name: format!("{m}-{a}"),
                     labels: vec![m.to_string(), a.to_string()],
                     learnable: a.is_learnable(),
+                    runs_from: None,
                 })
                 .collect(),
             seeds: seeds.to_vec(),

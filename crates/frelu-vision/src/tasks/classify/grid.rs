@@ -10,11 +10,48 @@ use crate::runs::GridSummary;
 use crate::runs::folder::{self, RunState, Start};
 use crate::runs::grid::{self, GridRow, GridSpec, GridTask, Metric};
 
+/// Name of the row of the networks a protocol with `init_from` starts from.
+pub const START_ROW: &str = "start";
+
 impl Protocol {
-    /// The shape of this protocol's grid. The reference is [`Protocol::reference`], by default
-    /// the configuration named `relu`.
+    /// The shape of this protocol's grid: a row per configuration, in order, then — when the
+    /// runs start from finished runs (`init_from` naming run folders) — the row
+    /// [`START_ROW`] of those runs, so that every configuration can be paired with its starting
+    /// network (`--reference start`). The reference is [`Protocol::reference`], by default the
+    /// configuration named `relu`.
     pub fn grid_spec(&self) -> GridSpec {
         let b = &self.base;
+        let mut rows: Vec<GridRow> = self
+            .configs
+            .iter()
+            .map(|c| GridRow {
+                name: c.name.clone(),
+                labels: vec![
+                    c.activation.to_string(),
+                    if c.activation.is_learnable() {
+                        c.schedule.schedule.to_string()
+                    } else {
+                        "—".into()
+                    },
+                ],
+                learnable: c.activation.is_learnable(),
+                runs_from: None,
+            })
+            .collect();
+        if let Some(from) = &b.init_from
+            && self
+                .seeds
+                .iter()
+                .any(|&s| self.init_from(s).is_some_and(|p| p.is_dir()))
+        {
+            rows.push(GridRow {
+                name: START_ROW.into(),
+                labels: vec!["init_from".into(), "—".into()],
+                learnable: false,
+                runs_from: Some(from.to_string_lossy().into_owned()),
+            });
+        }
+        let reference_name = self.reference.as_deref().unwrap_or("relu");
         GridSpec {
             title: format!(
                 "Protocol `{}`: {} on {}, {} epochs, batch {}, SGD lr {} ({}), momentum {}, \
@@ -31,27 +68,9 @@ impl Protocol {
                 self.seeds
             ),
             label_headers: vec!["activation".into(), "schedule".into()],
-            rows: self
-                .configs
-                .iter()
-                .map(|c| GridRow {
-                    name: c.name.clone(),
-                    labels: vec![
-                        c.activation.to_string(),
-                        if c.activation.is_learnable() {
-                            c.schedule.schedule.to_string()
-                        } else {
-                            "—".into()
-                        },
-                    ],
-                    learnable: c.activation.is_learnable(),
-                })
-                .collect(),
+            reference: rows.iter().position(|r| r.name == reference_name),
+            rows,
             seeds: self.seeds.clone(),
-            reference: {
-                let name = self.reference.as_deref().unwrap_or("relu");
-                self.configs.iter().position(|c| c.name == name)
-            },
             seconds_header: "s/epoch".into(),
         }
     }
@@ -291,12 +310,43 @@ mod tests {
             assert_eq!(s.config.init_from, Some(trained.join("runs/relu-s0")));
             assert_eq!(s.config.lr, TRAINED_SLOPES_LR);
         }
-        // Paired against the control (ReLU trained one more epoch), seed by seed.
+        // Paired against the control (ReLU trained one more epoch), seed by seed; the starting
+        // networks are a row of their own (read from their folders, not trained again).
         let names: Vec<&str> = summary.rows.iter().map(|r| r.name.as_str()).collect();
         assert_eq!(
             names,
-            ["relu", "frelu-slopes", "frelu-slopes-x100", "stats-only"]
+            [
+                "relu",
+                "frelu-slopes",
+                "frelu-slopes-x100",
+                "stats-only",
+                START_ROW
+            ]
         );
+        assert_eq!(protocol.grid_spec().cells().len(), 4);
+        let source: TrainSummary = read_json(&trained.join("runs/relu-s0/summary.json")).unwrap();
+        let start = &summary.rows[4];
+        let acc = |summary: &GridSummary, row: usize| {
+            summary
+                .metric(&summary.rows[row], "final_acc")
+                .unwrap()
+                .clone()
+        };
+        assert_eq!(acc(&summary, 4).values, vec![source.final_test_acc]);
+        assert!(
+            start.test_acc_by_epoch.is_empty(),
+            "its own epochs are not drawn"
+        );
+        // Each configuration against its starting network: the change the fine-tuning made.
+        let from_start = aggregate(&out, Some(START_ROW)).unwrap();
+        for row in 0..4 {
+            let change = acc(&from_start, row).delta.unwrap().mean;
+            let expected = acc(&summary, row).values[0] - source.final_test_acc;
+            assert!(
+                (change - expected).abs() < 1e-9,
+                "{row}: {change} vs {expected}"
+            );
+        }
         // At slope rate 0 nothing learns: the slopes are exactly ReLU's.
         let slopes: Vec<frelu::slopes::LayerSlopes> =
             read_json(&out.join("runs/stats-only-s0/slopes.json")).unwrap();

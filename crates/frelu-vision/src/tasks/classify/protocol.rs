@@ -311,19 +311,20 @@ impl Protocol {
 
     /// Checks the base settings and the shape of the grid (names, seeds).
     pub fn validate(&self) -> crate::Result<()> {
+        let spec = self.grid_spec();
         if let Some(name) = &self.reference {
             crate::error::ensure!(
-                self.configs.iter().any(|c| &c.name == name),
+                spec.rows.iter().any(|r| &r.name == name),
                 "reference '{name}' is not a configuration of protocol `{}` ({})",
                 self.name,
-                self.configs
+                spec.rows
                     .iter()
-                    .map(|c| c.name.as_str())
+                    .map(|r| r.name.as_str())
                     .collect::<Vec<_>>()
                     .join(", ")
             );
         }
-        self.grid_spec().validate()?;
+        spec.validate()?;
         self.base.validate()
     }
 }

@@ -42,6 +42,7 @@ impl DetectGrid<'_> {
                     name: a.to_string(),
                     labels: vec![a.to_string()],
                     learnable: a.is_learnable(),
+                    runs_from: None,
                 })
                 .collect(),
             seeds: seeds.to_vec(),
