@@ -9,7 +9,7 @@
 //! RUN/failed.json      a run that stopped with an error (not retried by a grid)
 //! ```
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use crate::analysis::learned::LEARNED_FILE;
 
@@ -53,6 +53,16 @@ pub fn clean_name(name: &str) -> String {
 /// The folder name of the run of configuration `name` with `seed`: `NAME-sSEED`.
 pub fn run_name(name: &str, seed: u64) -> String {
     format!("{}-s{seed}", clean_name(name))
+}
+
+/// `pattern` with every `{seed}` replaced by `seed` (paths of per-seed runs, e.g.
+/// `results/converge/runs/relu-s{seed}`).
+pub fn for_seed(pattern: &Path, seed: u64) -> PathBuf {
+    PathBuf::from(
+        pattern
+            .to_string_lossy()
+            .replace("{seed}", &seed.to_string()),
+    )
 }
 
 /// A run that did not finish normally.

@@ -62,7 +62,7 @@ pub struct GridRow {
     /// (e.g. the networks a fine-tuning grid starts from, so that the others are paired with
     /// them). Read like the grid's own runs; never trained, and without curves in the plots.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub runs_from: Option<String>,
+    pub runs_from: Option<PathBuf>,
 }
 
 /// The shape of a grid.
@@ -98,7 +98,7 @@ impl GridSpec {
     /// The folder of a cell's run (for a row of runs made elsewhere, theirs).
     pub fn run_dir(&self, out: &Path, row: usize, seed: u64) -> PathBuf {
         match &self.rows[row].runs_from {
-            Some(pattern) => PathBuf::from(pattern.replace("{seed}", &seed.to_string())),
+            Some(pattern) => folder::for_seed(pattern, seed),
             None => out.join("runs").join(run_name(&self.rows[row].name, seed)),
         }
     }

@@ -305,8 +305,8 @@ impl Protocol {
 
     /// The network the runs with `seed` start from, if the protocol starts from one.
     pub fn init_from(&self, seed: u64) -> Option<PathBuf> {
-        let path = self.base.init_from.as_ref()?.to_string_lossy();
-        Some(PathBuf::from(path.replace("{seed}", &seed.to_string())))
+        let pattern = self.base.init_from.as_ref()?;
+        Some(crate::runs::folder::for_seed(pattern, seed))
     }
 
     /// Checks the base settings and the shape of the grid (names, seeds).
