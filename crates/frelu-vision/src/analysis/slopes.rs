@@ -87,6 +87,78 @@ pub fn layer_stats(layer: &LayerSlopes) -> LayerStats {
     }
 }
 
+/// Mean and largest of a set of non-negative distances.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Distance {
+    /// Mean.
+    pub mean: f64,
+    /// Largest.
+    pub max: f64,
+}
+
+impl Distance {
+    fn of(values: impl Iterator<Item = f64>) -> Option<Self> {
+        let (mut sum, mut max, mut n) = (0.0, 0.0f64, 0usize);
+        for v in values {
+            sum += v;
+            max = max.max(v);
+            n += 1;
+        }
+        (n > 0).then(|| Self {
+            mean: sum / n as f64,
+            max,
+        })
+    }
+}
+
+/// How far FReLU-family slopes moved from ReLU's (`pos` 1, `neg` 0), pooled over every
+/// channel of every run given: one configuration's seeds in a comparison grid.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Movement {
+    /// Runs pooled.
+    pub runs: usize,
+    /// Slope pairs pooled (channels of every layer of every run; 1 for a shared layer).
+    pub channels: usize,
+    /// `|pos − 1|` over the learned positive slopes (`None`: `pos` is fixed, e.g. PReLU).
+    pub pos_from_one: Option<Distance>,
+    /// `|neg|` over the learned negative slopes (`None`: `neg` is fixed).
+    pub neg_from_zero: Option<Distance>,
+    /// Smallest and largest learned `neg`.
+    pub neg_range: Option<(f64, f64)>,
+}
+
+/// The [`Movement`] of the slopes of these runs (each a `slopes.json`), or `None` when they
+/// have no FReLU-family layer.
+pub fn movement(runs: &[Vec<LayerSlopes>]) -> Option<Movement> {
+    let layers = || runs.iter().flatten();
+    let learned = |side: fn(&LayerSlopes) -> &Option<Vec<f32>>| {
+        layers()
+            .filter_map(|l| side(l).as_ref())
+            .flatten()
+            .map(|&v| v as f64)
+            .collect::<Vec<f64>>()
+    };
+    let channels: usize = layers()
+        .map(|l| l.pos.as_ref().or(l.neg.as_ref()).map_or(0, Vec::len))
+        .sum();
+    if channels == 0 {
+        return None;
+    }
+    let pos = learned(|l| &l.pos);
+    let neg = learned(|l| &l.neg);
+    Some(Movement {
+        runs: runs.len(),
+        channels,
+        pos_from_one: Distance::of(pos.iter().map(|p| (p - 1.0).abs())),
+        neg_from_zero: Distance::of(neg.iter().map(|q| q.abs())),
+        neg_range: (!neg.is_empty()).then(|| {
+            let min = neg.iter().copied().fold(f64::INFINITY, f64::min);
+            let max = neg.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+            (min, max)
+        }),
+    })
+}
+
 /// One line of `slopes_history.jsonl`.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct SlopeSnapshot {
@@ -287,5 +359,44 @@ mod tests {
         });
         assert!(prelu.pos.is_none());
         assert_eq!(prelu.share_pos_below_one, 0.0);
+    }
+
+    #[test]
+    fn movement_pools_every_channel_of_every_run() {
+        let frelu = |pos: Vec<f32>, neg: Vec<f32>| LayerSlopes {
+            path: "a".into(),
+            pos: Some(pos),
+            neg: Some(neg),
+        };
+        let runs = vec![
+            vec![frelu(vec![1.0, 1.5], vec![0.0, -0.25])],
+            vec![
+                frelu(vec![0.75], vec![0.5]),
+                frelu(vec![1.25, 1.0], vec![0.0, 0.0]),
+            ],
+        ];
+        let m = movement(&runs).unwrap();
+        assert_eq!((m.runs, m.channels), (2, 5));
+        // |pos − 1|: 0, 0.5, 0.25, 0.25, 0.
+        let pos = m.pos_from_one.unwrap();
+        assert!((pos.mean - 0.2).abs() < 1e-9 && pos.max == 0.5, "{pos:?}");
+        // |neg|: 0, 0.25, 0.5, 0, 0.
+        let neg = m.neg_from_zero.unwrap();
+        assert!((neg.mean - 0.15).abs() < 1e-9 && neg.max == 0.5, "{neg:?}");
+        assert_eq!(m.neg_range, Some((-0.25, 0.5)));
+
+        // PReLU: `pos` is fixed, so it has no distance; the channels still count.
+        let prelu = vec![vec![LayerSlopes {
+            path: "p".into(),
+            pos: None,
+            neg: Some(vec![0.25, 0.125]),
+        }]];
+        let m = movement(&prelu).unwrap();
+        assert_eq!(m.channels, 2);
+        assert!(m.pos_from_one.is_none());
+        assert_eq!(m.neg_from_zero.unwrap().max, 0.25);
+        // No FReLU-family layer (ReLU, or a peer with other parameters): nothing to report.
+        assert!(movement(&[Vec::new(), Vec::new()]).is_none());
+        assert!(movement(&[]).is_none());
     }
 }

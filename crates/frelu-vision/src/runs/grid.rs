@@ -276,10 +276,37 @@ fn read_runs<T: GridTask>(
     (finished, failed)
 }
 
+/// How far the slopes of row `row`'s finished runs moved; a run without a readable
+/// `slopes.json` is reported on stderr and left out.
+fn slope_movement<S>(
+    spec: &GridSpec,
+    out: &Path,
+    row: usize,
+    runs: &[(u64, S)],
+) -> Option<crate::analysis::slopes::Movement> {
+    let layers: Vec<Vec<frelu::slopes::LayerSlopes>> = runs
+        .iter()
+        .filter_map(|(seed, _)| {
+            let path = spec.run_dir(out, row, *seed).join("slopes.json");
+            read_json(&path)
+                .map_err(|e| eprintln!("warning: {e:#}; its slopes are left out"))
+                .ok()
+        })
+        .collect();
+    crate::analysis::slopes::movement(&layers)
+}
+
 /// Reads every finished run of the grid in `out` and writes `summary.{md,csv,json}` and plots.
 pub fn aggregate<T: GridTask>(task: &T, spec: &GridSpec, out: &Path) -> crate::Result<GridSummary> {
     let (runs, failed) = read_runs::<T>(spec, out);
-    let rows = aggregate_rows(spec, &runs, &failed, &task.metrics());
+    let mut rows = aggregate_rows(spec, &runs, &failed, &task.metrics());
+    for (i, row) in rows
+        .iter_mut()
+        .enumerate()
+        .filter(|(i, _)| spec.rows[*i].learnable)
+    {
+        row.slopes = slope_movement(spec, out, i, &runs[i]);
+    }
     let mut summary = GridSummary::new(spec, &task.metrics(), rows);
     let first_runs: Vec<Option<PathBuf>> = (0..spec.rows.len())
         .map(|row| {

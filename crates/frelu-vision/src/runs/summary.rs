@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use super::grid::{GridRow, GridSpec, Metric, RunSummary};
 use super::report::EpochRow;
 use crate::analysis::plots::{self, BandSeries};
-use crate::analysis::slopes::read_history;
+use crate::analysis::slopes::{Movement, read_history};
 use crate::analysis::stats::{PairedDiff, fixed, mean, paired_by_seed, std_dev};
 
 /// A column of the table.
@@ -63,6 +63,10 @@ pub struct RowResult {
     pub test_acc_by_epoch: Vec<(f64, f64)>,
     /// Mean and std over seeds of the training loss per epoch.
     pub train_loss_by_epoch: Vec<(f64, f64)>,
+    /// How far the FReLU-family slopes of its finished seeds moved from ReLU's (`None`: no
+    /// such slopes, or summaries written before this existed).
+    #[serde(default)]
+    pub slopes: Option<Movement>,
 }
 
 /// A finished grid.
@@ -157,6 +161,7 @@ pub fn aggregate_rows<S: RunSummary>(
                 // Runs made elsewhere had their own epochs: not drawn beside the grid's.
                 test_acc_by_epoch: own_curve(row, mine, |e| e.test_acc),
                 train_loss_by_epoch: own_curve(row, mine, |e| e.train_loss),
+                slopes: None,
             }
         })
         .collect()
@@ -222,6 +227,41 @@ impl GridSummary {
         );
         for r in &self.rows {
             out.push_str(&format!("| {} |\n", self.markdown_cells(r).join(" | ")));
+        }
+        out.push_str(&self.slope_markdown());
+        out
+    }
+
+    /// The table of how far each row's slopes moved (empty when no row has slopes).
+    fn slope_markdown(&self) -> String {
+        let rows: Vec<(&str, &Movement)> = self
+            .rows
+            .iter()
+            .filter_map(|r| Some((r.name.as_str(), r.slopes.as_ref()?)))
+            .collect();
+        if rows.is_empty() {
+            return String::new();
+        }
+        let mut out = String::from(
+            "\nHow far the slopes moved from ReLU's (`pos` 1, `neg` 0): every channel of every \
+             finished seed's `slopes.json`; \"fixed\": not learned.\n\n\
+             | config | runs | channels | mean \\|pos − 1\\| | max \\|pos − 1\\| | mean \\|neg\\| | max \\|neg\\| | range of `neg` |\n\
+             |---|---:|---:|---:|---:|---:|---:|---|\n",
+        );
+        let distance = |d: Option<crate::analysis::slopes::Distance>| match d {
+            Some(d) => [fixed(d.mean, 3), fixed(d.max, 3)],
+            None => ["fixed".to_string(), "fixed".to_string()],
+        };
+        for (name, m) in rows {
+            let [pos_mean, pos_max] = distance(m.pos_from_one);
+            let [neg_mean, neg_max] = distance(m.neg_from_zero);
+            let range = m.neg_range.map_or("fixed".to_string(), |(lo, hi)| {
+                format!("[{}, {}]", fixed(lo, 2), fixed(hi, 2))
+            });
+            out.push_str(&format!(
+                "| {name} | {} | {} | {pos_mean} | {pos_max} | {neg_mean} | {neg_max} | {range} |\n",
+                m.runs, m.channels
+            ));
         }
         out
     }

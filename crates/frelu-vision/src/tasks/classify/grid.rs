@@ -433,6 +433,18 @@ mod tests {
             md.contains("| frelu-alt | `frelu:neg=0` | `alternate:1:1:iter` |"),
             "{md}"
         );
+        // The slope table: FReLU's two seeds pooled (192 channels each), nothing for ReLU.
+        assert!(summary.rows[0].slopes.is_none());
+        let moved = summary.rows[1].slopes.as_ref().unwrap();
+        assert_eq!((moved.runs, moved.channels), (2, 2 * 192));
+        let pos = moved.pos_from_one.unwrap();
+        assert!(pos.max >= pos.mean && pos.mean > 0.0, "{moved:?}");
+        assert!(
+            md.contains("| config | runs | channels | mean \\|pos − 1\\|")
+                && md.contains("| frelu-alt | 2 | 384 |")
+                && !md.contains("| relu | 2 |"),
+            "{md}"
+        );
         // Re-aggregating gives the same table.
         assert_eq!(aggregate(out, None).unwrap().markdown(), summary.markdown());
         // Against another reference: the same pairs, the other way round.
