@@ -8,6 +8,10 @@
 //! RUN/summary.json     written last: the run is finished when it exists
 //! RUN/failed.json      a run that stopped with an error (not retried by a grid)
 //! ```
+//!
+//! `slopes.json` repeats the FReLU-family part of `activation.json` on purpose: it is the
+//! small, stable `pos`/`neg` format that the slope analyses, grid summaries and the scripts
+//! beside stored runs read, and runs written before the learnable peers existed have only it.
 
 use std::path::{Path, PathBuf};
 
