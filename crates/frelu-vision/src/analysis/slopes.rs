@@ -87,30 +87,6 @@ pub fn layer_stats(layer: &LayerSlopes) -> LayerStats {
     }
 }
 
-/// Mean and largest of a set of non-negative distances.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Distance {
-    /// Mean.
-    pub mean: f64,
-    /// Largest.
-    pub max: f64,
-}
-
-impl Distance {
-    fn of(values: impl Iterator<Item = f64>) -> Option<Self> {
-        let (mut sum, mut max, mut n) = (0.0, 0.0f64, 0usize);
-        for v in values {
-            sum += v;
-            max = max.max(v);
-            n += 1;
-        }
-        (n > 0).then(|| Self {
-            mean: sum / n as f64,
-            max,
-        })
-    }
-}
-
 /// How far FReLU-family slopes moved from ReLU's (`pos` 1, `neg` 0), pooled over every
 /// channel of every run given: one configuration's seeds in a comparison grid.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -120,11 +96,11 @@ pub struct Movement {
     /// Slope pairs pooled (channels of every layer of every run; 1 for a shared layer).
     pub channels: usize,
     /// `|pos − 1|` over the learned positive slopes (`None`: `pos` is fixed, e.g. PReLU).
-    pub pos_from_one: Option<Distance>,
+    pub pos_from_one: Option<Summary>,
     /// `|neg|` over the learned negative slopes (`None`: `neg` is fixed).
-    pub neg_from_zero: Option<Distance>,
-    /// Smallest and largest learned `neg`.
-    pub neg_range: Option<(f64, f64)>,
+    pub neg_from_zero: Option<Summary>,
+    /// The learned negative slopes themselves (their range).
+    pub neg: Option<Summary>,
 }
 
 /// The [`Movement`] of the slopes of these runs (each a `slopes.json`), or `None` when they
@@ -144,18 +120,15 @@ pub fn movement(runs: &[Vec<LayerSlopes>]) -> Option<Movement> {
     if channels == 0 {
         return None;
     }
+    let summary = |values: Vec<f64>| (!values.is_empty()).then(|| Summary::of(&values));
     let pos = learned(|l| &l.pos);
     let neg = learned(|l| &l.neg);
     Some(Movement {
         runs: runs.len(),
         channels,
-        pos_from_one: Distance::of(pos.iter().map(|p| (p - 1.0).abs())),
-        neg_from_zero: Distance::of(neg.iter().map(|q| q.abs())),
-        neg_range: (!neg.is_empty()).then(|| {
-            let min = neg.iter().copied().fold(f64::INFINITY, f64::min);
-            let max = neg.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-            (min, max)
-        }),
+        pos_from_one: summary(pos.iter().map(|p| (p - 1.0).abs()).collect()),
+        neg_from_zero: summary(neg.iter().map(|q| q.abs()).collect()),
+        neg: summary(neg),
     })
 }
 
@@ -383,7 +356,8 @@ mod tests {
         // |neg|: 0, 0.25, 0.5, 0, 0.
         let neg = m.neg_from_zero.unwrap();
         assert!((neg.mean - 0.15).abs() < 1e-9 && neg.max == 0.5, "{neg:?}");
-        assert_eq!(m.neg_range, Some((-0.25, 0.5)));
+        let range = m.neg.unwrap();
+        assert_eq!((range.min, range.max), (-0.25, 0.5));
 
         // PReLU: `pos` is fixed, so it has no distance; the channels still count.
         let prelu = vec![vec![LayerSlopes {

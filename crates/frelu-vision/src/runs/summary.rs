@@ -248,15 +248,15 @@ impl GridSummary {
              | config | runs | channels | mean \\|pos − 1\\| | max \\|pos − 1\\| | mean \\|neg\\| | max \\|neg\\| | range of `neg` |\n\
              |---|---:|---:|---:|---:|---:|---:|---|\n",
         );
-        let distance = |d: Option<crate::analysis::slopes::Distance>| match d {
+        let distance = |d: &Option<crate::analysis::slopes::Summary>| match d {
             Some(d) => [fixed(d.mean, 3), fixed(d.max, 3)],
             None => ["fixed".to_string(), "fixed".to_string()],
         };
         for (name, m) in rows {
-            let [pos_mean, pos_max] = distance(m.pos_from_one);
-            let [neg_mean, neg_max] = distance(m.neg_from_zero);
-            let range = m.neg_range.map_or("fixed".to_string(), |(lo, hi)| {
-                format!("[{}, {}]", fixed(lo, 2), fixed(hi, 2))
+            let [pos_mean, pos_max] = distance(&m.pos_from_one);
+            let [neg_mean, neg_max] = distance(&m.neg_from_zero);
+            let range = m.neg.as_ref().map_or("fixed".to_string(), |n| {
+                format!("[{}, {}]", fixed(n.min, 2), fixed(n.max, 2))
             });
             out.push_str(&format!(
                 "| {name} | {} | {} | {pos_mean} | {pos_max} | {neg_mean} | {neg_max} | {range} |\n",

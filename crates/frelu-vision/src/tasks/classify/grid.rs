@@ -437,7 +437,7 @@ mod tests {
         assert!(summary.rows[0].slopes.is_none());
         let moved = summary.rows[1].slopes.as_ref().unwrap();
         assert_eq!((moved.runs, moved.channels), (2, 2 * 192));
-        let pos = moved.pos_from_one.unwrap();
+        let pos = moved.pos_from_one.as_ref().unwrap();
         assert!(pos.max >= pos.mean && pos.mean > 0.0, "{moved:?}");
         assert!(
             md.contains("| config | runs | channels | mean \\|pos − 1\\|")
