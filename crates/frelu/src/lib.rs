@@ -14,11 +14,13 @@
 //! - [`activation`]: the [`FRelu`] layer and a string-parsable activation registry
 //!   ([`ActivationConfig`]) covering ReLU and its usual rivals;
 //! - [`ops`]: the FReLU operation itself (composed from tensor ops, or fused);
+//! - [`fastpath`]: convolution → batch norm → activation as fast CPU operations (Flex);
 //! - [`schedule`]: the alternate optimisation of the paper — weights and slopes take turns —
 //!   wired into Burn's optimiser and learning-rate scheduler so that it runs inside
 //!   burn-train's `Learner` on any training strategy.
 
 pub mod activation;
+pub mod fastpath;
 pub mod learned;
 pub mod ops;
 pub mod params;

@@ -39,7 +39,16 @@ pub fn batch_norm(channels: usize, device: &Device) -> BatchNorm {
     BatchNormConfig::new(channels).init(device)
 }
 
-/// Convolution → batch norm → activation.
+/// Convolution → batch norm (no activation), on the CPU fast path where it is active
+/// ([`frelu::fastpath`]).
+///
+/// # Shapes
+/// - x: `[batch, in_channels, h, w]`; output: `[batch, out_channels, h_out, w_out]`
+pub fn conv_bn(conv: &Conv2d, bn: &BatchNorm, x: Tensor<4>) -> Tensor<4> {
+    frelu::fastpath::batch_norm_act(bn, frelu::fastpath::conv2d(conv, x), None)
+}
+
+/// Convolution → batch norm → activation (one fused path on CPU: [`frelu::fastpath`]).
 #[derive(Module, Debug)]
 pub struct ConvBnAct {
     /// The convolution.
@@ -84,6 +93,6 @@ impl ConvBnAct {
     /// - input: `[batch, in_channels, h, w]`
     /// - output: `[batch, out_channels, h / stride, w / stride]`
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        self.act.forward(self.bn.forward(self.conv.forward(x)))
+        frelu::fastpath::conv_bn_act(&self.conv, &self.bn, &self.act, x)
     }
 }

@@ -130,12 +130,13 @@ impl CenterNet {
         for b in &self.stage3 {
             c3 = b.forward(c3);
         }
-        let p = self.lateral2.forward(c2) + self.up.forward(self.lateral3.forward(c3));
+        use frelu::fastpath::conv2d;
+        let p = conv2d(&self.lateral2, c2) + self.up.forward(conv2d(&self.lateral3, c3));
         let t = self.trunk.forward(self.fuse.forward(p));
         CenterNetOutput {
-            heat: self.heat.forward(t.clone()),
-            size: self.size.forward(t.clone()),
-            offset: self.offset.forward(t),
+            heat: conv2d(&self.heat, t.clone()),
+            size: conv2d(&self.size, t.clone()),
+            offset: conv2d(&self.offset, t),
         }
     }
 

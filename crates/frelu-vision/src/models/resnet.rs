@@ -30,7 +30,7 @@ use frelu::{Activation, ActivationConfig};
 use serde::{Deserialize, Serialize};
 
 use super::ModelError;
-use super::common::{ConvBnAct, batch_norm, conv};
+use super::common::{ConvBnAct, batch_norm, conv, conv_bn};
 
 /// How a residual block's shortcut matches shapes when the block changes them.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -119,7 +119,7 @@ impl Shortcut {
                     PadMode::Constant(0.0),
                 )
             }
-            Shortcut::Projection(p) => p.bn.forward(p.conv.forward(x)),
+            Shortcut::Projection(p) => conv_bn(&p.conv, &p.bn, x),
         }
     }
 }
@@ -162,9 +162,7 @@ impl BasicBlock {
     /// - input: `[batch, in_channels, h, w]`
     /// - output: `[batch, out_channels, h / stride, w / stride]`
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        let residual = self
-            .bn2
-            .forward(self.conv2.forward(self.first.forward(x.clone())));
+        let residual = conv_bn(&self.conv2, &self.bn2, self.first.forward(x.clone()));
         self.act.forward(residual + self.shortcut.forward(x))
     }
 }
@@ -306,7 +304,7 @@ impl Bottleneck {
     /// - output: `[batch, 4·width, h / stride, w / stride]`
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
         let y = self.spatial.forward(self.reduce.forward(x.clone()));
-        let y = self.bn.forward(self.expand.forward(y));
+        let y = conv_bn(&self.expand, &self.bn, y);
         self.act.forward(y + self.shortcut.forward(x))
     }
 }
@@ -431,7 +429,7 @@ impl ResNet {
     /// - input: `[batch, in_channels, h, w]` (224×224 for ImageNet; ≥ 32 works)
     /// - output: `[batch, num_classes]`
     pub fn forward(&self, x: Tensor<4>) -> Tensor<2> {
-        let mut x = self.pool.forward(self.stem.forward(x));
+        let mut x = frelu::fastpath::max_pool2d(&self.pool, self.stem.forward(x));
         for block in &self.blocks {
             x = block.forward(x);
         }

@@ -16,7 +16,7 @@ use burn::tensor::ops::PadMode;
 use burn::tensor::{Device, Tensor, s};
 use frelu::{Activation, ActivationConfig};
 
-use super::common::{ConvBnAct, batch_norm, conv};
+use super::common::{ConvBnAct, batch_norm, conv, conv_bn};
 use super::resnet::{Shortcut, ShortcutKind};
 
 /// Shifts `fold` channels one step forward in time and the next `fold` one step backward.
@@ -93,9 +93,7 @@ impl ShiftBlock {
     /// - input: `[N·T, C_in, H, W]`; output: `[N·T, C_out, H/stride, W/stride]`
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
         let shifted = temporal_shift(x.clone(), self.segments, self.fold);
-        let y = self
-            .bn2
-            .forward(self.conv2.forward(self.first.forward(shifted)));
+        let y = conv_bn(&self.conv2, &self.bn2, self.first.forward(shifted));
         self.act.forward(y + self.shortcut.forward(x))
     }
 }

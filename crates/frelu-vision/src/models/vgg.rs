@@ -151,10 +151,10 @@ impl Vgg16 {
         for stage in STAGES {
             for _ in stage.iter() {
                 let layer = &self.convs[index];
-                x = layer.act.forward(layer.bn.forward(layer.conv.forward(x)));
+                x = frelu::fastpath::conv_bn_act(&layer.conv, &layer.bn, &layer.act, x);
                 index += 1;
             }
-            x = self.pool.forward(x);
+            x = frelu::fastpath::max_pool2d(&self.pool, x);
         }
         let c = &self.classifier;
         let x = match &c.pool {

@@ -117,6 +117,15 @@ impl FRelu {
         }
     }
 
+    /// `(pos, neg)`, each `[channels]`, as the forward pass uses them: learned slopes as
+    /// tracked parameters (expanded when shared by the layer), fixed ones as constants.
+    pub fn slopes(&self, device: &Device) -> (Tensor<1>, Tensor<1>) {
+        (
+            self.slope(&self.pos, self.pos_fixed, device),
+            self.slope(&self.neg, self.neg_fixed, device),
+        )
+    }
+
     /// The per-channel slopes `[channels]` used by the forward pass.
     fn slope(&self, param: &Option<Param<Tensor<1>>>, fixed: f64, device: &Device) -> Tensor<1> {
         match param {

@@ -351,6 +351,27 @@ impl Activation {
         }
     }
 
+    /// `(pos, neg)` of shape `[channels]` when this activation is `z · (z > 0 ? pos : neg)`
+    /// and runs through the fused op: ReLU `(1, 0)`, leaky ReLU, PReLU and FReLU (their
+    /// slopes, tracked where learned), identity `(1, 1)`. The fast path fuses these with batch
+    /// norm; every other activation (and FReLU's composed variant, kept for comparisons) runs
+    /// its own op.
+    pub fn piecewise_linear(
+        &self,
+        channels: usize,
+        device: &Device,
+    ) -> Option<(Tensor<1>, Tensor<1>)> {
+        let constant = |value: f32| Tensor::<1>::full([channels], value, device);
+        match self {
+            Self::Relu(_) => Some((constant(1.0), constant(0.0))),
+            Self::Identity(_) => Some((constant(1.0), constant(1.0))),
+            Self::FRelu(layer) if layer.fused && layer.channels == channels => {
+                Some(layer.slopes(device))
+            }
+            _ => None,
+        }
+    }
+
     /// The FReLU layer behind this activation, if it is one (lrelu, prelu, frelu).
     pub fn as_frelu(&self) -> Option<&FRelu> {
         match self {
