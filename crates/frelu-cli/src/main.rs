@@ -251,15 +251,50 @@ pub struct BenchArgs {
     /// Only the op benchmark.
     #[arg(long)]
     ops_only: bool,
+    /// Shapes of the op benchmark, `NxCxHxW`, comma-separated; `none` skips it.
+    #[arg(long, value_delimiter = ',', default_value = "128x64x28x28,256x256x14x14", value_parser = parse_op_shape)]
+    op_shapes: Vec<Option<[usize; 4]>>,
     /// Skip the training-step timing of FReLU's learnable peers (PELU, APL, PAU, ...).
     #[arg(long)]
     no_peers: bool,
     /// Models of the step benchmark (comma-separated).
-    #[arg(long, value_delimiter = ',', default_value = "simple-cnn,resnet20")]
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "simple-cnn,resnet20,mobilenet_v1_cifar"
+    )]
     models: Vec<Architecture>,
+    /// Width multiplier α of the MobileNets benched.
+    #[arg(long, default_value_t = frelu_vision::bench::DEFAULT_MOBILENET_WIDTH)]
+    mobilenet_width: f64,
+    /// Paths to time, comma-separated: `flex` (Flex's own ops, the fast path off) and `fast`
+    /// (the CPU fast path, frelu::fastpath). Anywhere else, `FRELU_FAST_PATH=0` turns the fast
+    /// path off.
+    #[arg(long, value_delimiter = ',', default_value = "flex,fast")]
+    paths: Vec<frelu_vision::bench::Path>,
+    /// A report of `scripts/pytorch_step.py` (PyTorch on the same networks, batch and thread
+    /// count): printed beside the step times, with the ratio.
+    #[arg(long)]
+    pytorch: Option<PathBuf>,
     /// Where to write the JSON report.
     #[arg(long, default_value = "bench.json")]
     out: PathBuf,
+}
+
+/// `NxCxHxW` → a shape; `none` → no shape.
+fn parse_op_shape(text: &str) -> Result<Option<[usize; 4]>, String> {
+    if text.trim() == "none" {
+        return Ok(None);
+    }
+    let dims: Vec<usize> = text
+        .split('x')
+        .map(|d| d.trim().parse::<usize>().ok().filter(|&d| d > 0))
+        .collect::<Option<_>>()
+        .ok_or_else(|| format!("{text:?} is not a shape NxCxHxW of positive sizes (or `none`)"))?;
+    let shape: [usize; 4] = dims
+        .try_into()
+        .map_err(|_| format!("{text:?}: a shape has four sizes, NxCxHxW"))?;
+    Ok(Some(shape))
 }
 
 fn run_bench(args: &BenchArgs) -> anyhow::Result<()> {
@@ -270,9 +305,12 @@ fn run_bench(args: &BenchArgs) -> anyhow::Result<()> {
         warmup: args.warmup,
         batch: args.batch.max(1),
         ops_only: args.ops_only,
+        op_shapes: args.op_shapes.iter().flatten().copied().collect(),
         models: args.models.clone(),
         peers: !args.no_peers,
-        ..bench::BenchConfig::default()
+        paths: args.paths.clone(),
+        mobilenet_width: args.mobilenet_width,
+        pytorch: args.pytorch.clone(),
     };
     let report = bench::run(&config, &mut |line| eprintln!("{line}"))?;
     println!("{}", report.markdown());
@@ -504,6 +542,8 @@ fn run_train(args: &TrainArgs) -> anyhow::Result<()> {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // Activation buffers are reused from step to step instead of faulted in afresh.
+    frelu::fastpath::retain_freed_memory();
     let result = match &cli.command {
         Command::Train(args) => run_train(args),
         Command::Demo(args) => demo::run(args),
