@@ -4,10 +4,11 @@
 
 use std::collections::HashMap;
 
-use burn::tensor::module::{avg_pool2d, conv2d, max_pool2d};
+use burn::tensor::module::avg_pool2d;
 use burn::tensor::ops::PadMode;
 use burn::tensor::ops::{AvgPoolOptions, ConvOptions, MaxPoolOptions};
 use burn::tensor::{Device, Tensor, TensorData, s};
+use frelu::fastpath::{conv2d_with, max_pool2d_with};
 
 use super::graph::{Graph, Result};
 use super::onnx_pb::{NodeProto, TensorProto};
@@ -150,7 +151,7 @@ fn conv(node: &NodeProto, get: &dyn Fn(usize) -> Val) -> Val {
         attr(node, "group")[0] as usize,
     );
     let bias = weight::<1>(get(2));
-    Val::Four(conv2d(
+    Val::Four(conv2d_with(
         four(get(0)),
         weight::<4>(get(1)),
         Some(bias),
@@ -191,7 +192,7 @@ fn run(node: &NodeProto, get: &dyn Fn(usize) -> Val) -> Val {
             let options = MaxPoolOptions::new(pair(&attr(node, "kernel_shape")))
                 .with_stride(pair(&attr(node, "strides")))
                 .with_padding_pairs(pads(node));
-            Val::Four(max_pool2d(four(get(0)), options))
+            Val::Four(max_pool2d_with(four(get(0)), options))
         }
         "AveragePool" => {
             let options = AvgPoolOptions::new(pair(&attr(node, "kernel_shape")))

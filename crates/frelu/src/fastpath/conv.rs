@@ -17,7 +17,7 @@ use rayon::prelude::*;
 
 use super::geometry::ConvGeometry;
 use super::matmul::{View, matmul, with_scratch};
-use super::simd::vectorized;
+use super::simd::multiversion;
 
 /// The weight gradient is summed over at most this many chunks of images (then in order).
 const WEIGHT_CHUNKS: usize = 16;
@@ -53,48 +53,49 @@ fn tap_window(g: &ConvGeometry, i: usize, j: usize) -> ((usize, usize), (usize, 
     (rows, cols, start)
 }
 
-/// Writes the im2col matrix `[K, P]` of group `group` of one image into `col`.
-#[inline(always)]
-fn im2col(image: &[f32], g: &ConvGeometry, group: usize, col: &mut [f32]) {
-    let (p, [sy, sx]) = (g.out_plane(), g.stride);
-    let first = group * g.c_in_group();
-    let shifted = shifted_planes(g);
-    let mut row = 0;
-    for ci in 0..g.c_in_group() {
-        let plane = &image[(first + ci) * g.in_plane()..][..g.in_plane()];
-        for i in 0..g.kh {
-            for j in 0..g.kw {
-                let ((ylo, yhi), (xlo, xhi), start) = tap_window(g, i, j);
-                let dst = &mut col[row * p..][..p];
-                row += 1;
-                if ylo >= yhi || xlo >= xhi {
-                    dst.fill(0.0);
-                    continue;
-                }
-                dst[..ylo * g.ow].fill(0.0);
-                dst[yhi * g.ow..].fill(0.0);
-                if shifted {
-                    // One copy of every inside row; the columns it wraps into are zeroed after.
-                    let (first_out, last_out) = (ylo * g.ow + xlo, (yhi - 1) * g.ow + xhi);
-                    dst[first_out..last_out]
-                        .copy_from_slice(&plane[start..][..last_out - first_out]);
+multiversion! {
+    /// Writes the im2col matrix `[K, P]` of group `group` of one image into `col`.
+    fn im2col(image: &[f32], g: &ConvGeometry, group: usize, col: &mut [f32]) {
+        let (p, [sy, sx]) = (g.out_plane(), g.stride);
+        let first = group * g.c_in_group();
+        let shifted = shifted_planes(g);
+        let mut row = 0;
+        for ci in 0..g.c_in_group() {
+            let plane = &image[(first + ci) * g.in_plane()..][..g.in_plane()];
+            for i in 0..g.kh {
+                for j in 0..g.kw {
+                    let ((ylo, yhi), (xlo, xhi), start) = tap_window(g, i, j);
+                    let dst = &mut col[row * p..][..p];
+                    row += 1;
+                    if ylo >= yhi || xlo >= xhi {
+                        dst.fill(0.0);
+                        continue;
+                    }
+                    dst[..ylo * g.ow].fill(0.0);
+                    dst[yhi * g.ow..].fill(0.0);
+                    if shifted {
+                        // One copy of every inside row; the columns it wraps into are zeroed after.
+                        let (first_out, last_out) = (ylo * g.ow + xlo, (yhi - 1) * g.ow + xhi);
+                        dst[first_out..last_out]
+                            .copy_from_slice(&plane[start..][..last_out - first_out]);
+                        for oy in ylo..yhi {
+                            let line = &mut dst[oy * g.ow..][..g.ow];
+                            line[..xlo].fill(0.0);
+                            line[xhi..].fill(0.0);
+                        }
+                        continue;
+                    }
                     for oy in ylo..yhi {
                         let line = &mut dst[oy * g.ow..][..g.ow];
                         line[..xlo].fill(0.0);
                         line[xhi..].fill(0.0);
-                    }
-                    continue;
-                }
-                for oy in ylo..yhi {
-                    let line = &mut dst[oy * g.ow..][..g.ow];
-                    line[..xlo].fill(0.0);
-                    line[xhi..].fill(0.0);
-                    let from = start + (oy - ylo) * sy * g.w;
-                    if sx == 1 {
-                        line[xlo..xhi].copy_from_slice(&plane[from..][..xhi - xlo]);
-                    } else {
-                        for (k, v) in line[xlo..xhi].iter_mut().enumerate() {
-                            *v = plane[from + k * sx];
+                        let from = start + (oy - ylo) * sy * g.w;
+                        if sx == 1 {
+                            line[xlo..xhi].copy_from_slice(&plane[from..][..xhi - xlo]);
+                        } else {
+                            for (k, v) in line[xlo..xhi].iter_mut().enumerate() {
+                                *v = plane[from + k * sx];
+                            }
                         }
                     }
                 }
@@ -103,48 +104,49 @@ fn im2col(image: &[f32], g: &ConvGeometry, group: usize, col: &mut [f32]) {
     }
 }
 
-/// Adds the im2col-shaped gradient `col [K, P]` of group `group` onto one image's gradient
-/// (`col`'s border columns may be overwritten).
-#[inline(always)]
-fn col2im(col: &mut [f32], g: &ConvGeometry, group: usize, image: &mut [f32]) {
-    let (p, [sy, sx]) = (g.out_plane(), g.stride);
-    let first = group * g.c_in_group();
-    let shifted = shifted_planes(g);
-    let mut row = 0;
-    for ci in 0..g.c_in_group() {
-        let plane = &mut image[(first + ci) * g.in_plane()..][..g.in_plane()];
-        for i in 0..g.kh {
-            for j in 0..g.kw {
-                let ((ylo, yhi), (xlo, xhi), start) = tap_window(g, i, j);
-                let src = &mut col[row * p..][..p];
-                row += 1;
-                if ylo >= yhi || xlo >= xhi {
-                    continue;
-                }
-                if shifted {
-                    // Zero the columns that read outside, then add every inside row at once.
-                    for oy in ylo..yhi {
-                        let line = &mut src[oy * g.ow..][..g.ow];
-                        line[..xlo].fill(0.0);
-                        line[xhi..].fill(0.0);
+multiversion! {
+    /// Adds the im2col-shaped gradient `col [K, P]` of group `group` onto one image's gradient
+    /// (`col`'s border columns may be overwritten).
+    fn col2im(col: &mut [f32], g: &ConvGeometry, group: usize, image: &mut [f32]) {
+        let (p, [sy, sx]) = (g.out_plane(), g.stride);
+        let first = group * g.c_in_group();
+        let shifted = shifted_planes(g);
+        let mut row = 0;
+        for ci in 0..g.c_in_group() {
+            let plane = &mut image[(first + ci) * g.in_plane()..][..g.in_plane()];
+            for i in 0..g.kh {
+                for j in 0..g.kw {
+                    let ((ylo, yhi), (xlo, xhi), start) = tap_window(g, i, j);
+                    let src = &mut col[row * p..][..p];
+                    row += 1;
+                    if ylo >= yhi || xlo >= xhi {
+                        continue;
                     }
-                    let (first_out, last_out) = (ylo * g.ow + xlo, (yhi - 1) * g.ow + xhi);
-                    let target = &mut plane[start..][..last_out - first_out];
-                    for (d, &v) in target.iter_mut().zip(&src[first_out..last_out]) {
-                        *d += v;
-                    }
-                    continue;
-                }
-                for oy in ylo..yhi {
-                    let line = &src[oy * g.ow..][..g.ow];
-                    let to = start + (oy - ylo) * sy * g.w;
-                    if sx == 1 {
-                        for (d, &v) in plane[to..][..xhi - xlo].iter_mut().zip(&line[xlo..xhi]) {
+                    if shifted {
+                        // Zero the columns that read outside, then add every inside row at once.
+                        for oy in ylo..yhi {
+                            let line = &mut src[oy * g.ow..][..g.ow];
+                            line[..xlo].fill(0.0);
+                            line[xhi..].fill(0.0);
+                        }
+                        let (first_out, last_out) = (ylo * g.ow + xlo, (yhi - 1) * g.ow + xhi);
+                        let target = &mut plane[start..][..last_out - first_out];
+                        for (d, &v) in target.iter_mut().zip(&src[first_out..last_out]) {
                             *d += v;
                         }
-                    } else {
-                        for (k, &v) in line[xlo..xhi].iter().enumerate() {
-                            plane[to + k * sx] += v;
+                        continue;
+                    }
+                    for oy in ylo..yhi {
+                        let line = &src[oy * g.ow..][..g.ow];
+                        let to = start + (oy - ylo) * sy * g.w;
+                        if sx == 1 {
+                            for (d, &v) in plane[to..][..xhi - xlo].iter_mut().zip(&line[xlo..xhi]) {
+                                *d += v;
+                            }
+                        } else {
+                            for (k, &v) in line[xlo..xhi].iter().enumerate() {
+                                plane[to + k * sx] += v;
+                            }
                         }
                     }
                 }
@@ -187,7 +189,7 @@ pub fn forward(x: &[f32], w: &[f32], g: &ConvGeometry, out: &mut [MaybeUninit<f3
                 };
             } else {
                 with_scratch(kg * p, |col| {
-                    vectorized(|| im2col(x, g, group, col));
+                    im2col(x, g, group, col);
                     // SAFETY: as above; col holds kg·p elements.
                     unsafe {
                         matmul(
@@ -272,7 +274,7 @@ pub fn input_grad(dy: &[f32], w: &[f32], g: &ConvGeometry, dx: &mut [MaybeUninit
                             threads,
                         )
                     };
-                    vectorized(|| col2im(col, g, group, dx));
+                    col2im(col, g, group, dx);
                 });
             }
         }
@@ -329,7 +331,7 @@ pub fn weight_grad(x: &[f32], dy: &[f32], g: &ConvGeometry) -> Vec<f32> {
                     };
                 } else {
                     with_scratch(kg * p, |col| {
-                        vectorized(|| im2col(x_image, g, group, col));
+                        im2col(x_image, g, group, col);
                         // SAFETY: as above; col holds kg·p elements.
                         unsafe {
                             matmul(

@@ -38,7 +38,7 @@ use burn::backend::{Dispatch, DispatchDevice};
 use burn::nn::conv::Conv2d;
 use burn::nn::pool::MaxPool2d;
 use burn::nn::{BatchNorm, PaddingConfig2d};
-use burn::tensor::ops::ConvOptions;
+use burn::tensor::ops::{ConvOptions, MaxPoolOptions};
 use burn::tensor::{Device, Tensor};
 
 use crate::activation::Activation;
@@ -137,15 +137,39 @@ pub fn conv2d(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
     let [_, _, h, w] = x.dims();
     let padding = padding_pairs(&conv.padding, [h, w], conv.kernel_size, conv.stride);
     let options = ConvOptions::new_with_padding(conv.stride, padding, conv.dilation, conv.groups);
+    conv2d_with(
+        x,
+        conv.weight.val(),
+        conv.bias.as_ref().map(|b| b.val()),
+        options,
+    )
+}
+
+/// Burn's `module::conv2d(x, weight, bias, options)`, on the fast path where it is [`active`]
+/// (for graphs that hold their weights as tensors, such as a folded network).
+///
+/// # Shapes
+/// - x: `[batch, in_channels, h, w]`; weight: `[out_channels, in_channels / groups, kh, kw]`;
+///   bias: `[out_channels]`
+/// - output: `[batch, out_channels, h_out, w_out]`
+pub fn conv2d_with(
+    x: Tensor<4>,
+    weight: Tensor<4>,
+    bias: Option<Tensor<1>>,
+    options: ConvOptions<2>,
+) -> Tensor<4> {
+    if !active(&x.device()) {
+        return burn::tensor::module::conv2d(x, weight, bias, options);
+    }
     let y = Tensor::<4>::from_dispatch(<Dispatch as FastPathBackend>::fast_conv2d(
         x.into_dispatch(),
-        conv.weight.val().into_dispatch(),
+        weight.into_dispatch(),
         options,
     ));
-    match &conv.bias {
+    match bias {
         Some(bias) => {
             let channels = bias.dims()[0];
-            y + bias.val().reshape([1, channels, 1, 1])
+            y + bias.reshape([1, channels, 1, 1])
         }
         None => y,
     }
@@ -162,13 +186,29 @@ pub fn max_pool2d(pool: &MaxPool2d, x: Tensor<4>) -> Tensor<4> {
     }
     let [_, _, h, w] = x.dims();
     let padding = padding_pairs(&pool.padding, [h, w], pool.kernel_size, pool.stride);
-    if padding.iter().any(|(begin, end)| begin != end) {
-        return pool.forward(x);
+    let options = MaxPoolOptions::new(pool.kernel_size)
+        .with_stride(pool.stride)
+        .with_padding_pairs(padding)
+        .with_dilation(pool.dilation);
+    max_pool2d_with(x, options)
+}
+
+/// Burn's `module::max_pool2d(x, options)`, on the fast path where it is [`active`] (floor
+/// mode and symmetric padding; other options run Burn's own op).
+///
+/// # Shapes
+/// - x: `[batch, channels, h, w]`; output: `[batch, channels, h_out, w_out]`
+pub fn max_pool2d_with(x: Tensor<4>, options: MaxPoolOptions<2>) -> Tensor<4> {
+    let symmetric = options.padding.iter().all(|(begin, end)| begin == end);
+    if !active(&x.device()) || options.ceil_mode || !symmetric {
+        return burn::tensor::module::max_pool2d(x, options);
     }
-    let options = ConvOptions::new_with_padding(pool.stride, padding, pool.dilation, 1);
+    let kernel = options.kernel_size;
+    let options =
+        ConvOptions::new_with_padding(options.stride, options.padding, options.dilation, 1);
     Tensor::from_dispatch(<Dispatch as FastPathBackend>::fast_max_pool2d(
         x.into_dispatch(),
-        pool.kernel_size,
+        kernel,
         options,
     ))
 }

@@ -11,7 +11,7 @@
 
 use rayon::prelude::*;
 
-use super::simd::vectorized;
+use super::simd::multiversion;
 
 /// Independent accumulators per plane in the reductions.
 const LANES: usize = 16;
@@ -52,30 +52,7 @@ pub fn channel_stats(x: &[f32], p: Planes) -> (Vec<f32>, Vec<f32>) {
         .par_chunks(p.s.max(1))
         .with_min_len(p.grain())
         .enumerate()
-        .map(|(plane, values)| {
-            vectorized(|| {
-                let k = shift[plane % p.c];
-                let mut sum = [0.0f32; LANES];
-                let mut squares = [0.0f32; LANES];
-                let mut chunks = values.chunks_exact(LANES);
-                for chunk in &mut chunks {
-                    for j in 0..LANES {
-                        let d = chunk[j] - k;
-                        sum[j] += d;
-                        squares[j] += d * d;
-                    }
-                }
-                for (j, &v) in chunks.remainder().iter().enumerate() {
-                    let d = v - k;
-                    sum[j] += d;
-                    squares[j] += d * d;
-                }
-                (
-                    sum.iter().map(|&v| v as f64).sum::<f64>(),
-                    squares.iter().map(|&v| v as f64).sum::<f64>(),
-                )
-            })
-        })
+        .map(|(plane, values)| plane_stats(values, shift[plane % p.c]))
         .collect();
     let count = (p.n * p.s) as f64;
     let mut mean = vec![0.0f32; p.c];
@@ -92,6 +69,31 @@ pub fn channel_stats(x: &[f32], p: Planes) -> (Vec<f32>, Vec<f32>) {
         var[c] = (squares / count - m * m).max(0.0) as f32;
     }
     (mean, var)
+}
+
+multiversion! {
+    /// `(Σ (v − k), Σ (v − k)²)` over one plane, with [`LANES`] accumulators.
+    fn plane_stats(values: &[f32], k: f32) -> (f64, f64) {
+        let mut sum = [0.0f32; LANES];
+        let mut squares = [0.0f32; LANES];
+        let mut chunks = values.chunks_exact(LANES);
+        for chunk in &mut chunks {
+            for j in 0..LANES {
+                let d = chunk[j] - k;
+                sum[j] += d;
+                squares[j] += d * d;
+            }
+        }
+        for (j, &v) in chunks.remainder().iter().enumerate() {
+            let d = v - k;
+            sum[j] += d;
+            squares[j] += d * d;
+        }
+        (
+            sum.iter().map(|&v| v as f64).sum::<f64>(),
+            squares.iter().map(|&v| v as f64).sum::<f64>(),
+        )
+    }
 }
 
 /// Per-channel slopes and the affine map of the normalisation, `z = scale·x + shift`.
@@ -117,14 +119,19 @@ pub fn affine_act(x: &[f32], y: &mut [std::mem::MaybeUninit<f32>], p: Planes, k:
         .enumerate()
         .for_each(|(plane, (dst, src))| {
             let c = plane % p.c;
-            let (a, b, up, down) = (k.scale[c], k.shift[c], k.pos[c], k.neg[c]);
-            vectorized(|| {
-                for (d, &v) in dst.iter_mut().zip(src) {
-                    let z = a * v + b;
-                    d.write(z * if z > 0.0 { up } else { down });
-                }
-            })
+            affine_act_plane(dst, src, [k.scale[c], k.shift[c], k.pos[c], k.neg[c]]);
         });
+}
+
+multiversion! {
+    /// One plane of [`affine_act`]: `[scale, shift, pos, neg]`.
+    fn affine_act_plane(dst: &mut [std::mem::MaybeUninit<f32>], src: &[f32], k: [f32; 4]) {
+        let [a, b, up, down] = k;
+        for (d, &v) in dst.iter_mut().zip(src) {
+            let z = a * v + b;
+            d.write(z * if z > 0.0 { up } else { down });
+        }
+    }
 }
 
 /// The per-channel sums the backward passes need, for `z = scale·x + shift` and
@@ -152,7 +159,7 @@ pub fn backward_sums(x: &[f32], dy: &[f32], p: Planes, k: &Channelwise) -> Backw
         .enumerate()
         .map(|(plane, (xs, gs))| {
             let c = plane % p.c;
-            vectorized(|| plane_sums(xs, gs, k.scale[c], k.shift[c], k.pos[c], k.neg[c]))
+            plane_sums(xs, gs, [k.scale[c], k.shift[c], k.pos[c], k.neg[c]])
         })
         .collect();
     let mut sums = BackwardSums {
@@ -171,35 +178,38 @@ pub fn backward_sums(x: &[f32], dy: &[f32], p: Planes, k: &Channelwise) -> Backw
     sums
 }
 
-#[inline(always)]
-fn plane_sums(x: &[f32], dy: &[f32], a: f32, b: f32, up: f32, down: f32) -> [f32; 4] {
-    let mut acc = [[0.0f32; LANES]; 4];
-    let mut x_chunks = x.chunks_exact(LANES);
-    let mut g_chunks = dy.chunks_exact(LANES);
-    let step = |acc: &mut [[f32; LANES]; 4], j: usize, v: f32, g: f32| {
-        let z = a * v + b;
-        let positive = z > 0.0;
-        let dz = g * if positive { up } else { down };
-        let gz = g * z;
-        acc[0][j] += dz;
-        acc[1][j] += dz * v;
-        acc[2][j] += if positive { gz } else { 0.0 };
-        acc[3][j] += if positive { 0.0 } else { gz };
-    };
-    for (xc, gc) in (&mut x_chunks).zip(&mut g_chunks) {
-        for j in 0..LANES {
-            step(&mut acc, j, xc[j], gc[j]);
+multiversion! {
+    /// The sums of [`BackwardSums`] over one plane: `[scale, shift, pos, neg]`.
+    fn plane_sums(x: &[f32], dy: &[f32], k: [f32; 4]) -> [f32; 4] {
+        let [a, b, up, down] = k;
+        let mut acc = [[0.0f32; LANES]; 4];
+        let mut x_chunks = x.chunks_exact(LANES);
+        let mut g_chunks = dy.chunks_exact(LANES);
+        let step = |acc: &mut [[f32; LANES]; 4], j: usize, v: f32, g: f32| {
+            let z = a * v + b;
+            let positive = z > 0.0;
+            let dz = g * if positive { up } else { down };
+            let gz = g * z;
+            acc[0][j] += dz;
+            acc[1][j] += dz * v;
+            acc[2][j] += if positive { gz } else { 0.0 };
+            acc[3][j] += if positive { 0.0 } else { gz };
+        };
+        for (xc, gc) in (&mut x_chunks).zip(&mut g_chunks) {
+            for j in 0..LANES {
+                step(&mut acc, j, xc[j], gc[j]);
+            }
         }
+        for (j, (&v, &g)) in x_chunks
+            .remainder()
+            .iter()
+            .zip(g_chunks.remainder())
+            .enumerate()
+        {
+            step(&mut acc, j, v, g);
+        }
+        acc.map(|lanes| lanes.iter().sum())
     }
-    for (j, (&v, &g)) in x_chunks
-        .remainder()
-        .iter()
-        .zip(g_chunks.remainder())
-        .enumerate()
-    {
-        step(&mut acc, j, v, g);
-    }
-    acc.map(|lanes| lanes.iter().sum())
 }
 
 /// The input gradient of an affine map followed by the activation (batch norm in evaluation
@@ -213,13 +223,21 @@ pub fn affine_act_dx(x: &[f32], dy: &mut [f32], p: Planes, k: &Channelwise) {
             let c = plane % p.c;
             let (a, b) = (k.scale[c], k.shift[c]);
             let (up, down) = (k.pos[c] * a, k.neg[c] * a);
-            vectorized(|| {
-                for (g, &v) in gs.iter_mut().zip(xs) {
-                    let z = a * v + b;
-                    *g *= if z > 0.0 { up } else { down };
-                }
-            })
+            // dx = dy·act'(z)·scale, plus nothing: the batch statistics are constants here.
+            dx_plane(gs, xs, [a, b, up, down], [0.0, 0.0]);
         });
+}
+
+multiversion! {
+    /// One plane of an input gradient: `g = g · (z > 0 ? up : down) + (u·x + w)` with
+    /// `z = a·x + b`, for `[a, b, up, down]` and `[u, w]`.
+    fn dx_plane(gs: &mut [f32], xs: &[f32], k: [f32; 4], uw: [f32; 2]) {
+        let ([a, b, up, down], [u, w]) = (k, uw);
+        for (g, &v) in gs.iter_mut().zip(xs) {
+            let z = a * v + b;
+            *g = *g * if z > 0.0 { up } else { down } + (u * v + w);
+        }
+    }
 }
 
 /// The input gradient of training-mode batch norm followed by the activation, written over
@@ -259,12 +277,7 @@ pub fn batch_norm_act_dx(
             let (a, b) = (k.scale[c], k.shift[c]);
             let (up, down) = (k.pos[c] * a, k.neg[c] * a);
             let (u, w) = coefficients[c];
-            vectorized(|| {
-                for (g, &v) in gs.iter_mut().zip(xs) {
-                    let z = a * v + b;
-                    *g = *g * if z > 0.0 { up } else { down } + (u * v + w);
-                }
-            })
+            dx_plane(gs, xs, [a, b, up, down], [u, w]);
         });
 }
 

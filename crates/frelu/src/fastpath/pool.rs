@@ -11,34 +11,39 @@ use rayon::prelude::*;
 
 use super::geometry::ConvGeometry;
 use super::matmul::with_scratch;
-use super::simd::vectorized;
+use super::simd::multiversion;
 
 /// `out = max over each window of x` (every element written; a window with no input inside
 /// the image gives −∞).
 pub fn max_forward(x: &[f32], g: &ConvGeometry, out: &mut [MaybeUninit<f32>]) {
-    let sx = g.stride[1];
     out.par_chunks_mut(g.out_plane().max(1))
         .zip(x.par_chunks(g.in_plane().max(1)))
         .for_each(|(dst, src)| {
             dst.fill(MaybeUninit::new(f32::NEG_INFINITY));
             // SAFETY: initialised by the fill above.
             let dst: &mut [f32] = unsafe { &mut *(dst as *mut [MaybeUninit<f32>] as *mut [f32]) };
-            vectorized(|| {
-                g.for_each_row(|_, oy, xlo, xhi, start| {
-                    let line = &mut dst[oy * g.ow..][xlo..xhi];
-                    if sx == 1 {
-                        for (d, &v) in line.iter_mut().zip(&src[start..][..xhi - xlo]) {
-                            *d = if v > *d { v } else { *d };
-                        }
-                    } else {
-                        for (k, d) in line.iter_mut().enumerate() {
-                            let v = src[start + k * sx];
-                            *d = if v > *d { v } else { *d };
-                        }
-                    }
-                })
-            });
+            max_plane(dst, src, g);
         });
+}
+
+multiversion! {
+    /// One plane of [`max_forward`], `dst` filled with −∞.
+    fn max_plane(dst: &mut [f32], src: &[f32], g: &ConvGeometry) {
+        let sx = g.stride[1];
+        g.for_each_row(|_, oy, xlo, xhi, start| {
+            let line = &mut dst[oy * g.ow..][xlo..xhi];
+            if sx == 1 {
+                for (d, &v) in line.iter_mut().zip(&src[start..][..xhi - xlo]) {
+                    *d = if v > *d { v } else { *d };
+                }
+            } else {
+                for (k, d) in line.iter_mut().enumerate() {
+                    let v = src[start + k * sx];
+                    *d = if v > *d { v } else { *d };
+                }
+            }
+        })
+    }
 }
 
 /// The input gradient of [`max_forward`] given its output `y` and the output gradient `dy`:
@@ -98,41 +103,47 @@ fn disjoint_backward(
             if g.oh * kh != g.h || g.ow * kw != g.w {
                 dst.fill(MaybeUninit::new(0.0));
             }
-            vectorized(|| {
-                for oy in 0..g.oh {
-                    let (m, d) = (&maxima[oy * g.ow..][..g.ow], &grads[oy * g.ow..][..g.ow]);
-                    let rows = oy * kh * g.w;
-                    if (kh, kw) == (2, 2) {
-                        let (top, bottom) = src[rows..][..2 * g.w].split_at(g.w);
-                        let (out_top, out_bottom) = dst[rows..][..2 * g.w].split_at_mut(g.w);
-                        for ox in 0..g.ow {
-                            let (a, b) = (top[2 * ox], top[2 * ox + 1]);
-                            let (c, e) = (bottom[2 * ox], bottom[2 * ox + 1]);
-                            let (hit_a, hit_b, hit_c) = (a == m[ox], b == m[ox], c == m[ox]);
-                            let to_b = !hit_a & hit_b;
-                            let to_c = !hit_a & !hit_b & hit_c;
-                            let to_e = !hit_a & !hit_b & !hit_c & (e == m[ox]);
-                            out_top[2 * ox].write(if hit_a { d[ox] } else { 0.0 });
-                            out_top[2 * ox + 1].write(if to_b { d[ox] } else { 0.0 });
-                            out_bottom[2 * ox].write(if to_c { d[ox] } else { 0.0 });
-                            out_bottom[2 * ox + 1].write(if to_e { d[ox] } else { 0.0 });
-                        }
-                        continue;
-                    }
-                    for ox in 0..g.ow {
-                        let mut found = false;
-                        for i in 0..kh {
-                            let at = rows + i * g.w + ox * kw;
-                            for (o, &v) in dst[at..][..kw].iter_mut().zip(&src[at..][..kw]) {
-                                let hit = !found & (v == m[ox]);
-                                o.write(if hit { d[ox] } else { 0.0 });
-                                found |= hit;
-                            }
-                        }
+            disjoint_plane(dst, src, maxima, grads, g);
+        });
+}
+
+multiversion! {
+    /// One plane of [`disjoint_backward`]: writes every element of `dst` inside a window.
+    fn disjoint_plane(dst: &mut [MaybeUninit<f32>], src: &[f32], maxima: &[f32], grads: &[f32], g: &ConvGeometry) {
+        let (kh, kw) = (g.kh, g.kw);
+        for oy in 0..g.oh {
+            let (m, d) = (&maxima[oy * g.ow..][..g.ow], &grads[oy * g.ow..][..g.ow]);
+            let rows = oy * kh * g.w;
+            if (kh, kw) == (2, 2) {
+                let (top, bottom) = src[rows..][..2 * g.w].split_at(g.w);
+                let (out_top, out_bottom) = dst[rows..][..2 * g.w].split_at_mut(g.w);
+                for ox in 0..g.ow {
+                    let (a, b) = (top[2 * ox], top[2 * ox + 1]);
+                    let (c, e) = (bottom[2 * ox], bottom[2 * ox + 1]);
+                    let (hit_a, hit_b, hit_c) = (a == m[ox], b == m[ox], c == m[ox]);
+                    let to_b = !hit_a & hit_b;
+                    let to_c = !hit_a & !hit_b & hit_c;
+                    let to_e = !hit_a & !hit_b & !hit_c & (e == m[ox]);
+                    out_top[2 * ox].write(if hit_a { d[ox] } else { 0.0 });
+                    out_top[2 * ox + 1].write(if to_b { d[ox] } else { 0.0 });
+                    out_bottom[2 * ox].write(if to_c { d[ox] } else { 0.0 });
+                    out_bottom[2 * ox + 1].write(if to_e { d[ox] } else { 0.0 });
+                }
+                continue;
+            }
+            for ox in 0..g.ow {
+                let mut found = false;
+                for i in 0..kh {
+                    let at = rows + i * g.w + ox * kw;
+                    for (o, &v) in dst[at..][..kw].iter_mut().zip(&src[at..][..kw]) {
+                        let hit = !found & (v == m[ox]);
+                        o.write(if hit { d[ox] } else { 0.0 });
+                        found |= hit;
                     }
                 }
-            });
-        });
+            }
+        }
+    }
 }
 
 #[cfg(test)]

@@ -1,11 +1,11 @@
 //! Runs a kernel's inner loops compiled for the widest vector instructions the CPU has.
 //!
 //! The crate is built for the baseline of its target (SSE2 on x86-64), so a plain loop over
-//! `f32`s runs four lanes at a time, or one where the compiler keeps a branch. [`vectorized`]
-//! calls its closure inside a function compiled with AVX-512 (or AVX2 + FMA) enabled, chosen
-//! once at run time, so the same loop is compiled for 16 (or 8) lanes; on other CPUs and
-//! architectures it calls the closure as it is. Results do not change: the loops keep their
-//! order of operations (no fused multiply-add is introduced where the code has none).
+//! `f32`s runs four lanes at a time, or one where the compiler keeps a branch. A kernel written
+//! inside [`multiversion!`] is compiled also with AVX-512 and with AVX2 + FMA enabled, and the
+//! version the CPU can run is chosen once, at run time, so the same loop runs 16 (or 8) lanes
+//! wide; on other CPUs and architectures the baseline runs. Results do not change: the loops
+//! keep their order of operations (Rust never fuses a multiply and an add on its own).
 
 use std::sync::OnceLock;
 
@@ -43,50 +43,83 @@ fn level() -> Level {
     })
 }
 
-/// Runs `f` compiled for the best instruction set of this CPU (see the module docs). Call it
-/// around a loop, inside any parallel iterator: the closure must be inlined into the
-/// specialised function to benefit, which a closure called once always is.
+/// Defines a function whose body is compiled three times — for AVX-512, for AVX2 + FMA and for
+/// the baseline — and that runs the best version this CPU has. The body is an always-inlined
+/// function, so it is compiled inside each specialised one however long it is (a closure
+/// passed to such a function is inlined only when the compiler finds it small enough).
+///
+/// ```text
+/// multiversion! {
+///     /// Docs.
+///     pub(super) fn scale(values: &mut [f32], by: f32) {
+///         for v in values { *v *= by; }
+///     }
+/// }
+/// ```
+macro_rules! multiversion {
+    ($(#[$meta:meta])* $vis:vis fn $name:ident($($arg:ident: $ty:ty),* $(,)?) $(-> $ret:ty)? $body:block) => {
+        $(#[$meta])*
+        #[allow(clippy::too_many_arguments)]
+        $vis fn $name($($arg: $ty),*) $(-> $ret)? {
+            #[inline(always)]
+            #[allow(clippy::too_many_arguments)]
+            fn body($($arg: $ty),*) $(-> $ret)? $body
+            #[cfg(target_arch = "x86_64")]
+            #[target_feature(enable = "avx512f,avx512vl,avx512bw,avx512dq,avx2,fma,bmi1,bmi2,lzcnt,popcnt")]
+            #[allow(clippy::too_many_arguments)]
+            unsafe fn v4($($arg: $ty),*) $(-> $ret)? {
+                body($($arg),*)
+            }
+            #[cfg(target_arch = "x86_64")]
+            #[target_feature(enable = "avx2,fma,bmi1,bmi2,lzcnt,popcnt")]
+            #[allow(clippy::too_many_arguments)]
+            unsafe fn v3($($arg: $ty),*) $(-> $ret)? {
+                body($($arg),*)
+            }
+            match $crate::fastpath::simd::level_index() {
+                #[cfg(target_arch = "x86_64")]
+                // SAFETY: the CPU has these features (checked once, at the first call).
+                2 => unsafe { v4($($arg),*) },
+                #[cfg(target_arch = "x86_64")]
+                // SAFETY: as above.
+                1 => unsafe { v3($($arg),*) },
+                _ => body($($arg),*),
+            }
+        }
+    };
+}
+pub(crate) use multiversion;
+
+/// 2 with AVX-512, 1 with AVX2 + FMA, 0 otherwise (for [`multiversion!`]).
 #[inline(always)]
-pub fn vectorized<R>(f: impl FnOnce() -> R) -> R {
+pub(crate) fn level_index() -> u8 {
     match level() {
         #[cfg(target_arch = "x86_64")]
-        // SAFETY: the CPU has these features (checked in `level`).
-        Level::V4 => unsafe { v4(f) },
+        Level::V4 => 2,
         #[cfg(target_arch = "x86_64")]
-        // SAFETY: as above.
-        Level::V3 => unsafe { v3(f) },
-        Level::Baseline => f(),
+        Level::V3 => 1,
+        Level::Baseline => 0,
     }
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f,avx512vl,avx512bw,avx512dq,avx2,fma,bmi1,bmi2,lzcnt,popcnt")]
-unsafe fn v4<R>(f: impl FnOnce() -> R) -> R {
-    f()
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma,bmi1,bmi2,lzcnt,popcnt")]
-unsafe fn v3<R>(f: impl FnOnce() -> R) -> R {
-    f()
 }
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    multiversion! {
+        fn halve_negatives(values: &mut [f32]) {
+            for v in values {
+                *v *= if *v > 0.0 { 1.0 } else { 0.5 };
+            }
+        }
+    }
 
     #[test]
-    fn gives_the_plain_loop_s_result() {
-        let x: Vec<f32> = (0..1000).map(|i| (i as f32 * 0.37).sin()).collect();
-        let plain: Vec<f32> = x
+    fn a_multiversioned_function_gives_the_plain_loop_s_result() {
+        let mut a: Vec<f32> = (0..999).map(|i| (i as f32 * 0.37).sin()).collect();
+        let expected: Vec<f32> = a
             .iter()
-            .map(|&v| v * if v > 0.0 { 2.0 } else { 0.5 })
+            .map(|&v| v * if v > 0.0 { 1.0 } else { 0.5 })
             .collect();
-        let fast = vectorized(|| {
-            x.iter()
-                .map(|&v| v * if v > 0.0 { 2.0 } else { 0.5 })
-                .collect::<Vec<f32>>()
-        });
-        assert_eq!(plain, fast);
+        halve_negatives(&mut a);
+        assert_eq!(a, expected);
     }
 }
