@@ -59,12 +59,7 @@ pub fn enabled() -> bool {
         ON => true,
         OFF => false,
         _ => {
-            let on = std::env::var(ENV_SWITCH).map_or(true, |v| {
-                !matches!(
-                    v.trim().to_ascii_lowercase().as_str(),
-                    "0" | "off" | "false" | "no"
-                )
-            });
+            let on = switch_value(std::env::var(ENV_SWITCH).ok().as_deref());
             // A concurrent `set_enabled` wins over the environment.
             let _ = STATE.compare_exchange(
                 UNSET,
@@ -75,6 +70,17 @@ pub fn enabled() -> bool {
             STATE.load(Ordering::Relaxed) == ON
         }
     }
+}
+
+/// What a value of [`ENV_SWITCH`] means: off for `0`, `off`, `false`, `no` (any case), on for
+/// anything else and when unset.
+fn switch_value(value: Option<&str>) -> bool {
+    value.is_none_or(|v| {
+        !matches!(
+            v.trim().to_ascii_lowercase().as_str(),
+            "0" | "off" | "false" | "no"
+        )
+    })
 }
 
 /// Turns the fast path on or off for the whole process (overrides [`ENV_SWITCH`]).

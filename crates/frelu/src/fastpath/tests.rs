@@ -419,9 +419,11 @@ fn max_pooling_equals_burns_forward_and_backward() {
 }
 
 #[test]
-fn other_backends_and_dtypes_take_the_modules_own_path() {
-    // The fast path is Flex's: any other device reports no kernels, so the functions call
-    // the modules' own forward.
-    assert!(super::has_kernels(&Device::flex()));
-    assert!(super::has_kernels(&Device::flex().autodiff()));
+fn the_environment_switch_reads_as_documented() {
+    for off in ["0", "off", "OFF", " false ", "no"] {
+        assert!(!super::switch_value(Some(off)), "{off:?} turns it off");
+    }
+    for on in [None, Some("1"), Some("on"), Some("yes"), Some("")] {
+        assert!(super::switch_value(on), "{on:?} leaves it on");
+    }
 }
