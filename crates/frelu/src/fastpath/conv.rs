@@ -155,6 +155,25 @@ multiversion! {
     }
 }
 
+/// Runs `f` with the column matrix `[K, P]` of group `group` of one image: the image's own
+/// channels for a pointwise convolution, else its im2col in this thread's scratch buffer.
+#[inline(always)]
+fn with_columns<R>(
+    image: &[f32],
+    g: &ConvGeometry,
+    group: usize,
+    f: impl FnOnce(&[f32]) -> R,
+) -> R {
+    let len = g.k_group() * g.out_plane();
+    if g.is_pointwise() {
+        return f(&image[group * len..][..len]);
+    }
+    with_scratch(len, |col| {
+        im2col(image, g, group, col);
+        f(col)
+    })
+}
+
 /// `out = conv(x, w)`: `x [n, c_in, h, w]`, `w [c_out, c_in/groups, kh, kw]`,
 /// `out [n, c_out, oh, ow]` (every element written).
 pub fn forward(x: &[f32], w: &[f32], g: &ConvGeometry, out: &mut [MaybeUninit<f32>]) {
@@ -170,9 +189,9 @@ pub fn forward(x: &[f32], w: &[f32], g: &ConvGeometry, out: &mut [MaybeUninit<f3
         for group in 0..g.groups {
             let w_group = &w[group * mg * kg..][..mg * kg];
             let dst = out[group * mg * p..][..mg * p].as_mut_ptr().cast::<f32>();
-            if g.is_pointwise() {
-                let src = &x[group * kg * p..][..kg * p];
-                // SAFETY: dst holds mg·p elements, written and not read (accumulate = false).
+            with_columns(x, g, group, |col| {
+                // SAFETY: dst holds mg·p elements, written and not read (accumulate = false);
+                // col holds kg·p.
                 unsafe {
                     matmul(
                         mg,
@@ -182,31 +201,12 @@ pub fn forward(x: &[f32], w: &[f32], g: &ConvGeometry, out: &mut [MaybeUninit<f3
                         false,
                         w_group.as_ptr(),
                         View::rows(kg),
-                        src.as_ptr(),
+                        col.as_ptr(),
                         View::rows(p),
                         threads,
                     )
-                };
-            } else {
-                with_scratch(kg * p, |col| {
-                    im2col(x, g, group, col);
-                    // SAFETY: as above; col holds kg·p elements.
-                    unsafe {
-                        matmul(
-                            mg,
-                            p,
-                            kg,
-                            dst,
-                            false,
-                            w_group.as_ptr(),
-                            View::rows(kg),
-                            col.as_ptr(),
-                            View::rows(p),
-                            threads,
-                        )
-                    };
-                });
-            }
+                }
+            });
         }
     };
     let chunks = out
@@ -312,9 +312,8 @@ pub fn weight_grad(x: &[f32], dy: &[f32], g: &ConvGeometry) -> Vec<f32> {
                 let dst = partial[group * mg * kg..][..mg * kg].as_mut_ptr();
                 let dy_group = dy_image[group * mg * p..][..mg * p].as_ptr();
                 let accumulate = nth > 0;
-                if g.is_pointwise() {
-                    let src = &x_image[group * kg * p..][..kg * p];
-                    // SAFETY: dst holds mg·kg elements; colᵀ is x read transposed.
+                with_columns(x_image, g, group, |col| {
+                    // SAFETY: dst holds mg·kg elements; colᵀ is col read transposed.
                     unsafe {
                         matmul(
                             mg,
@@ -324,31 +323,12 @@ pub fn weight_grad(x: &[f32], dy: &[f32], g: &ConvGeometry) -> Vec<f32> {
                             accumulate,
                             dy_group,
                             View::rows(p),
-                            src.as_ptr(),
+                            col.as_ptr(),
                             View::transposed(p),
                             threads,
                         )
-                    };
-                } else {
-                    with_scratch(kg * p, |col| {
-                        im2col(x_image, g, group, col);
-                        // SAFETY: as above; col holds kg·p elements.
-                        unsafe {
-                            matmul(
-                                mg,
-                                kg,
-                                p,
-                                dst,
-                                accumulate,
-                                dy_group,
-                                View::rows(p),
-                                col.as_ptr(),
-                                View::transposed(p),
-                                threads,
-                            )
-                        };
-                    });
-                }
+                    }
+                });
             }
         }
     };

@@ -215,29 +215,8 @@ multiversion! {
 /// The input gradient of an affine map followed by the activation (batch norm in evaluation
 /// mode): `dx = dy · act'(z) · scale`, written over `dy`.
 pub fn affine_act_dx(x: &[f32], dy: &mut [f32], p: Planes, k: &Channelwise) {
-    dy.par_chunks_mut(p.s.max(1))
-        .zip(x.par_chunks(p.s.max(1)))
-        .with_min_len(p.grain())
-        .enumerate()
-        .for_each(|(plane, (gs, xs))| {
-            let c = plane % p.c;
-            let (a, b) = (k.scale[c], k.shift[c]);
-            let (up, down) = (k.pos[c] * a, k.neg[c] * a);
-            // dx = dy·act'(z)·scale, plus nothing: the batch statistics are constants here.
-            dx_plane(gs, xs, [a, b, up, down], [0.0, 0.0]);
-        });
-}
-
-multiversion! {
-    /// One plane of an input gradient: `g = g · (z > 0 ? up : down) + (u·x + w)` with
-    /// `z = a·x + b`, for `[a, b, up, down]` and `[u, w]`.
-    fn dx_plane(gs: &mut [f32], xs: &[f32], k: [f32; 4], uw: [f32; 2]) {
-        let ([a, b, up, down], [u, w]) = (k, uw);
-        for (g, &v) in gs.iter_mut().zip(xs) {
-            let z = a * v + b;
-            *g = *g * if z > 0.0 { up } else { down } + (u * v + w);
-        }
-    }
+    // The batch statistics are constants here: no terms beyond dz·scale.
+    input_grad(x, dy, p, k, &vec![(0.0, 0.0); p.c]);
 }
 
 /// The input gradient of training-mode batch norm followed by the activation, written over
@@ -268,6 +247,24 @@ pub fn batch_norm_act_dx(
             (u, w)
         })
         .collect();
+    input_grad(x, dy, p, k, &coefficients);
+}
+
+multiversion! {
+    /// One plane of an input gradient: `g = g · (z > 0 ? up : down) + (u·x + w)` with
+    /// `z = a·x + b`, for `[a, b, up, down]` and `[u, w]`.
+    fn dx_plane(gs: &mut [f32], xs: &[f32], k: [f32; 4], uw: [f32; 2]) {
+        let ([a, b, up, down], [u, w]) = (k, uw);
+        for (g, &v) in gs.iter_mut().zip(xs) {
+            let z = a * v + b;
+            *g = *g * if z > 0.0 { up } else { down } + (u * v + w);
+        }
+    }
+}
+
+/// `dy = dy · act'(z) · scale + (u·x + w)` per channel, `z = scale·x + shift`: the input
+/// gradient of the affine map and activation, plus a term linear in `x` per channel.
+fn input_grad(x: &[f32], dy: &mut [f32], p: Planes, k: &Channelwise, coefficients: &[(f32, f32)]) {
     dy.par_chunks_mut(p.s.max(1))
         .zip(x.par_chunks(p.s.max(1)))
         .with_min_len(p.grain())
