@@ -21,6 +21,7 @@
 
 pub mod activation;
 pub mod fastpath;
+mod flex_tensor;
 pub mod learned;
 pub mod ops;
 pub mod params;

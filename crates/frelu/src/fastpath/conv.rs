@@ -37,22 +37,6 @@ fn shifted_planes(g: &ConvGeometry) -> bool {
     g.stride == [1, 1] && g.ow == g.w
 }
 
-/// For a tap `(i, j)`: the output rows `[ylo, yhi)` and columns `[xlo, xhi)` that read inside
-/// the image, and the plane offset of the input read by output `(ylo, xlo)`.
-#[inline(always)]
-fn tap_window(g: &ConvGeometry, i: usize, j: usize) -> ((usize, usize), (usize, usize), usize) {
-    let ([sy, sx], [dy, dx]) = (g.stride, g.dilation);
-    let ((top, _), (left, _)) = (g.padding[0], g.padding[1]);
-    let rows = ConvGeometry::valid_outputs(i, sy, top, dy, g.h, g.oh);
-    let cols = ConvGeometry::valid_outputs(j, sx, left, dx, g.w, g.ow);
-    let start = if rows.0 < rows.1 && cols.0 < cols.1 {
-        (rows.0 * sy + i * dy - top) * g.w + cols.0 * sx + j * dx - left
-    } else {
-        0
-    };
-    (rows, cols, start)
-}
-
 multiversion! {
     /// Writes the im2col matrix `[K, P]` of group `group` of one image into `col`.
     fn im2col(image: &[f32], g: &ConvGeometry, group: usize, col: &mut [f32]) {
@@ -64,7 +48,7 @@ multiversion! {
             let plane = &image[(first + ci) * g.in_plane()..][..g.in_plane()];
             for i in 0..g.kh {
                 for j in 0..g.kw {
-                    let ((ylo, yhi), (xlo, xhi), start) = tap_window(g, i, j);
+                    let ((ylo, yhi), (xlo, xhi), start) = g.tap_window(i, j);
                     let dst = &mut col[row * p..][..p];
                     row += 1;
                     if ylo >= yhi || xlo >= xhi {
@@ -116,7 +100,7 @@ multiversion! {
             let plane = &mut image[(first + ci) * g.in_plane()..][..g.in_plane()];
             for i in 0..g.kh {
                 for j in 0..g.kw {
-                    let ((ylo, yhi), (xlo, xhi), start) = tap_window(g, i, j);
+                    let ((ylo, yhi), (xlo, xhi), start) = g.tap_window(i, j);
                     let src = &mut col[row * p..][..p];
                     row += 1;
                     if ylo >= yhi || xlo >= xhi {

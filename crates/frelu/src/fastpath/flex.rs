@@ -1,13 +1,11 @@
 //! The fast path's kernels on the Flex (CPU) backend, for contiguous-able f32 tensors; other
 //! dtypes and shapes the kernels do not take fall back to the composed default bodies.
 
-use std::mem::MaybeUninit;
-
 use burn::backend::TensorMetadata;
 use burn::backend::flex::{Flex, FlexTensor};
 use burn::backend::ops::ModuleOps;
+use burn::tensor::DType;
 use burn::tensor::ops::ConvOptions;
-use burn::tensor::{DType, Shape, TensorData};
 
 use super::backend::{
     FastPathBackend, NormGrads, composed_affine_act, composed_affine_act_backward,
@@ -16,6 +14,7 @@ use super::backend::{
 use super::geometry::ConvGeometry;
 use super::norm::{self, Channelwise, Planes};
 use super::{conv, depthwise, pool};
+use crate::flex_tensor::{contiguous, f32_vec, f32s, filled, owned, tensor, unique_slice_mut};
 
 impl FastPathBackend for Flex {
     fn fast_conv2d(x: FlexTensor, weight: FlexTensor, options: ConvOptions<2>) -> FlexTensor {
@@ -143,8 +142,8 @@ impl FastPathBackend for Flex {
         let xs = f32s(&x);
         let (mean, var) = norm::channel_stats(xs, p);
         let (scale, shift, _) =
-            normalisation(&vec_of(&gamma), &vec_of(&beta), &mean, &var, epsilon);
-        let (pos, neg) = (vec_of(&pos), vec_of(&neg));
+            normalisation(&f32_vec(&gamma), &f32_vec(&beta), &mean, &var, epsilon);
+        let (pos, neg) = (f32_vec(&pos), f32_vec(&neg));
         let k = Channelwise {
             scale: &scale,
             shift: &shift,
@@ -179,10 +178,10 @@ impl FastPathBackend for Flex {
         };
         let x = contiguous(x);
         let xs = f32s(&x);
-        let (mean, var) = (vec_of(&mean), vec_of(&variance));
+        let (mean, var) = (f32_vec(&mean), f32_vec(&variance));
         let (scale, shift, inv_std) =
-            normalisation(&vec_of(&gamma), &vec_of(&beta), &mean, &var, epsilon);
-        let (pos, neg) = (vec_of(&pos), vec_of(&neg));
+            normalisation(&f32_vec(&gamma), &f32_vec(&beta), &mean, &var, epsilon);
+        let (pos, neg) = (f32_vec(&pos), f32_vec(&neg));
         let k = Channelwise {
             scale: &scale,
             shift: &shift,
@@ -190,8 +189,16 @@ impl FastPathBackend for Flex {
             neg: &neg,
         };
         let mut dy = owned(dy);
-        let sums = norm::backward_sums(xs, slice_mut(&mut dy), p, &k);
-        norm::batch_norm_act_dx(xs, slice_mut(&mut dy), p, &k, &mean, &inv_std, &sums);
+        let sums = norm::backward_sums(xs, unique_slice_mut(&mut dy).expect("owned"), p, &k);
+        norm::batch_norm_act_dx(
+            xs,
+            unique_slice_mut(&mut dy).expect("owned"),
+            p,
+            &k,
+            &mean,
+            &inv_std,
+            &sums,
+        );
         // γ's gradient: Σ dz·x̂ = σ⁻¹ (Σ dz·x − μ Σ dz).
         let dgamma: Vec<f32> = (0..p.c)
             .map(|c| inv_std[c] * (sums.dz_x[c] - mean[c] * sums.dz[c]))
@@ -216,7 +223,12 @@ impl FastPathBackend for Flex {
             return composed_affine_act::<Flex>(x, scale, shift, pos, neg);
         };
         let x = contiguous(x);
-        let (scale, shift, pos, neg) = (vec_of(&scale), vec_of(&shift), vec_of(&pos), vec_of(&neg));
+        let (scale, shift, pos, neg) = (
+            f32_vec(&scale),
+            f32_vec(&shift),
+            f32_vec(&pos),
+            f32_vec(&neg),
+        );
         let k = Channelwise {
             scale: &scale,
             shift: &shift,
@@ -242,7 +254,12 @@ impl FastPathBackend for Flex {
         };
         let x = contiguous(x);
         let xs = f32s(&x);
-        let (scale, shift, pos, neg) = (vec_of(&scale), vec_of(&shift), vec_of(&pos), vec_of(&neg));
+        let (scale, shift, pos, neg) = (
+            f32_vec(&scale),
+            f32_vec(&shift),
+            f32_vec(&pos),
+            f32_vec(&neg),
+        );
         let k = Channelwise {
             scale: &scale,
             shift: &shift,
@@ -250,8 +267,8 @@ impl FastPathBackend for Flex {
             neg: &neg,
         };
         let mut dy = owned(dy);
-        let sums = norm::backward_sums(xs, slice_mut(&mut dy), p, &k);
-        norm::affine_act_dx(xs, slice_mut(&mut dy), p, &k);
+        let sums = norm::backward_sums(xs, unique_slice_mut(&mut dy).expect("owned"), p, &k);
+        norm::affine_act_dx(xs, unique_slice_mut(&mut dy).expect("owned"), p, &k);
         (
             dy,
             tensor(sums.dz_x, [p.c]),
@@ -344,53 +361,4 @@ fn planes<const K: usize>(x: &FlexTensor, channel: [&FlexTensor; K]) -> Option<P
         c,
         s: shape.iter().skip(2).product(),
     })
-}
-
-fn contiguous(t: FlexTensor) -> FlexTensor {
-    if t.as_slice::<f32>().is_some() {
-        t
-    } else {
-        t.to_contiguous()
-    }
-}
-
-fn f32s(t: &FlexTensor) -> &[f32] {
-    t.as_slice::<f32>().expect("contiguous f32 tensor")
-}
-
-fn vec_of(t: &FlexTensor) -> Vec<f32> {
-    match t.as_slice::<f32>() {
-        Some(values) => values.to_vec(),
-        None => t.to_contiguous().as_slice::<f32>().expect("f32").to_vec(),
-    }
-}
-
-/// A uniquely owned, contiguous copy of `t` (no copy when it already is one).
-fn owned(t: FlexTensor) -> FlexTensor {
-    let mut t = contiguous(t);
-    if t.is_unique() && t.layout().contiguous_offsets().is_some() {
-        return t;
-    }
-    let copy = f32s(&t).to_vec();
-    let shape = t.shape();
-    t = tensor(copy, shape);
-    t
-}
-
-fn slice_mut(t: &mut FlexTensor) -> &mut [f32] {
-    let (start, end) = t.layout().contiguous_offsets().expect("contiguous");
-    &mut t.storage_mut::<f32>()[start..end]
-}
-
-/// A vector of `len` elements, every one written by `fill`.
-fn filled(len: usize, fill: impl FnOnce(&mut [MaybeUninit<f32>])) -> Vec<f32> {
-    let mut out: Vec<f32> = Vec::with_capacity(len);
-    fill(&mut out.spare_capacity_mut()[..len]);
-    // SAFETY: every kernel passed to `filled` writes all `len` elements.
-    unsafe { out.set_len(len) };
-    out
-}
-
-fn tensor(values: Vec<f32>, shape: impl Into<Shape>) -> FlexTensor {
-    FlexTensor::from_data(TensorData::new(values, shape.into()))
 }

@@ -131,24 +131,43 @@ impl ConvGeometry {
         self.groups > 1 && self.c_in_group() == 1 && self.c_out_group() == 1
     }
 
+    /// For a tap `(i, j)`: the output rows `[ylo, yhi)` and columns `[xlo, xhi)` that read
+    /// inside the image, and the plane offset of the input read by output `(ylo, xlo)` (0 when
+    /// either range is empty). Output row `oy` then reads from `start + (oy − ylo)·stride·w`,
+    /// every `stride[1]`.
+    #[inline(always)]
+    pub fn tap_window(&self, i: usize, j: usize) -> ((usize, usize), (usize, usize), usize) {
+        let ([sy, sx], [dy, dx]) = (self.stride, self.dilation);
+        let ((top, _), (left, _)) = (self.padding[0], self.padding[1]);
+        let rows = Self::valid_outputs(i, sy, top, dy, self.h, self.oh);
+        let cols = Self::valid_outputs(j, sx, left, dx, self.w, self.ow);
+        let start = if rows.0 < rows.1 && cols.0 < cols.1 {
+            (rows.0 * sy + i * dy - top) * self.w + cols.0 * sx + j * dx - left
+        } else {
+            0
+        };
+        (rows, cols, start)
+    }
+
     /// Calls `f(tap, oy, xlo, xhi, start)` for every kernel tap (`i·kw + j`) and output row
     /// `oy` whose input row is inside the image: output columns `[xlo, xhi)` read input
     /// columns inside it, the first of them at plane offset `start`, then every `stride[1]`.
     #[inline(always)]
     pub fn for_each_row(&self, mut f: impl FnMut(usize, usize, usize, usize, usize)) {
-        let ([sy, sx], [dy, dx]) = (self.stride, self.dilation);
-        let ((top, _), (left, _)) = (self.padding[0], self.padding[1]);
         for i in 0..self.kh {
-            let (ylo, yhi) = Self::valid_outputs(i, sy, top, dy, self.h, self.oh);
             for j in 0..self.kw {
-                let (xlo, xhi) = Self::valid_outputs(j, sx, left, dx, self.w, self.ow);
+                let ((ylo, yhi), (xlo, xhi), start) = self.tap_window(i, j);
                 if xlo >= xhi {
                     continue;
                 }
                 for oy in ylo..yhi {
-                    let iy = oy * sy + i * dy - top;
-                    let start = iy * self.w + xlo * sx + j * dx - left;
-                    f(i * self.kw + j, oy, xlo, xhi, start);
+                    f(
+                        i * self.kw + j,
+                        oy,
+                        xlo,
+                        xhi,
+                        start + (oy - ylo) * self.stride[0] * self.w,
+                    );
                 }
             }
         }

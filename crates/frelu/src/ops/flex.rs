@@ -8,10 +8,11 @@
 
 use burn::backend::TensorMetadata;
 use burn::backend::flex::{Flex, FlexTensor};
-use burn::tensor::{DType, TensorData};
+use burn::tensor::DType;
 use rayon::prelude::*;
 
 use super::backend::{FReluBackend, composed_backward, composed_forward};
+use crate::flex_tensor::{contiguous, f32_vec, f32s, filled, owned, tensor, unique_slice_mut};
 
 /// Elements per rayon task, at least.
 const GRAIN: usize = 1 << 14;
@@ -47,22 +48,20 @@ impl FReluBackend for Flex {
                 });
             return x;
         }
-        let input = x.as_slice::<f32>().expect("contiguous f32");
-        let mut out: Vec<f32> = Vec::with_capacity(input.len());
-        out.spare_capacity_mut()
-            .par_chunks_mut(s)
-            .zip(input.par_chunks(s))
-            .with_min_len(grain)
-            .enumerate()
-            .for_each(|(plane, (dst, src))| {
-                let (p, n) = slope(plane);
-                for (d, &v) in dst.iter_mut().zip(src) {
-                    d.write(v * if v > 0.0 { p } else { n });
-                }
-            });
-        // SAFETY: the chunks above cover all `input.len()` elements and each was written.
-        unsafe { out.set_len(input.len()) };
-        FlexTensor::from_data(TensorData::new(out, shape))
+        let input = f32s(&x);
+        let out = filled(input.len(), |out| {
+            out.par_chunks_mut(s)
+                .zip(input.par_chunks(s))
+                .with_min_len(grain)
+                .enumerate()
+                .for_each(|(plane, (dst, src))| {
+                    let (p, n) = slope(plane);
+                    for (d, &v) in dst.iter_mut().zip(src) {
+                        d.write(v * if v > 0.0 { p } else { n });
+                    }
+                });
+        });
+        tensor(out, shape)
     }
 
     fn frelu_backward(
@@ -79,14 +78,10 @@ impl FReluBackend for Flex {
         let pos = f32_vec(&pos);
         let neg = f32_vec(&neg);
         let x = contiguous(x);
-        let xs = x.as_slice::<f32>().expect("contiguous f32");
+        let xs = f32s(&x);
 
         // dx goes into dy's buffer: in place when dy is uniquely owned, else into a copy.
-        let mut dy = contiguous(dy);
-        if unique_slice_mut(&mut dy).is_none() {
-            let copy = dy.as_slice::<f32>().expect("contiguous f32").to_vec();
-            dy = FlexTensor::from_data(TensorData::new(copy, shape.clone()));
-        }
+        let mut dy = owned(dy);
         let grad = unique_slice_mut(&mut dy).expect("uniquely owned");
 
         let mut partials = vec![(0.0f32, 0.0f32); n_batch * c];
@@ -106,11 +101,7 @@ impl FReluBackend for Flex {
             dpos[plane % c] += sp;
             dneg[plane % c] += sn;
         }
-        (
-            dy,
-            FlexTensor::from_data(TensorData::new(dpos, [c])),
-            FlexTensor::from_data(TensorData::new(dneg, [c])),
-        )
+        (dy, tensor(dpos, [c]), tensor(dneg, [c]))
     }
 }
 
@@ -154,28 +145,4 @@ fn all_f32<const K: usize>(tensors: [&FlexTensor; K]) -> bool {
 /// Elements per `(n, c)` plane.
 fn plane_size(shape: &burn::tensor::Shape) -> usize {
     shape.iter().skip(2).product::<usize>()
-}
-
-fn contiguous(t: FlexTensor) -> FlexTensor {
-    if t.as_slice::<f32>().is_some() {
-        t
-    } else {
-        t.to_contiguous()
-    }
-}
-
-fn f32_vec(t: &FlexTensor) -> Vec<f32> {
-    match t.as_slice::<f32>() {
-        Some(values) => values.to_vec(),
-        None => t.to_contiguous().as_slice::<f32>().expect("f32").to_vec(),
-    }
-}
-
-/// The tensor's elements, mutably, if it owns its buffer alone and is contiguous.
-fn unique_slice_mut(t: &mut FlexTensor) -> Option<&mut [f32]> {
-    if !t.is_unique() {
-        return None;
-    }
-    let (start, end) = t.layout().contiguous_offsets()?;
-    Some(&mut t.storage_mut::<f32>()[start..end])
 }

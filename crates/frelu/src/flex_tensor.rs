@@ -1,0 +1,64 @@
+//! Reading and making Flex (CPU) f32 tensors for the hand-written kernels: the fused FReLU op
+//! (`ops`) and the fast path (`fastpath`) share these.
+
+use std::mem::MaybeUninit;
+
+use burn::backend::TensorMetadata;
+use burn::backend::flex::FlexTensor;
+use burn::tensor::{Shape, TensorData};
+
+/// `t` laid out contiguously (no copy when it already is).
+pub(crate) fn contiguous(t: FlexTensor) -> FlexTensor {
+    if t.as_slice::<f32>().is_some() {
+        t
+    } else {
+        t.to_contiguous()
+    }
+}
+
+/// The elements of a contiguous f32 tensor.
+pub(crate) fn f32s(t: &FlexTensor) -> &[f32] {
+    t.as_slice::<f32>().expect("contiguous f32 tensor")
+}
+
+/// The elements of an f32 tensor, copied out.
+pub(crate) fn f32_vec(t: &FlexTensor) -> Vec<f32> {
+    match t.as_slice::<f32>() {
+        Some(values) => values.to_vec(),
+        None => t.to_contiguous().as_slice::<f32>().expect("f32").to_vec(),
+    }
+}
+
+/// The tensor's elements, mutably, if it owns its buffer alone and is contiguous.
+pub(crate) fn unique_slice_mut(t: &mut FlexTensor) -> Option<&mut [f32]> {
+    if !t.is_unique() {
+        return None;
+    }
+    let (start, end) = t.layout().contiguous_offsets()?;
+    Some(&mut t.storage_mut::<f32>()[start..end])
+}
+
+/// `t` as a uniquely owned, contiguous tensor, so that a kernel can write its result over it:
+/// `t` itself when it already is one, else a copy.
+pub(crate) fn owned(t: FlexTensor) -> FlexTensor {
+    let mut t = contiguous(t);
+    if unique_slice_mut(&mut t).is_some() {
+        return t;
+    }
+    let shape = t.shape();
+    tensor(f32s(&t).to_vec(), shape)
+}
+
+/// A vector of `len` elements, every one written by `fill` (no zeroing first).
+pub(crate) fn filled(len: usize, fill: impl FnOnce(&mut [MaybeUninit<f32>])) -> Vec<f32> {
+    let mut out: Vec<f32> = Vec::with_capacity(len);
+    fill(&mut out.spare_capacity_mut()[..len]);
+    // SAFETY: every kernel passed to `filled` writes all `len` elements.
+    unsafe { out.set_len(len) };
+    out
+}
+
+/// A tensor owning `values`.
+pub(crate) fn tensor(values: Vec<f32>, shape: impl Into<Shape>) -> FlexTensor {
+    FlexTensor::from_data(TensorData::new(values, shape.into()))
+}
