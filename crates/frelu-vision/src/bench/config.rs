@@ -101,11 +101,11 @@ impl std::str::FromStr for Path {
     type Err = String;
 
     fn from_str(text: &str) -> Result<Self, Self::Err> {
-        match text.trim() {
-            "flex" => Ok(Path::Flex),
-            "fast" => Ok(Path::Fast),
-            other => Err(format!("unknown path {other:?}: expected flex or fast")),
-        }
+        let text = text.trim();
+        Path::ALL
+            .into_iter()
+            .find(|path| path.name() == text)
+            .ok_or_else(|| format!("unknown path {text:?}: expected flex or fast"))
     }
 }
 
