@@ -267,9 +267,10 @@ pub struct BenchArgs {
     /// Width multiplier α of the MobileNets benched.
     #[arg(long, default_value_t = frelu_vision::bench::DEFAULT_MOBILENET_WIDTH)]
     mobilenet_width: f64,
-    /// Paths to time, comma-separated: `flex` (Flex's own ops, the fast path off) and `fast`
-    /// (the CPU fast path, frelu::fastpath). Anywhere else, `FRELU_FAST_PATH=0` turns the fast
-    /// path off.
+    /// Paths to time, comma-separated: `flex` (Flex's own ops, the fast path off), `fast` (the
+    /// CPU fast path, frelu::fastpath, its convolutions on oneDNN where libdnnl2 is installed)
+    /// and `fast-rust` (the fast path on its Rust kernels only). Anywhere else,
+    /// `FRELU_FAST_PATH=0` turns the fast path off and `FRELU_ONEDNN=0` keeps oneDNN out.
     #[arg(long, value_delimiter = ',', default_value = "flex,fast")]
     paths: Vec<frelu_vision::bench::Path>,
     /// A report of `scripts/pytorch_step.py` (PyTorch on the same networks, batch and thread
@@ -541,9 +542,22 @@ fn run_train(args: &TrainArgs) -> anyhow::Result<()> {
 }
 
 fn main() -> ExitCode {
+    // SAFETY: the first statement of `main`: no other thread exists yet.
+    unsafe { frelu::fastpath::shorten_openmp_spin() };
     let cli = Cli::parse();
     // Activation buffers are reused from step to step instead of faulted in afresh.
     frelu::fastpath::retain_freed_memory();
+    if matches!(
+        cli.command,
+        Command::Train(_) | Command::Bench(_) | Command::Detect(_) | Command::Action(_)
+    ) && frelu::fastpath::enabled()
+    {
+        // Said once, so that a machine without oneDNN knows what it runs.
+        eprintln!(
+            "CPU fast path: convolutions on {}",
+            frelu::fastpath::engine()
+        );
+    }
     let result = match &cli.command {
         Command::Train(args) => run_train(args),
         Command::Demo(args) => demo::run(args),

@@ -71,13 +71,19 @@ pub enum Path {
     /// Flex's own operations (Burn's default decompositions): the fast path switched off.
     #[default]
     Flex,
-    /// [`frelu::fastpath`].
+    /// [`frelu::fastpath`], its convolutions on oneDNN where the library loads
+    /// ([`frelu::fastpath::onednn_status`]).
     Fast,
+    /// [`frelu::fastpath`] on its own Rust kernels only (oneDNN switched off).
+    FastRust,
 }
 
 impl Path {
-    /// Both, Flex first.
-    pub const ALL: [Path; 2] = [Path::Flex, Path::Fast];
+    /// The paths timed by default: Flex and the fast path as a program gets it.
+    pub const DEFAULT: [Path; 2] = [Path::Flex, Path::Fast];
+
+    /// Every path, Flex first.
+    pub const ALL: [Path; 3] = [Path::Flex, Path::Fast, Path::FastRust];
 
     fn flex_only() -> Vec<Path> {
         vec![Path::Flex]
@@ -88,12 +94,25 @@ impl Path {
         match self {
             Path::Flex => "flex",
             Path::Fast => "fast",
+            Path::FastRust => "fast-rust",
         }
     }
 
     /// Switches the process to this path.
     pub fn select(self) {
-        frelu::fastpath::set_enabled(self == Path::Fast);
+        frelu::fastpath::set_enabled(self != Path::Flex);
+        frelu::fastpath::set_onednn(self == Path::Fast);
+    }
+
+    /// The path the process is on now (to restore it after a benchmark).
+    pub fn current() -> Path {
+        if !frelu::fastpath::enabled() {
+            Path::Flex
+        } else if frelu::fastpath::onednn_status().is_ok() {
+            Path::Fast
+        } else {
+            Path::FastRust
+        }
     }
 }
 
@@ -105,7 +124,13 @@ impl std::str::FromStr for Path {
         Path::ALL
             .into_iter()
             .find(|path| path.name() == text)
-            .ok_or_else(|| format!("unknown path {text:?}: expected flex or fast"))
+            .ok_or_else(|| {
+                let names: Vec<&str> = Path::ALL.iter().map(|p| p.name()).collect();
+                format!(
+                    "unknown path {text:?}: expected one of {}",
+                    names.join(", ")
+                )
+            })
     }
 }
 
@@ -163,7 +188,7 @@ impl Default for BenchConfig {
                 Architecture::MobileNetV1Cifar,
             ],
             peers: true,
-            paths: Path::ALL.to_vec(),
+            paths: Path::DEFAULT.to_vec(),
             mobilenet_width: DEFAULT_MOBILENET_WIDTH,
             pytorch: None,
         }
@@ -228,6 +253,10 @@ pub struct BenchReport {
     pub copy_gbps: f64,
     /// Logical CPUs.
     pub cpus: usize,
+    /// What the fast path's convolutions ran on: `oneDNN <version>`, or the Rust kernels and
+    /// why oneDNN was not used.
+    #[serde(default)]
+    pub engine: String,
     /// Op results.
     pub ops: Vec<OpResult>,
     /// Training-step results.

@@ -21,7 +21,7 @@ pub fn run(config: &BenchConfig, log: &mut dyn FnMut(&str)) -> crate::Result<Ben
     let device = crate::device::parse_device(&config.device)?;
     if config.paths.is_empty() {
         return Err(crate::Error::Invalid(
-            "no path to bench: give flex, fast or both".into(),
+            "no path to bench: give flex, fast, fast-rust or several".into(),
         ));
     }
     log(&format!(
@@ -64,6 +64,7 @@ pub fn run(config: &BenchConfig, log: &mut dyn FnMut(&str)) -> crate::Result<Ben
         config: config.clone(),
         copy_gbps,
         cpus: std::thread::available_parallelism().map_or(1, |n| n.get()),
+        engine: frelu::fastpath::engine(),
         ops,
         steps,
         pytorch,

@@ -7,8 +7,9 @@ impl BenchReport {
     pub fn markdown(&self) -> String {
         let mut out = String::new();
         out.push_str(&format!(
-            "Machine: {} logical CPUs, measured copy bandwidth {:.1} GB/s; device {}.\n\n",
-            self.cpus, self.copy_gbps, self.config.device
+            "Machine: {} logical CPUs, measured copy bandwidth {:.1} GB/s; device {}; fast-path \
+             convolutions on {}.\n\n",
+            self.cpus, self.copy_gbps, self.config.device, self.engine
         ));
         out.push_str(
             "| op shape | activation | forward ms | fwd GB/s | fwd+bwd ms | fwd+bwd vs ReLU |\n",

@@ -67,7 +67,7 @@ fn time_steps(
             Ok((net, optim))
         })
         .collect::<crate::Result<_>>()?;
-    let restore = frelu::fastpath::enabled();
+    let restore = Path::current();
     let mut times = vec![Vec::new(); runs.len()];
     for repeat in 0..config.warmup + config.repeats {
         for (i, slot) in models.iter_mut().enumerate() {
@@ -86,7 +86,7 @@ fn time_steps(
             }
         }
     }
-    frelu::fastpath::set_enabled(restore);
+    restore.select();
     Ok(times.into_iter().map(median).collect())
 }
 
@@ -185,7 +185,7 @@ pub fn bench_inference(
         .iter()
         .flat_map(|&path| (0..forwards.len()).map(move |i| (path, i)))
         .collect();
-    let restore = frelu::fastpath::enabled();
+    let restore = Path::current();
     let mut times = vec![Vec::new(); cells.len()];
     for repeat in 0..config.warmup + config.repeats {
         for (cell, &(path, i)) in cells.iter().enumerate() {
@@ -198,7 +198,7 @@ pub fn bench_inference(
             }
         }
     }
-    frelu::fastpath::set_enabled(restore);
+    restore.select();
     let medians: Vec<f64> = times.into_iter().map(median).collect();
     Ok(cells
         .iter()

@@ -13,7 +13,7 @@ use super::backend::{
 };
 use super::geometry::ConvGeometry;
 use super::norm::{self, Channelwise, Planes};
-use super::{conv, depthwise, pool};
+use super::{conv, depthwise, onednn, pool};
 use crate::flex_tensor::{contiguous, f32_vec, f32s, filled, owned, tensor, unique_slice_mut};
 
 impl FastPathBackend for Flex {
@@ -24,7 +24,8 @@ impl FastPathBackend for Flex {
         let (x, weight) = (contiguous(x), contiguous(weight));
         let (xs, ws) = (f32s(&x), f32s(&weight));
         let out = filled(g.n * g.out_image(), |out| {
-            if g.is_depthwise() {
+            if onednn::forward(xs, ws, &g, out) {
+            } else if g.is_depthwise() {
                 depthwise::forward(xs, ws, &g, out)
             } else {
                 conv::forward(xs, ws, &g, out)
@@ -45,7 +46,8 @@ impl FastPathBackend for Flex {
         let (weight, dy) = (contiguous(weight), contiguous(dy));
         let (ws, dys) = (f32s(&weight), f32s(&dy));
         let dx = filled(g.n * g.in_image(), |dx| {
-            if g.is_depthwise() {
+            if onednn::input_grad(dys, ws, &g, dx) {
+            } else if g.is_depthwise() {
                 depthwise::input_grad(dys, ws, &g, dx)
             } else {
                 conv::input_grad(dys, ws, &g, dx)
@@ -65,7 +67,9 @@ impl FastPathBackend for Flex {
         };
         let (x, dy) = (contiguous(x), contiguous(dy));
         let (xs, dys) = (f32s(&x), f32s(&dy));
-        let dw = if g.is_depthwise() {
+        let dw = if let Some(dw) = onednn::weight_grad(xs, dys, &g) {
+            dw
+        } else if g.is_depthwise() {
             depthwise::weight_grad(xs, dys, &g)
         } else {
             conv::weight_grad(xs, dys, &g)

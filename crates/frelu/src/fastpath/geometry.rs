@@ -4,7 +4,7 @@
 ///
 /// Input `[n, c_in, h, w]`, weight `[c_out, c_in / groups, kh, kw]`, output
 /// `[n, c_out, oh, ow]`; padding is `(begin, end)` per spatial dimension.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct ConvGeometry {
     /// Batch.
     pub n: usize,

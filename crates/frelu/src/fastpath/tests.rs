@@ -421,9 +421,12 @@ fn max_pooling_equals_burns_forward_and_backward() {
 #[test]
 fn the_environment_switch_reads_as_documented() {
     for off in ["0", "off", "OFF", " false ", "no"] {
-        assert!(!super::switch_value(Some(off)), "{off:?} turns it off");
+        assert!(
+            !super::switch::switch_value(Some(off)),
+            "{off:?} turns it off"
+        );
     }
     for on in [None, Some("1"), Some("on"), Some("yes"), Some("")] {
-        assert!(super::switch_value(on), "{on:?} leaves it on");
+        assert!(super::switch::switch_value(on), "{on:?} leaves it on");
     }
 }
