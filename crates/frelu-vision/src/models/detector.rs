@@ -196,8 +196,8 @@ pub fn nms(mut detections: Vec<Detection>, threshold: f32) -> Vec<Detection> {
     kept
 }
 
-/// Decodes the outputs of image `n`: heatmap peaks (3×3 local maxima) above `min_score`, the
-/// `top_k` best, with their boxes, then NMS at `nms_iou`.
+/// Decodes every image of the batch (one list per image): heatmap peaks (3×3 local maxima)
+/// above `min_score`, the `top_k` best, with their boxes, then NMS at `nms_iou`.
 pub fn decode(
     out: &CenterNetOutput,
     top_k: usize,

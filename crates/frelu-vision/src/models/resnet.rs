@@ -1,4 +1,5 @@
-//! ResNets (He et al., 2016): residual blocks, shortcuts, layer builders and weight init.
+//! ResNets (He et al., 2016): residual blocks, shortcuts and layer builders (weight
+//! initialisation: [`super::common`]).
 //!
 //! CIFAR ResNet-20/32/44/56/110 ("Deep Residual Learning for Image Recognition", §4.2): a 3×3
 //! stem of 16 channels, three stages of `n = (depth − 2) / 6` basic blocks with 16, 32, 64

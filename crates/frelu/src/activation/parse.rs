@@ -402,6 +402,7 @@ mod tests {
             ("apl:0", "whole number >= 1"),
             ("pwlu:2.5", "whole number >= 1"),
             ("rrelu:lower=0.5:upper=0.1", "lower <= upper"),
+            ("rrelu:0.1:0.2", "more than one value"),
             ("erelu:1.5", "alpha must be in [0, 1)"),
             ("pau:3", "takes no value"),
         ] {

@@ -7,8 +7,11 @@ use burn::tensor::{Device, Tensor};
 use super::common::{check_input, filled, on_channels};
 
 /// Smallest value PELU's `a` and `b` take in the forward pass. The paper keeps both positive by
-/// clipping them after each update; here the forward pass reads `max(p, 0.1)` instead, which has
-/// the same effect inside Burn's optimisers (no gradient pushes a clipped value further down).
+/// clipping the stored parameters after each update; here the forward pass reads `max(p, 0.1)`
+/// instead. That is not the same: the stored value may fall below 0.1 (momentum or weight decay
+/// carry it on), and there the loss's gradient is zero, so nothing brings it back up, where the
+/// authors' clipped parameter would sit at 0.1 and could rise again. A deviation from the
+/// authors' form (README, *Learnable activations*).
 pub const PELU_MIN: f64 = 0.1;
 
 /// Configuration of a [`Pelu`] layer.

@@ -75,7 +75,7 @@ pub enum ActivationConfig {
     Gelu,
     /// `identity`: no activation (a linear network; for checks).
     Identity,
-    /// `rrelu[:lower:upper]` (`rrelu:lower=…:upper=…`): randomised leaky ReLU ([`RRelu`]).
+    /// `rrelu[:lower=L:upper=U]`: randomised leaky ReLU ([`RRelu`]).
     RRelu {
         /// Lower end of the slope's range (default 1/8).
         lower: f64,

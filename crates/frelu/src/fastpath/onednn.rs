@@ -46,15 +46,14 @@ pub fn status() -> Result<String, String> {
     }
 }
 
-/// The library, its engine and its stream, made once.
+/// The library and its engine, made once.
 struct Context {
     api: &'static Api,
     engine: Handle,
-    stream: Handle,
 }
 
-// SAFETY: oneDNN's engine and in-order CPU stream may be used from any thread; every
-// execution below holds the lock of the pass it runs, and waits for the stream to finish.
+// SAFETY: oneDNN's CPU engine may be used from any thread. Streams are not shared: each
+// thread runs its passes on its own ([`with_stream`]), one pass at a time under its lock.
 unsafe impl Send for Context {}
 unsafe impl Sync for Context {}
 
@@ -66,27 +65,39 @@ fn context() -> Option<&'static Context> {
     CONTEXT
         .get_or_init(|| {
             let api = sys::api().ok()?;
-            let (mut engine, mut stream) = (std::ptr::null_mut(), std::ptr::null_mut());
-            // SAFETY: out-pointers to handles; the engine outlives the stream (both static).
-            unsafe {
-                check(
-                    (api.dnnl_engine_create)(&mut engine, sys::ENGINE_CPU, 0),
-                    "engine",
-                )
-                .ok()?;
-                check(
-                    (api.dnnl_stream_create)(&mut stream, engine, sys::STREAM_DEFAULT_FLAGS),
-                    "stream",
-                )
-                .ok()?;
-            }
-            Some(Context {
-                api,
-                engine,
-                stream,
-            })
+            let mut engine = std::ptr::null_mut();
+            // SAFETY: an out-pointer to a handle; the engine lives as long as the process.
+            let status = unsafe { (api.dnnl_engine_create)(&mut engine, sys::ENGINE_CPU, 0) };
+            check(status, "dnnl_engine_create").ok()?;
+            Some(Context { api, engine })
         })
         .as_ref()
+}
+
+/// Calls `f` with this thread's stream on the context's engine (made at the thread's first
+/// pass, released when the thread ends).
+fn with_stream<R>(
+    ctx: &'static Context,
+    f: impl FnOnce(Handle) -> Result<R, String>,
+) -> Result<R, String> {
+    thread_local! {
+        static STREAM: std::cell::OnceCell<Owned> = const { std::cell::OnceCell::new() };
+    }
+    STREAM.with(|cell| {
+        if cell.get().is_none() {
+            let mut stream = std::ptr::null_mut();
+            // SAFETY: an out-pointer to a handle on a live engine.
+            let status = unsafe {
+                (ctx.api.dnnl_stream_create)(&mut stream, ctx.engine, sys::STREAM_DEFAULT_FLAGS)
+            };
+            check(status, "dnnl_stream_create")?;
+            let _ = cell.set(Owned {
+                handle: stream,
+                destroy: ctx.api.dnnl_stream_destroy,
+            });
+        }
+        f(cell.get().expect("set above").handle)
+    })
 }
 
 /// A convolution pass.
@@ -438,14 +449,19 @@ fn prepared(ctx: &Context, g: &ConvGeometry, pass: Pass) -> Option<Arc<Mutex<Pre
         .clone()
 }
 
-/// Runs `primitive` on `args` in the context's stream.
-fn execute(ctx: &Context, primitive: &Owned, args: &[ExecArg]) -> Result<(), String> {
+/// Runs `primitive` on `args` in `stream`.
+fn execute(
+    ctx: &Context,
+    stream: Handle,
+    primitive: &Owned,
+    args: &[ExecArg],
+) -> Result<(), String> {
     // SAFETY: every memory in `args` has a live buffer of its descriptor's size: the caller's
     // slices (sized by the geometry, checked by the callers) or the library's own.
     let status = unsafe {
         (ctx.api.dnnl_primitive_execute)(
             primitive.handle,
-            ctx.stream,
+            stream,
             args.len() as c_int,
             args.as_ptr(),
         )
@@ -454,7 +470,13 @@ fn execute(ctx: &Context, primitive: &Owned, args: &[ExecArg]) -> Result<(), Str
 }
 
 /// Runs a reorder primitive from memory `from` to memory `to`.
-fn reorder(ctx: &Context, primitive: &Owned, from: Handle, to: Handle) -> Result<(), String> {
+fn reorder(
+    ctx: &Context,
+    stream: Handle,
+    primitive: &Owned,
+    from: Handle,
+    to: Handle,
+) -> Result<(), String> {
     let args = [
         ExecArg {
             arg: sys::ARG_FROM,
@@ -465,12 +487,12 @@ fn reorder(ctx: &Context, primitive: &Owned, from: Handle, to: Handle) -> Result
             memory: to,
         },
     ];
-    execute(ctx, primitive, &args)
+    execute(ctx, stream, primitive, &args)
 }
 
 impl Prepared {
     /// Runs the pass on `buffers` (in the operand order), reordering in and out.
-    fn execute(&self, ctx: &Context, buffers: [Handle; 3]) -> Result<(), String> {
+    fn execute(&self, ctx: &Context, stream: Handle, buffers: [Handle; 3]) -> Result<(), String> {
         let api = ctx.api;
         let mut args = Vec::with_capacity(3);
         for (operand, buffer) in self.operands.iter().zip(buffers) {
@@ -479,7 +501,7 @@ impl Prepared {
             check(status, "dnnl_memory_set_data_handle")?;
             let memory = match &operand.inner {
                 Some((inner, into)) if !operand.output => {
-                    reorder(ctx, into, operand.user.handle, inner.handle)?;
+                    reorder(ctx, stream, into, operand.user.handle, inner.handle)?;
                     inner.handle
                 }
                 Some((inner, _)) => inner.handle,
@@ -490,14 +512,14 @@ impl Prepared {
                 memory,
             });
         }
-        execute(ctx, &self.primitive, &args)?;
+        execute(ctx, stream, &self.primitive, &args)?;
         let out = &self.operands[2];
         if let Some((inner, out_of)) = &out.inner {
-            reorder(ctx, out_of, inner.handle, out.user.handle)?;
+            reorder(ctx, stream, out_of, inner.handle, out.user.handle)?;
         }
-        // SAFETY: the stream is the context's.
+        // SAFETY: a live stream of this thread.
         check(
-            unsafe { (api.dnnl_stream_wait)(ctx.stream) },
+            unsafe { (api.dnnl_stream_wait)(stream) },
             "dnnl_stream_wait",
         )
     }
@@ -519,7 +541,7 @@ fn run(g: &ConvGeometry, pass: Pass, inputs: [*const f32; 2], output: *mut f32) 
         unsafe { set_threads(rayon::current_num_threads() as c_int) };
     }
     let buffers = [inputs[0] as Handle, inputs[1] as Handle, output as Handle];
-    prepared.execute(ctx, buffers).is_ok()
+    with_stream(ctx, |stream| prepared.execute(ctx, stream, buffers)).is_ok()
 }
 
 /// `y = conv(x, w)` into `out` (`[n, c_out, oh, ow]`), where oneDNN takes `g`.

@@ -126,6 +126,7 @@ bind! {
     dnnl_engine_create: fn(*mut Handle, c_int, usize) -> Status;
     dnnl_stream_create: fn(*mut Handle, Handle, u32) -> Status;
     dnnl_stream_wait: fn(Handle) -> Status;
+    dnnl_stream_destroy: fn(Handle) -> Status;
     dnnl_memory_desc_init_by_tag: fn(*mut MemoryDesc, c_int, *const i64, c_int, c_int) -> Status;
     dnnl_memory_desc_equal: fn(*const MemoryDesc, *const MemoryDesc) -> c_int;
     dnnl_memory_create: fn(*mut Handle, *const MemoryDesc, Handle, Handle) -> Status;

@@ -174,7 +174,8 @@ pub enum Phase {
 pub enum Group {
     /// Every parameter that is not an activation slope.
     Weights,
-    /// The activation slopes (the parameters of every [`crate::FRelu`] layer).
+    /// The learnable activation parameters (FReLU/PReLU slopes and every learnable peer's; see
+    /// [`crate::params`]).
     Slopes,
 }
 
@@ -504,7 +505,7 @@ impl<O: Optimizer> Optimizer for Freezable<O> {
     }
 }
 
-/// Ids of the slope parameters of `module` (every parameter of its [`crate::FRelu`] layers).
+/// Ids of the learnable activation parameters of `module` (the second parameter group).
 pub fn slope_param_ids<M: Module>(module: &M) -> Vec<ParamId> {
     crate::params::activation_param_ids(module)
 }
