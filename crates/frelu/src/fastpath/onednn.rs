@@ -124,12 +124,40 @@ impl Drop for Owned {
 }
 
 /// One operand of a pass: the caller's NCHW buffer, and where the kernel wants another layout,
-/// a buffer in that layout with the reorder between them.
+/// the memory in that layout (its buffer: the thread's [`Scratch`]), the reorder between them
+/// and its size in bytes.
 struct Operand {
     arg: c_int,
     output: bool,
     user: Owned,
-    inner: Option<(Owned, Owned)>,
+    inner: Option<(Owned, Owned, usize)>,
+}
+
+/// 64 bytes, 64-aligned: the unit of the scratch buffers.
+#[derive(Clone, Copy)]
+#[repr(C, align(64))]
+struct Line([u8; 64]);
+
+/// Per thread, one buffer per operand slot for the operands in the kernels' layouts, grown to
+/// the largest pass run so far and shared by every pass (a buffer per pass and geometry would
+/// hold a copy of every activation: ~130 MB more peak memory in a `resnet20` step, measured).
+type Scratch = [Vec<Line>; 3];
+
+/// Points `memory` at `buffer`, grown to `bytes` first.
+fn attach(
+    ctx: &Context,
+    memory: &Owned,
+    buffer: &mut Vec<Line>,
+    bytes: usize,
+) -> Result<(), String> {
+    let lines = bytes.div_ceil(64);
+    if buffer.len() < lines {
+        buffer.resize(lines, Line([0; 64]));
+    }
+    // SAFETY: a memory object of this library; the buffer holds `bytes` and outlives the pass.
+    let status =
+        unsafe { (ctx.api.dnnl_memory_set_data_handle)(memory.handle, buffer.as_mut_ptr().cast()) };
+    check(status, "dnnl_memory_set_data_handle")
 }
 
 /// A pass ready to run: its primitive and operands (inputs first, the output last).
@@ -376,7 +404,9 @@ fn operand(
             inner: None,
         });
     }
-    let buffer = memory(ctx, chosen, sys::MEMORY_ALLOCATE)?;
+    let buffer = memory(ctx, chosen, sys::MEMORY_NONE)?;
+    // SAFETY: a valid descriptor.
+    let bytes = unsafe { (api.dnnl_memory_desc_get_size)(chosen) };
     let plain: *const MemoryDesc = &plain;
     let (from, to) = if output {
         (chosen, plain)
@@ -394,7 +424,7 @@ fn operand(
         handle: reorder,
         destroy: api.dnnl_primitive_desc_destroy,
     };
-    let inner = Some((buffer, primitive(ctx, reorder.handle)?));
+    let inner = Some((buffer, primitive(ctx, reorder.handle)?, bytes));
     Ok(Operand {
         arg,
         output,
@@ -492,19 +522,28 @@ fn reorder(
 
 impl Prepared {
     /// Runs the pass on `buffers` (in the operand order), reordering in and out.
-    fn execute(&self, ctx: &Context, stream: Handle, buffers: [Handle; 3]) -> Result<(), String> {
+    fn execute(
+        &self,
+        ctx: &Context,
+        stream: Handle,
+        buffers: [Handle; 3],
+        scratch: &mut Scratch,
+    ) -> Result<(), String> {
         let api = ctx.api;
         let mut args = Vec::with_capacity(3);
-        for (operand, buffer) in self.operands.iter().zip(buffers) {
+        for ((operand, buffer), slot) in self.operands.iter().zip(buffers).zip(scratch.iter_mut()) {
+            if let Some((inner, _, bytes)) = &operand.inner {
+                attach(ctx, inner, slot, *bytes)?;
+            }
             // SAFETY: a memory object of this library; the buffer outlives the call.
             let status = unsafe { (api.dnnl_memory_set_data_handle)(operand.user.handle, buffer) };
             check(status, "dnnl_memory_set_data_handle")?;
             let memory = match &operand.inner {
-                Some((inner, into)) if !operand.output => {
+                Some((inner, into, _)) if !operand.output => {
                     reorder(ctx, stream, into, operand.user.handle, inner.handle)?;
                     inner.handle
                 }
-                Some((inner, _)) => inner.handle,
+                Some((inner, _, _)) => inner.handle,
                 None => operand.user.handle,
             };
             args.push(ExecArg {
@@ -514,7 +553,7 @@ impl Prepared {
         }
         execute(ctx, stream, &self.primitive, &args)?;
         let out = &self.operands[2];
-        if let Some((inner, out_of)) = &out.inner {
+        if let Some((inner, out_of, _)) = &out.inner {
             reorder(ctx, stream, out_of, inner.handle, out.user.handle)?;
         }
         // SAFETY: a live stream of this thread.
@@ -541,7 +580,16 @@ fn run(g: &ConvGeometry, pass: Pass, inputs: [*const f32; 2], output: *mut f32) 
         unsafe { set_threads(rayon::current_num_threads() as c_int) };
     }
     let buffers = [inputs[0] as Handle, inputs[1] as Handle, output as Handle];
-    with_stream(ctx, |stream| prepared.execute(ctx, stream, buffers)).is_ok()
+    thread_local! {
+        static SCRATCH: std::cell::RefCell<Scratch> = std::cell::RefCell::default();
+    }
+    SCRATCH
+        .with_borrow_mut(|scratch| {
+            with_stream(ctx, |stream| {
+                prepared.execute(ctx, stream, buffers, scratch)
+            })
+        })
+        .is_ok()
 }
 
 /// `y = conv(x, w)` into `out` (`[n, c_out, oh, ow]`), where oneDNN takes `g`.

@@ -129,6 +129,7 @@ bind! {
     dnnl_stream_destroy: fn(Handle) -> Status;
     dnnl_memory_desc_init_by_tag: fn(*mut MemoryDesc, c_int, *const i64, c_int, c_int) -> Status;
     dnnl_memory_desc_equal: fn(*const MemoryDesc, *const MemoryDesc) -> c_int;
+    dnnl_memory_desc_get_size: fn(*const MemoryDesc) -> usize;
     dnnl_memory_create: fn(*mut Handle, *const MemoryDesc, Handle, Handle) -> Status;
     dnnl_memory_set_data_handle: fn(Handle, Handle) -> Status;
     dnnl_memory_destroy: fn(Handle) -> Status;
@@ -158,8 +159,6 @@ bind! {
 
 /// `DNNL_MEMORY_NONE`: a memory object without a buffer (one is set before each use).
 pub const MEMORY_NONE: Handle = std::ptr::null_mut();
-/// `DNNL_MEMORY_ALLOCATE`: the library allocates the buffer.
-pub const MEMORY_ALLOCATE: Handle = usize::MAX as Handle;
 
 fn load() -> Result<Api, String> {
     // SAFETY: loading runs the library's initialisers, which have no preconditions.
