@@ -3,9 +3,11 @@
 //!
 //! On the Flex (CPU) backend, with f32 tensors, [`conv2d`], [`batch_norm_act`] and
 //! [`conv_bn_act`] run this folder's kernels instead of Burn's default decompositions:
-//! - convolution forward, input gradient and weight gradient as one matrix product per image
-//!   and group, in NCHW without layout copies, images in parallel, scratch buffers reused across
-//!   steps; depthwise convolutions computed directly ([`FastPathBackend`]);
+//! - convolution forward, input gradient and weight gradient on oneDNN where `libdnnl.so.2`
+//!   (2.x) loads at run time ([`engine`], [`ONEDNN_ENV_SWITCH`]); otherwise, and for the
+//!   geometries oneDNN has no optimised kernel for, as one matrix product per image and group,
+//!   in NCHW without layout copies, images in parallel, scratch buffers reused across steps;
+//!   depthwise convolutions computed directly ([`FastPathBackend`]);
 //! - batch norm fused with the activation when it is piecewise linear (ReLU, leaky ReLU, PReLU,
 //!   FReLU, identity): one pass for the statistics and one for the output forward, one pass of
 //!   reductions and one for the input gradient backward, every pass multithreaded; other
@@ -28,6 +30,7 @@ mod geometry;
 mod matmul;
 mod norm;
 mod onednn;
+mod onednn_objects;
 mod onednn_sys;
 mod pool;
 mod simd;
@@ -98,7 +101,7 @@ pub const OPENMP_SPIN_COUNT: &str = "3000";
 /// Makes oneDNN's idle OpenMP threads sleep soon after each convolution instead of spinning
 /// (GNU OpenMP's `GOMP_SPINCOUNT`, unless the environment already sets it or
 /// `OMP_WAIT_POLICY`): between convolutions the fast path's own kernels run on rayon's threads,
-/// and a spinning OpenMP thread takes a core from them (measured: a `resnet20` step ~15 %
+/// and a spinning OpenMP thread takes a core from them (measured: a `resnet20` step ~20 %
 /// faster on 2 cores). A process-wide setting read when oneDNN is loaded, so the library never
 /// makes it on its own: the `frelu` binary calls this first thing, and a program of yours may.
 ///
