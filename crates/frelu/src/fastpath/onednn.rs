@@ -3,8 +3,9 @@
 //! oneDNN's JIT kernels (AVX-512 / AVX2, chosen by the library for the CPU) compute the three
 //! convolution passes in a blocked channel layout (`nChw16c`). The tensors here stay NCHW: each
 //! pass reorders its operands into the layout the kernel chose and its result back, as PyTorch
-//! does for NCHW tensors. Per geometry and pass, the primitive, its reorders and its blocked
-//! buffers are made once and reused across steps.
+//! does for NCHW tensors. Per geometry and pass, the primitive and its reorders are made once
+//! and reused across steps; the operands in the blocked layout live in per-thread scratch
+//! buffers shared by every pass.
 //!
 //! A geometry for which oneDNN offers only its reference or im2col+GEMM implementation is left
 //! to the Rust kernels (which are faster there). Results equal the Rust kernels' within float

@@ -124,7 +124,7 @@ pub(super) fn memory(
     buffer: Handle,
 ) -> Result<Owned, String> {
     let mut handle = std::ptr::null_mut();
-    // SAFETY: `md` is a valid descriptor; `buffer` is NONE or ALLOCATE.
+    // SAFETY: `md` is a valid descriptor; `buffer` is NONE (a buffer is set before each use).
     let status = unsafe { (ctx.api.dnnl_memory_create)(&mut handle, md, ctx.engine, buffer) };
     check(status, "dnnl_memory_create")?;
     Ok(Owned {
