@@ -48,6 +48,20 @@ fn model(
     Ok(model.init(device)?)
 }
 
+/// Milliseconds one call of `work` takes, after an untimed call where the path was just
+/// `switched` (the first call on a path after another is slower: its threads and buffers are
+/// cold).
+fn timed_after_switch(switched: bool, device: &Device, mut work: impl FnMut()) -> f64 {
+    if switched {
+        work();
+    }
+    sync(device);
+    let t = Instant::now();
+    work();
+    sync(device);
+    t.elapsed().as_secs_f64() * 1e3
+}
+
 /// Median training-step time (ms) of `arch` for each `(activation, path)`, steps interleaved.
 fn time_steps(
     arch: Architecture,
@@ -76,20 +90,14 @@ fn time_steps(
             // an untimed step first.
             let switched = i == 0 || runs[i - 1].1 != runs[i].1;
             runs[i].1.select();
-            for timed in [false, true] {
-                if !timed && !switched {
-                    continue;
-                }
+            let ms = timed_after_switch(switched, device, || {
                 let (net, optim) = (slot.0.clone(), &mut slot.1);
-                sync(device);
-                let t = Instant::now();
                 let output = classification_output(&net, batch.clone());
                 let grads = GradientsParams::from_grads(output.loss.backward(), &net);
                 slot.0 = optim.step(0.01, net, grads);
-                sync(device);
-                if timed && repeat >= config.warmup {
-                    times[i].push(t.elapsed().as_secs_f64() * 1e3);
-                }
+            });
+            if repeat >= config.warmup {
+                times[i].push(ms);
             }
         }
     }
@@ -199,16 +207,11 @@ pub fn bench_inference(
             // An untimed pass after a switch of path, as for the training steps.
             let switched = cell == 0 || cells[cell - 1].0 != path;
             path.select();
-            for timed in [false, true] {
-                if !timed && !switched {
-                    continue;
-                }
-                sync(device);
-                let t = Instant::now();
+            let ms = timed_after_switch(switched, device, || {
                 let _ = forwards[i].1(batch.images.clone()).into_data();
-                if timed && repeat >= config.warmup {
-                    times[cell].push(t.elapsed().as_secs_f64() * 1e3);
-                }
+            });
+            if repeat >= config.warmup {
+                times[cell].push(ms);
             }
         }
     }
