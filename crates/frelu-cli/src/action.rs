@@ -11,6 +11,8 @@ use frelu_vision::data::synth::{MotionConfig, make_motion_benchmark};
 use frelu_vision::tasks::action::{self, ActionConfig, VideoModel};
 use frelu_vision::tasks::launch::RunOptions;
 
+use crate::terminal::Terminal;
+
 /// The library's defaults: the one source of the defaults below.
 fn d() -> ActionConfig {
     ActionConfig::default()
@@ -129,10 +131,10 @@ pub struct ActionTrainArgs {
     #[command(flatten)]
     options: ActionOptions,
     /// tsm or tsn.
-    #[arg(long, default_value = "tsm")]
+    #[arg(long, default_value_t = d().model)]
     model: VideoModel,
     /// Activation.
-    #[arg(long, default_value = "relu")]
+    #[arg(long, default_value_t = d().activation)]
     act: ActivationConfig,
     /// Seed.
     #[arg(long, default_value_t = 0)]
@@ -202,6 +204,7 @@ pub fn run(command: &ActionCommand) -> anyhow::Result<()> {
                 ))
             });
             let options = RunOptions {
+                reporter: Terminal::new(false),
                 start: a.start.start(),
                 ..RunOptions::default()
             };
@@ -225,10 +228,9 @@ pub fn run(command: &ActionCommand) -> anyhow::Result<()> {
                     Ok((m.parse().map_err(anyhow::Error::msg)?, act.parse()?))
                 })
                 .collect::<anyhow::Result<Vec<_>>>()?;
-            let summary =
-                action::grid::compare(&a.options.config(), &configs, &a.seeds, &a.out, &mut |l| {
-                    eprintln!("{l}")
-                })?;
+            let base = a.options.config();
+            let log = Terminal::log();
+            let summary = action::grid::compare(&base, &configs, &a.seeds, &a.out, &*log)?;
             println!("{}", summary.markdown());
             Ok(())
         }

@@ -63,7 +63,7 @@ pub fn run(args: &DemoArgs) -> anyhow::Result<()> {
             &config,
             &args.out.join(name),
             &RunOptions {
-                quiet: false,
+                reporter: crate::terminal::Terminal::new(false),
                 label: name.to_string(),
                 // The demo's own folders: a rerun replaces them.
                 start: Start::Overwrite,

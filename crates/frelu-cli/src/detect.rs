@@ -11,6 +11,8 @@ use frelu_vision::data::synth::{BenchmarkConfig, make_benchmark};
 use frelu_vision::tasks::detect::{self, DetectConfig, metrics_line};
 use frelu_vision::tasks::launch::RunOptions;
 
+use crate::terminal::Terminal;
+
 /// The library's defaults: the one source of the defaults below.
 fn d() -> DetectConfig {
     DetectConfig::default()
@@ -130,7 +132,7 @@ pub struct DetectTrainArgs {
     #[command(flatten)]
     options: DetectOptions,
     /// Activation.
-    #[arg(long, default_value = "relu")]
+    #[arg(long, default_value_t = d().activation)]
     act: ActivationConfig,
     /// Seed.
     #[arg(long, default_value_t = 0)]
@@ -212,6 +214,7 @@ pub fn run(command: &DetectCommand) -> anyhow::Result<()> {
                 ))
             });
             let options = RunOptions {
+                reporter: Terminal::new(false),
                 start: a.start.start(),
                 ..RunOptions::default()
             };
@@ -232,14 +235,14 @@ pub fn run(command: &DetectCommand) -> anyhow::Result<()> {
             println!(
                 "{} images drawn into {}",
                 files.len(),
-                a.run.join("predictions").display()
+                a.run.join(detect::PREDICTIONS_DIR).display()
             );
             Ok(())
         }
         DetectCommand::Compare(a) => {
             let base = a.options.config(ActivationConfig::Relu, 0);
             let summary =
-                detect::grid::compare(&base, &a.acts, &a.seeds, &a.out, &mut |l| eprintln!("{l}"))?;
+                detect::grid::compare(&base, &a.acts, &a.seeds, &a.out, &*Terminal::log())?;
             println!("{}", summary.markdown());
             Ok(())
         }

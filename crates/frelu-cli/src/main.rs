@@ -19,6 +19,9 @@ mod demo;
 mod detect;
 mod export;
 mod predict;
+mod terminal;
+
+use terminal::Terminal;
 
 #[derive(Parser)]
 #[command(
@@ -215,20 +218,23 @@ fn run_compare(args: &CompareArgs) -> anyhow::Result<()> {
         .clone()
         .unwrap_or_else(|| PathBuf::from("results").join(&protocol.name));
     let comparison = if args.aggregate_only {
-        grid::aggregate(&out, args.reference.as_deref())?
+        grid::aggregate(&out, args.reference.as_deref(), &*Terminal::log())?
     } else {
-        grid::run_grid(&protocol, &out, args.quiet, &mut |line| eprintln!("{line}"))?
+        let runs = Terminal::new(args.quiet);
+        grid::run_grid(&protocol, &out, runs, &*Terminal::log())?
     };
     println!("{}", comparison.markdown());
     Ok(())
 }
 
 fn run_analyze(args: &AnalyzeArgs) -> anyhow::Result<()> {
-    let analysis = frelu_vision::analysis::slopes::analyze(&args.run)?;
+    let analysis = frelu_vision::analysis::analyze::analyze(&args.run)?;
     println!("{}", analysis.markdown());
     println!(
         "plots and analysis.{{md,json}}: {}",
-        args.run.join("analysis").display()
+        args.run
+            .join(frelu_vision::run_files::ANALYSIS_DIR)
+            .display()
     );
     Ok(())
 }
@@ -313,7 +319,7 @@ fn run_bench(args: &BenchArgs) -> anyhow::Result<()> {
         mobilenet_width: args.mobilenet_width,
         pytorch: args.pytorch.clone(),
     };
-    let report = bench::run(&config, &mut |line| eprintln!("{line}"))?;
+    let report = bench::run(&config, &*Terminal::log())?;
     println!("{}", report.markdown());
     write_json(&args.out, &report)?;
     println!("JSON report: {}", args.out.display());
@@ -431,7 +437,7 @@ pub struct TrainArgs {
     #[arg(long)]
     ddp: bool,
     /// ResNet shortcut option: A (zero-pad, the CIFAR paper's) or B (1×1 projection).
-    #[arg(long, default_value = "a", value_parser = parse_shortcut)]
+    #[arg(long, default_value_t = defaults().shortcut)]
     shortcut: ShortcutKind,
     /// Use only the first N training images.
     #[arg(long)]
@@ -463,14 +469,6 @@ pub struct TrainArgs {
     quiet: bool,
     #[command(flatten)]
     start: StartArgs,
-}
-
-fn parse_shortcut(text: &str) -> Result<ShortcutKind, String> {
-    match text.to_ascii_lowercase().as_str() {
-        "a" => Ok(ShortcutKind::A),
-        "b" => Ok(ShortcutKind::B),
-        other => Err(format!("unknown shortcut '{other}' (use A or B)")),
-    }
 }
 
 impl TrainArgs {
@@ -525,7 +523,7 @@ fn run_train(args: &TrainArgs) -> anyhow::Result<()> {
     let config = args.config();
     let out = args.out_dir();
     let options = RunOptions {
-        quiet: args.quiet,
+        reporter: Terminal::new(args.quiet),
         label: config.activation.name().to_string(),
         start: args.start.start(),
     };
@@ -574,7 +572,10 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
-            eprintln!("error: {error:#}");
+            match terminal::hint(&error) {
+                Some(hint) => eprintln!("error: {error:#}; {hint}"),
+                None => eprintln!("error: {error:#}"),
+            }
             ExitCode::FAILURE
         }
     }
@@ -605,6 +606,41 @@ mod tests {
             args.out_dir(),
             PathBuf::from("runs/fashion-mnist-simple-cnn-frelu_neg_0-s0")
         );
+    }
+
+    #[test]
+    fn an_io_failure_deep_in_a_loader_reaches_the_cli_with_its_cause() {
+        let dir = tempfile::tempdir().unwrap();
+        // The training split's one image "file" is a folder: opening it succeeds, reading its
+        // header fails (EISDIR) inside the COCO loader's image check, under the detection
+        // task's start-up.
+        std::fs::create_dir_all(dir.path().join("annotations")).unwrap();
+        std::fs::write(
+            dir.path().join("annotations/instances_train.json"),
+            r#"{"images": [{"id": 1, "file_name": "a.png", "width": 8, "height": 8}],
+                "annotations": [], "categories": [{"id": 1, "name": "x"}]}"#,
+        )
+        .unwrap();
+        std::fs::create_dir_all(dir.path().join("train/a.png")).unwrap();
+        let out = dir.path().join("run");
+        let (data, out_arg) = (dir.path().to_str().unwrap(), out.to_str().unwrap());
+        let cli = parse(&["detect", "train", "--data", data, "--out", out_arg]);
+        let Command::Detect(command) = cli.command else {
+            panic!("not detect");
+        };
+        let error = detect::run(&command).unwrap_err();
+        let causes: Vec<String> = error.chain().map(|e| e.to_string()).collect();
+        let last = error.chain().last().unwrap();
+        let os = last
+            .downcast_ref::<std::io::Error>()
+            .unwrap_or_else(|| panic!("the last cause is not the OS error: {causes:?}"));
+        assert!(os.raw_os_error().is_some(), "{causes:?}");
+        assert!(causes.len() >= 2, "{causes:?}");
+        assert!(causes[0].contains("a.png"), "{causes:?}");
+        // What the user reads: the file, then the OS's reason, once.
+        let printed = format!("{error:#}");
+        assert_eq!(printed.matches("os error").count(), 1, "{printed}");
+        assert!(!out.exists(), "a run that cannot start leaves no folder");
     }
 
     #[test]

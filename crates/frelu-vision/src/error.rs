@@ -1,5 +1,6 @@
-//! The library's one error type. Every message is complete on its own (the file, the setting
-//! or the step it concerns, and what is wrong); `anyhow` is for the command-line tool only.
+//! The library's one error type. Every message names the file, the setting or the step it
+//! concerns and what is wrong; the error it comes from stays its `source()`. `anyhow` is for
+//! the command-line tool only.
 
 use std::path::PathBuf;
 
@@ -7,6 +8,10 @@ use crate::data::DataError;
 use crate::models::ModelError;
 
 /// Everything that can go wrong in `frelu-vision`.
+///
+/// Each error's message says what it is about; the error it comes from (an OS error, a parse
+/// error) is its [`source`](std::error::Error::source), not part of its message. [`report`]
+/// (or `anyhow`'s `{:#}`) prints the whole chain.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// A data file or folder.
@@ -15,21 +20,43 @@ pub enum Error {
     /// A model that cannot be built as configured.
     #[error(transparent)]
     Model(#[from] ModelError),
+    /// A run folder that cannot be used as asked.
+    #[error(transparent)]
+    Run(#[from] RunError),
     /// A setting out of range, or a name no registry knows.
     #[error("{0}")]
     Invalid(String),
-    /// A file that could not be read or written.
-    #[error("cannot {action} {path}: {message}")]
+    /// A file that could not be read, written, created or removed.
+    #[error("cannot {action} {}", path.display())]
     File {
-        /// `read`, `write`, `create`...
+        /// `read`, `write`, `create`, `remove`...
         action: &'static str,
         /// The file or folder.
         path: PathBuf,
         /// The system's reason.
-        message: String,
+        #[source]
+        source: std::io::Error,
     },
+    /// An I/O error without a file to name (prefer [`Error::File`]).
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+    /// JSON that cannot be read or written.
+    #[error("JSON")]
+    Json(#[from] serde_json::Error),
+    /// TOML that cannot be read.
+    #[error("TOML")]
+    Toml(#[from] toml::de::Error),
+    /// An activation that does not parse.
+    #[error(transparent)]
+    Activation(#[from] frelu::ParseActivationError),
+    /// A schedule that does not parse.
+    #[error(transparent)]
+    Schedule(#[from] frelu::schedule::ParseScheduleError),
+    /// A model file that cannot be read or written.
+    #[error("model file")]
+    Record(#[from] burn::store::RecordError),
     /// A file whose content is not what it should be.
-    #[error("{path}: {message}")]
+    #[error("{}: {message}", path.display())]
     Content {
         /// The file.
         path: PathBuf,
@@ -39,59 +66,52 @@ pub enum Error {
     /// Training stopped: a non-finite loss, an error inside burn-train, an interruption.
     #[error("{0}")]
     Training(String),
-    /// A run folder that holds something else than what was asked (e.g. other settings).
-    #[error("{0}")]
-    Run(String),
     /// A plot could not be drawn.
     #[error("plotting failed: {0}")]
     Plot(String),
-    /// Anything else, with where it happened.
-    #[error("{context}: {message}")]
+    /// Another error, with what was being done.
+    #[error("{context}")]
     Context {
         /// What was being done.
         context: String,
-        /// The underlying error's message.
-        message: String,
+        /// The error it happened with (an I/O error itself, not wrapped in [`Error::Io`]).
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
     },
 }
 
 /// `Result` with [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
-impl From<std::io::Error> for Error {
-    fn from(e: std::io::Error) -> Self {
-        Self::Invalid(e.to_string())
-    }
-}
-
-impl From<serde_json::Error> for Error {
-    fn from(e: serde_json::Error) -> Self {
-        Self::Invalid(format!("JSON: {e}"))
-    }
-}
-
-impl From<frelu::ParseActivationError> for Error {
-    fn from(e: frelu::ParseActivationError) -> Self {
-        Self::Invalid(e.to_string())
-    }
-}
-
-impl From<frelu::schedule::ParseScheduleError> for Error {
-    fn from(e: frelu::schedule::ParseScheduleError) -> Self {
-        Self::Invalid(e.to_string())
-    }
-}
-
-impl From<toml::de::Error> for Error {
-    fn from(e: toml::de::Error) -> Self {
-        Self::Invalid(format!("TOML: {e}"))
-    }
-}
-
-impl From<burn::store::RecordError> for Error {
-    fn from(e: burn::store::RecordError) -> Self {
-        Self::Invalid(format!("model file: {e}"))
-    }
+/// A run folder that cannot be used as asked. The messages say what is wrong in the library's
+/// terms; a program adds how its users choose another start (the `frelu` tool names its flags).
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// A fresh start was asked in a folder that holds a run.
+    #[error("{} already holds a run", .0.display())]
+    Occupied(PathBuf),
+    /// A resume was asked in a folder that holds no run.
+    #[error("nothing to resume in {}: it holds no run", .0.display())]
+    NothingToResume(PathBuf),
+    /// A resume was asked of a finished run.
+    #[error("the run in {} is finished; there is nothing to resume", .0.display())]
+    Finished(PathBuf),
+    /// The folder's checkpoints and metrics disagree.
+    #[error("{}: {message}", dir.display())]
+    Inconsistent {
+        /// The run folder.
+        dir: PathBuf,
+        /// What disagrees.
+        message: String,
+    },
+    /// The folder's run was made with other settings than those asked now.
+    #[error("{} holds a run trained with other settings ({difference}, stored → asked)", dir.display())]
+    OtherSettings {
+        /// The run folder.
+        dir: PathBuf,
+        /// The settings that differ, `name: stored → asked`.
+        difference: String,
+    },
 }
 
 impl From<burn::tensor::TensorReadError> for Error {
@@ -100,11 +120,43 @@ impl From<burn::tensor::TensorReadError> for Error {
     }
 }
 
+impl Error {
+    /// An [`Error::File`].
+    pub fn file(action: &'static str, path: &std::path::Path, source: std::io::Error) -> Self {
+        Self::File {
+            action,
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+}
+
+/// The message of `error` and of each of its causes, joined by `: ` (what `anyhow` prints
+/// with `{:#}`).
+pub fn report(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut cause = error.source();
+    while let Some(e) = cause {
+        text.push_str(": ");
+        text.push_str(&e.to_string());
+        cause = e.source();
+    }
+    text
+}
+
+/// `error` as a cause: an [`Error::Io`] unwrapped, so that the OS error is the last cause.
+fn boxed(error: Error) -> Box<dyn std::error::Error + Send + Sync> {
+    match error {
+        Error::Io(io) => Box::new(io),
+        other => Box::new(other),
+    }
+}
+
 /// Adds what was being done to an error, like `anyhow::Context`.
 pub trait Context<T> {
-    /// Prefixes the error with `context`.
+    /// Wraps the error in `context` (the error stays its source).
     fn context(self, context: impl Into<String>) -> Result<T>;
-    /// Prefixes the error with the context `f` makes (only on error).
+    /// Wraps the error in the context `f` makes (only on error).
     fn with_context<S: Into<String>>(self, f: impl FnOnce() -> S) -> Result<T>;
 }
 
@@ -112,14 +164,14 @@ impl<T, E: Into<Error>> Context<T> for std::result::Result<T, E> {
     fn context(self, context: impl Into<String>) -> Result<T> {
         self.map_err(|e| Error::Context {
             context: context.into(),
-            message: e.into().to_string(),
+            source: boxed(e.into()),
         })
     }
 
     fn with_context<S: Into<String>>(self, f: impl FnOnce() -> S) -> Result<T> {
         self.map_err(|e| Error::Context {
             context: f().into(),
-            message: e.into().to_string(),
+            source: boxed(e.into()),
         })
     }
 }
@@ -148,12 +200,17 @@ mod tests {
     use super::*;
 
     #[test]
-    fn context_keeps_the_message_once() {
+    fn context_keeps_the_cause_and_its_message_once() {
         let io: std::result::Result<(), std::io::Error> = Err(std::io::Error::new(
             std::io::ErrorKind::NotFound,
             "No such file or directory (os error 2)",
         ));
-        let err = io.context("cannot read a.json").unwrap_err().to_string();
+        let err = io.context("cannot read a.json").unwrap_err();
+        assert!(
+            std::error::Error::source(&err).is_some_and(|e| e.is::<std::io::Error>()),
+            "the I/O error stays the cause"
+        );
+        let err = report(&err);
         assert_eq!(
             err,
             "cannot read a.json: No such file or directory (os error 2)"

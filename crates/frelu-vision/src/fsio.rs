@@ -1,22 +1,27 @@
 //! Files that are never half-written: every result file goes through a temporary file and a
 //! rename, so a crash or a kill leaves the old version or the new one, never a mix.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
+use crate::Error;
 use crate::error::Context;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-/// Writes `text` to `path` through a temporary file beside it.
-pub fn write_text(path: &Path, text: &str) -> crate::Result<()> {
+/// The temporary file [`write_text`] writes `path` through: `.NAME.tmp` beside it.
+pub fn tmp_path(path: &Path) -> PathBuf {
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let tmp = path.with_file_name(format!(".{name}.tmp"));
-    std::fs::write(&tmp, text).with_context(|| format!("cannot write {}", tmp.display()))?;
-    std::fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))?;
-    Ok(())
+    path.with_file_name(format!(".{name}.tmp"))
+}
+
+/// Writes `text` to `path` through a temporary file beside it.
+pub fn write_text(path: &Path, text: &str) -> crate::Result<()> {
+    let tmp = tmp_path(path);
+    std::fs::write(&tmp, text).map_err(|e| Error::file("write", &tmp, e))?;
+    std::fs::rename(&tmp, path).map_err(|e| Error::file("write", path, e))
 }
 
 /// Writes `value` as pretty JSON through a temporary file.
@@ -26,11 +31,34 @@ pub fn write_json<T: Serialize + ?Sized>(path: &Path, value: &T) -> crate::Resul
     write_text(path, &text)
 }
 
+/// Reads a text file; the error names the file.
+pub fn read_text(path: &Path) -> crate::Result<String> {
+    std::fs::read_to_string(path).map_err(|e| Error::file("read", path, e))
+}
+
 /// Reads a JSON file; the error names the file.
 pub fn read_json<T: DeserializeOwned>(path: &Path) -> crate::Result<T> {
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let text = read_text(path)?;
     serde_json::from_str(&text).with_context(|| format!("cannot parse {}", path.display()))
+}
+
+/// Creates `dir` and its parents where missing; the error names the folder.
+pub fn create_dir(dir: &Path) -> crate::Result<()> {
+    std::fs::create_dir_all(dir).map_err(|e| Error::file("create", dir, e))
+}
+
+/// Removes the file or folder `path` (a folder with everything in it) if it is there; any
+/// failure but its absence is an error naming it.
+pub fn remove_if_exists(path: &Path) -> crate::Result<()> {
+    let removed = match std::fs::symlink_metadata(path) {
+        Ok(meta) if meta.is_dir() => std::fs::remove_dir_all(path),
+        Ok(_) => std::fs::remove_file(path),
+        Err(e) => Err(e),
+    };
+    match removed {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(Error::file("remove", path, e)),
+        _ => Ok(()),
+    }
 }
 
 #[cfg(test)]
@@ -46,12 +74,30 @@ mod tests {
         // No temporary file is left behind.
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
         std::fs::write(&path, "{").unwrap();
-        let err = format!("{:#}", read_json::<Vec<i32>>(&path).unwrap_err());
+        let err = crate::error::report(&read_json::<Vec<i32>>(&path).unwrap_err());
         assert!(err.contains("a.json"), "{err}");
         let missing = format!(
             "{:#}",
             read_json::<Vec<i32>>(&dir.path().join("b")).unwrap_err()
         );
         assert!(missing.contains("cannot read"), "{missing}");
+    }
+
+    #[test]
+    fn removal_ignores_only_absence_and_keeps_the_cause() {
+        let dir = tempfile::tempdir().unwrap();
+        let inner = dir.path().join("d");
+        create_dir(&inner.join("e")).unwrap();
+        std::fs::write(inner.join("e/f"), "x").unwrap();
+        remove_if_exists(&inner).unwrap();
+        assert!(!inner.exists());
+        remove_if_exists(&inner).unwrap();
+        // A path through a file cannot be created: the OS error stays the cause.
+        let file = dir.path().join("file");
+        std::fs::write(&file, "x").unwrap();
+        let err = create_dir(&file.join("sub")).unwrap_err();
+        assert!(err.to_string().starts_with("cannot create"), "{err}");
+        let source = std::error::Error::source(&err).expect("a cause");
+        assert!(source.is::<std::io::Error>(), "{source}");
     }
 }

@@ -3,8 +3,11 @@
 //! Everything that exercises FReLU on real tasks. Layers import downward only:
 //!
 //! ```text
-//! fsio, device → data → models → analysis → runs → tasks → bench   (frelu-cli above all)
+//! fsio, device, progress, run_files → data → models → analysis, export → runs → tasks → bench
+//! (frelu-cli above all)
 //! ```
+//! - [`progress`]: the [`progress::Reporter`] every message and progress bar goes through (the
+//!   library never prints); [`run_files`]: the names of what run and grid folders hold;
 //! - [`data`]: loaders that validate, datasets, batchers; [`data::synth`] the generated
 //!   benchmarks;
 //! - [`models`]: networks that take the activation as a parameter and never name one;
@@ -21,6 +24,8 @@ pub mod error;
 pub mod export;
 pub mod fsio;
 pub mod models;
+pub mod progress;
+pub mod run_files;
 pub mod runs;
 pub mod tasks;
 

@@ -64,7 +64,7 @@ pub struct Learned {
 /// their history's slopes).
 pub fn read(run: &Path) -> crate::Result<Option<Learned>> {
     let path = run.join(LEARNED_FILE);
-    let slopes_file = run.join("slopes.json");
+    let slopes_file = run.join(crate::run_files::SLOPES);
     let last: Vec<LearnedLayer> = if path.exists() {
         crate::fsio::read_json(&path)?
     } else if slopes_file.exists() {
@@ -79,7 +79,7 @@ pub fn read(run: &Path) -> crate::Result<Option<Learned>> {
     if last.is_empty() {
         return Ok(None);
     }
-    let settings: serde_json::Value = crate::fsio::read_json(&run.join("config.json"))?;
+    let settings: serde_json::Value = crate::fsio::read_json(&run.join(crate::run_files::CONFIG))?;
     let config: ActivationConfig = serde_json::from_value(settings["activation"].clone())
         .with_context(|| format!("{}: no activation in config.json", run.display()))?;
     let first = read_snapshots(run)?

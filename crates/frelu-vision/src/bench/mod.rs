@@ -16,8 +16,12 @@ pub use config::{
 pub use ops::{bench_op, copy_bandwidth};
 pub use steps::{bench_inference, bench_peers, bench_step};
 
-/// Runs everything `config` asks for, printing progress lines through `log`.
-pub fn run(config: &BenchConfig, log: &mut dyn FnMut(&str)) -> crate::Result<BenchReport> {
+/// Runs everything `config` asks for; its progress lines go to `reporter`.
+pub fn run(
+    config: &BenchConfig,
+    reporter: &dyn crate::progress::Reporter,
+) -> crate::Result<BenchReport> {
+    let log = |line: &str| reporter.info(line);
     let device = crate::device::parse_device(&config.device)?;
     if config.paths.is_empty() {
         return Err(crate::Error::Invalid(
@@ -96,7 +100,7 @@ mod tests {
             models: vec![Architecture::SimpleCnn],
             ..BenchConfig::default()
         };
-        let report = run(&config, &mut |_| {}).unwrap();
+        let report = run(&config, &crate::progress::Silent).unwrap();
         assert_eq!(report.ops.len(), 4);
         // Every variant on both paths, Flex first; the fast rows know their speed-up.
         assert_eq!(report.steps.len(), 8);

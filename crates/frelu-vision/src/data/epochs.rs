@@ -242,20 +242,29 @@ impl<O: 'static> DataLoader<O> for EpochLoader<O> {
     }
 }
 
+/// What the two loaders of a run share.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct LoaderOptions {
+    /// Images (or clips) per batch.
+    pub batch_size: usize,
+    /// Loader threads.
+    pub workers: usize,
+    /// The run's seed: the training order of every epoch is drawn from it.
+    pub seed: u64,
+    /// Epochs a resumed run has finished (0 for a new run).
+    pub first_epoch: u64,
+    /// `Some((K, M))` lays each epoch out for a budget-matched schedule (see [`MatchedPlan`]).
+    pub matched: Option<(u64, u64)>,
+}
+
 /// The training loader of a run: `dataset` in an order drawn per epoch, batched by `batcher`
-/// (which shares `clock` if it augments), starting at epoch `first_epoch` (the epochs a resumed
-/// run has finished); with `matched = Some((K, M))` each epoch is laid out for a
-/// budget-matched schedule (see [`MatchedPlan`]).
-#[allow(clippy::too_many_arguments)]
+/// (which shares `clock` if it augments), starting after the epochs a resumed run has
+/// finished.
 pub fn training_loader<I, O, B, D>(
     batcher: B,
     dataset: D,
-    batch_size: usize,
-    workers: usize,
-    seed: u64,
     clock: EpochClock,
-    first_epoch: u64,
-    matched: Option<(u64, u64)>,
+    options: &LoaderOptions,
 ) -> Arc<dyn DataLoader<O>>
 where
     I: Send + Sync + Clone + std::fmt::Debug + 'static,
@@ -263,19 +272,35 @@ where
     B: Batcher<I, O> + 'static,
     D: Dataset<I> + 'static,
 {
+    let batch_size = options.batch_size;
+    let plan = options.matched.map(|(weights, slopes)| MatchedPlan {
+        batch_size,
+        weights,
+        slopes,
+    });
     let inner = DataLoaderBuilder::new(batcher)
         .batch_size(batch_size)
-        .num_workers(workers)
-        .build(
-            EpochShuffled::new(dataset, seed, clock.clone()).with_plan(matched.map(
-                |(weights, slopes)| MatchedPlan {
-                    batch_size,
-                    weights,
-                    slopes,
-                },
-            )),
-        );
-    EpochLoader::wrap(inner, clock, seed, first_epoch)
+        .num_workers(options.workers)
+        .build(EpochShuffled::new(dataset, options.seed, clock.clone()).with_plan(plan));
+    EpochLoader::wrap(inner, clock, options.seed, options.first_epoch)
+}
+
+/// The evaluation loader of a run: `dataset` in its order, batched by `batcher`.
+pub fn eval_loader<I, O, B, D>(
+    batcher: B,
+    dataset: D,
+    options: &LoaderOptions,
+) -> Arc<dyn DataLoader<O>>
+where
+    I: Send + Sync + Clone + std::fmt::Debug + 'static,
+    O: Send + Clone + std::fmt::Debug + 'static,
+    B: Batcher<I, O> + 'static,
+    D: Dataset<I> + 'static,
+{
+    DataLoaderBuilder::new(batcher)
+        .batch_size(options.batch_size)
+        .num_workers(options.workers)
+        .build(dataset)
 }
 
 #[cfg(test)]

@@ -5,16 +5,19 @@ use std::path::{Path, PathBuf};
 /// Something wrong with a data file or folder, with the path it concerns.
 #[derive(Debug, thiserror::Error)]
 pub enum DataError {
-    /// The file could not be read.
-    #[error("cannot read {path}: {cause}")]
+    /// The file could not be read (or written, created...).
+    #[error("cannot {action} {}", path.display())]
     Io {
+        /// `read`, `write`, `create`...
+        action: &'static str,
         /// The file.
         path: PathBuf,
-        /// Why (in the message, not a separate source: it would be printed twice).
-        cause: std::io::Error,
+        /// The system's reason.
+        #[source]
+        source: std::io::Error,
     },
     /// The file was read but its content is not what the format says.
-    #[error("{path}: {message}")]
+    #[error("{}: {message}", path.display())]
     Format {
         /// The file.
         path: PathBuf,
@@ -30,10 +33,17 @@ pub enum DataError {
 }
 
 impl DataError {
-    pub(crate) fn io(path: &Path, cause: std::io::Error) -> Self {
+    /// A file that could not be read.
+    pub(crate) fn io(path: &Path, source: std::io::Error) -> Self {
+        Self::io_during("read", path, source)
+    }
+
+    /// A file that could not be written, created... (`action`).
+    pub(crate) fn io_during(action: &'static str, path: &Path, source: std::io::Error) -> Self {
         Self::Io {
+            action,
             path: path.to_path_buf(),
-            cause,
+            source,
         }
     }
 

@@ -177,7 +177,7 @@ impl ModelConfig {
             in_channels,
             num_classes,
             activation,
-            shortcut: ShortcutKind::A,
+            shortcut: ShortcutKind::default(),
             width: 1.0,
             input_size: None,
         }

@@ -43,6 +43,31 @@ pub enum ShortcutKind {
     B,
 }
 
+impl std::str::FromStr for ShortcutKind {
+    type Err = ModelError;
+
+    /// `a` or `b`, in either case.
+    fn from_str(text: &str) -> Result<Self, ModelError> {
+        match text.to_ascii_lowercase().as_str() {
+            "a" => Ok(Self::A),
+            "b" => Ok(Self::B),
+            other => Err(ModelError::config(
+                "resnet",
+                format!("unknown shortcut '{other}' (use A or B)"),
+            )),
+        }
+    }
+}
+
+impl std::fmt::Display for ShortcutKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::A => "a",
+            Self::B => "b",
+        })
+    }
+}
+
 /// The shortcut branch of a residual block.
 #[derive(Module, Debug)]
 #[allow(clippy::large_enum_variant)]

@@ -1,13 +1,5 @@
-//! A run folder: its name, its files, and whether a finished run matches the settings asked for.
-//!
-//! ```text
-//! RUN/config.json      the settings (written first)
-//! RUN/metrics.csv|json one row per finished epoch (rewritten after each)
-//! RUN/model.bpk        the trained model      RUN/slopes.json  its learned slopes
-//! RUN/activation.json  the learned parameters of every learnable activation (any kind)
-//! RUN/summary.json     written last: the run is finished when it exists
-//! RUN/failed.json      a run that stopped with an error (not retried by a grid)
-//! ```
+//! A run folder: its name, its files (named in [`crate::run_files`]), and whether a finished
+//! run matches the settings asked for.
 //!
 //! `slopes.json` repeats the FReLU-family part of `activation.json` on purpose: it is the
 //! small, stable `pos`/`neg` format that the slope analyses, grid summaries and the scripts
@@ -24,14 +16,13 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::report::EpochRow;
-use crate::fsio::{read_json, write_json};
-
-/// The file whose presence marks a finished run.
-pub const SUMMARY: &str = "summary.json";
-/// The file of a run that failed.
-pub const FAILED: &str = "failed.json";
-/// The settings of a run.
-pub const CONFIG: &str = "config.json";
+use crate::error::RunError;
+use crate::fsio::{read_json, remove_if_exists, write_json};
+use crate::run_files::{
+    ANALYSIS_DIR, CHECKPOINT_DIR, CHECKPOINT_RECORDS, EXPERIMENT_LOG, METRIC_LOG_DIRS, METRICS_CSV,
+    METRICS_JSON, MODEL, SLOPE_HISTORY, SLOPES, checkpoint_epoch, checkpoint_file, epoch_of,
+};
+pub use crate::run_files::{CONFIG, FAILED, SUMMARY};
 
 /// A folder-safe form of `name`: letters, digits, `-`, `_` and `.` are kept, everything else
 /// (`:`, `=`, `/`, spaces...) becomes `_`; a leading `.` becomes `_` too.
@@ -104,8 +95,7 @@ pub fn state(dir: &Path) -> RunState {
 
 /// Creates `out` and writes `config` as its `config.json`.
 fn start_folder<C: Serialize>(out: &Path, config: &C) -> crate::Result<()> {
-    std::fs::create_dir_all(out)
-        .with_context(|| format!("cannot create the output folder {}", out.display()))?;
+    crate::fsio::create_dir(out)?;
     write_json(&out.join(CONFIG), config)
 }
 
@@ -114,9 +104,9 @@ fn start_folder<C: Serialize>(out: &Path, config: &C) -> crate::Result<()> {
 pub fn save_trained<M: Module + Clone>(model: &M, out: &Path) -> crate::Result<()> {
     model
         .clone()
-        .save_file(out.join("model.bpk"))
+        .save_file(out.join(MODEL))
         .with_context(|| format!("cannot save the model into {}", out.display()))?;
-    write_json(&out.join("slopes.json"), &frelu::slopes::snapshot(model))?;
+    write_json(&out.join(SLOPES), &frelu::slopes::snapshot(model))?;
     write_json(&out.join(LEARNED_FILE), &frelu::learned::snapshot(model))
 }
 
@@ -173,14 +163,14 @@ where
             }
         }
     }
-    if let Some(difference) = first_difference(&stored, &wanted) {
-        crate::error::bail!(
-            "{} was trained with other settings ({difference}, stored → asked); use another \
-             --out, or delete that run folder to train it again",
-            dir.display()
-        );
+    match first_difference(&stored, &wanted) {
+        Some(difference) => Err(RunError::OtherSettings {
+            dir: dir.to_path_buf(),
+            difference,
+        }
+        .into()),
+        None => Ok(()),
     }
-    Ok(())
 }
 
 /// How a training command treats its output folder.
@@ -204,48 +194,45 @@ pub struct Resumed {
     pub rows: Vec<EpochRow>,
 }
 
-/// The files and folders a run writes (and `--overwrite` removes; nothing else is touched).
-const RUN_FILES: [&str; 20] = [
-    CONFIG,
-    SUMMARY,
-    FAILED,
-    "metrics.csv",
-    "metrics.json",
-    "model.bpk",
-    "slopes.json",
-    "slopes_history.jsonl",
-    LEARNED_FILE,
-    crate::data::preprocess::PREPROCESS_FILE,
-    "experiment.log",
-    "detections.json",
-    "coco_metrics.json",
-    "checkpoint",
-    "train",
-    "valid",
-    "analysis",
-    "predictions",
-    ".metrics.csv.tmp",
-    ".metrics.json.tmp",
-];
+/// The files and folders every run writes (and [`Start::Overwrite`] removes, with the task's
+/// own files; nothing else is touched).
+fn run_files() -> Vec<String> {
+    let mut files = vec![
+        CONFIG,
+        SUMMARY,
+        FAILED,
+        METRICS_CSV,
+        METRICS_JSON,
+        MODEL,
+        SLOPES,
+        SLOPE_HISTORY,
+        LEARNED_FILE,
+        crate::data::preprocess::PREPROCESS_FILE,
+        EXPERIMENT_LOG,
+        CHECKPOINT_DIR,
+        ANALYSIS_DIR,
+    ];
+    files.extend(METRIC_LOG_DIRS);
+    let mut files: Vec<String> = files.into_iter().map(String::from).collect();
+    for metrics in [METRICS_CSV, METRICS_JSON] {
+        let tmp = crate::fsio::tmp_path(Path::new(metrics));
+        files.push(tmp.to_string_lossy().into_owned());
+    }
+    files
+}
 
 /// Whether `dir` holds (part of) a run.
 pub fn holds_run(dir: &Path) -> bool {
-    [CONFIG, SUMMARY, FAILED, "metrics.csv", "checkpoint"]
+    [CONFIG, SUMMARY, FAILED, METRICS_CSV, CHECKPOINT_DIR]
         .iter()
         .any(|f| dir.join(f).exists())
 }
 
-fn clear_run(dir: &Path) -> crate::Result<()> {
-    for name in RUN_FILES {
-        let path = dir.join(name);
-        let result = if path.is_dir() {
-            std::fs::remove_dir_all(&path)
-        } else if path.exists() {
-            std::fs::remove_file(&path)
-        } else {
-            Ok(())
-        };
-        result.with_context(|| format!("cannot remove {}", path.display()))?;
+fn clear_run(dir: &Path, task_files: &[&str]) -> crate::Result<()> {
+    let files = run_files();
+    let task_files = task_files.iter().copied();
+    for name in files.iter().map(String::as_str).chain(task_files) {
+        remove_if_exists(&dir.join(name))?;
     }
     Ok(())
 }
@@ -253,23 +240,19 @@ fn clear_run(dir: &Path) -> crate::Result<()> {
 /// The last epoch `k` with a complete checkpoint in `dir/checkpoint` (model, optimiser and
 /// scheduler all written), or 0.
 pub fn last_checkpoint(dir: &Path) -> usize {
+    let checkpoints = dir.join(CHECKPOINT_DIR);
     let complete = |k: usize| {
-        ["model", "optim", "scheduler"].iter().all(|n| {
-            dir.join("checkpoint")
-                .join(format!("{n}-{k}.bpk"))
-                .is_file()
-        })
+        CHECKPOINT_RECORDS
+            .iter()
+            .all(|r| checkpoints.join(checkpoint_file(r, k)).is_file())
     };
-    let Ok(entries) = std::fs::read_dir(dir.join("checkpoint")) else {
+    let Ok(entries) = std::fs::read_dir(&checkpoints) else {
         return 0;
     };
     entries
         .filter_map(|e| {
             let name = e.ok()?.file_name().to_string_lossy().into_owned();
-            name.strip_prefix("model-")?
-                .strip_suffix(".bpk")?
-                .parse()
-                .ok()
+            checkpoint_epoch(CHECKPOINT_RECORDS[0], &name)
         })
         .filter(|&k| complete(k))
         .max()
@@ -279,33 +262,24 @@ pub fn last_checkpoint(dir: &Path) -> usize {
 /// Removes what epochs after `k` left behind (checkpoints, burn-train's per-epoch logs) and
 /// keeps the first `k` metrics rows; returns those rows.
 fn rewind(dir: &Path, k: usize) -> crate::Result<Vec<EpochRow>> {
-    let rows: Vec<EpochRow> = read_json(&dir.join("metrics.json"))?;
+    let rows: Vec<EpochRow> = read_json(&dir.join(METRICS_JSON))?;
     let rows: Vec<EpochRow> = rows.into_iter().filter(|r| r.epoch <= k).collect();
     if rows.len() != k {
-        return Err(crate::Error::Run(format!(
-            "{} has a checkpoint of epoch {k} but metrics of {} epochs; cannot resume it \
-             (use --overwrite to start again)",
-            dir.display(),
+        let message = format!(
+            "a checkpoint of epoch {k} but metrics of {} epochs; it cannot be resumed",
             rows.len()
-        )));
+        );
+        let dir = dir.to_path_buf();
+        return Err(RunError::Inconsistent { dir, message }.into());
     }
-    for sub in ["checkpoint", "train", "valid"] {
+    for sub in [CHECKPOINT_DIR].into_iter().chain(METRIC_LOG_DIRS) {
         let Ok(entries) = std::fs::read_dir(dir.join(sub)) else {
             continue;
         };
         for entry in entries.flatten() {
             let name = entry.file_name().to_string_lossy().into_owned();
-            let epoch = name
-                .rsplit(['-', '.'])
-                .find_map(|p| p.parse::<usize>().ok())
-                .unwrap_or(0);
-            if epoch > k {
-                let path = entry.path();
-                let _ = if path.is_dir() {
-                    std::fs::remove_dir_all(&path)
-                } else {
-                    std::fs::remove_file(&path)
-                };
+            if epoch_of(&name).is_some_and(|epoch| epoch > k) {
+                remove_if_exists(&entry.path())?;
             }
         }
     }
@@ -315,24 +289,30 @@ fn rewind(dir: &Path, k: usize) -> crate::Result<Vec<EpochRow>> {
 }
 
 /// Opens the run folder `out` for a training with `config`:
-/// - [`Start::Fresh`] refuses a folder that holds a run, naming `--resume` and `--overwrite`;
-/// - [`Start::Overwrite`] removes the old run's files (and only those) first;
+/// - [`Start::Fresh`] refuses a folder that holds a run ([`RunError::Occupied`]);
+/// - [`Start::Overwrite`] removes the old run's files (and only those: every run's and the
+///   task's `task_files`) first;
 /// - [`Start::Resume`] checks that the stored settings are `config` (naming the first that
 ///   differs), finds the last complete checkpoint and rewinds the folder to it. Without any
 ///   checkpoint the run starts again from scratch.
 ///
 /// Returns where a resumed run continues; `config.json` is written in every case.
-pub fn open<C>(out: &Path, config: &C, start: Start) -> crate::Result<Option<Resumed>>
+pub fn open<C>(
+    out: &Path,
+    config: &C,
+    start: Start,
+    task_files: &[&str],
+) -> crate::Result<Option<Resumed>>
 where
     C: Serialize + DeserializeOwned,
 {
     check_start(out, config, start)?;
     match start {
-        Start::Overwrite => clear_run(out)?,
+        Start::Overwrite => clear_run(out, task_files)?,
         Start::Resume => {
             let k = last_checkpoint(out);
             if k == 0 {
-                clear_run(out)?;
+                clear_run(out, task_files)?;
             } else {
                 let rows = rewind(out, k)?;
                 return Ok(Some(Resumed { epochs: k, rows }));
@@ -350,20 +330,11 @@ pub fn check_start<C>(out: &Path, config: &C, start: Start) -> crate::Result<()>
 where
     C: Serialize + DeserializeOwned,
 {
+    let dir = || out.to_path_buf();
     match start {
-        Start::Fresh if holds_run(out) => Err(crate::Error::Run(format!(
-            "{} already holds a run; add --resume to continue it from its last checkpoint, \
-             or --overwrite to delete it and start again (or choose another --out)",
-            out.display()
-        ))),
-        Start::Resume if !holds_run(out) => Err(crate::Error::Run(format!(
-            "nothing to resume in {}: it holds no run",
-            out.display()
-        ))),
-        Start::Resume if out.join(SUMMARY).is_file() => Err(crate::Error::Run(format!(
-            "the run in {} is finished; nothing to resume",
-            out.display()
-        ))),
+        Start::Fresh if holds_run(out) => Err(RunError::Occupied(dir()).into()),
+        Start::Resume if !holds_run(out) => Err(RunError::NothingToResume(dir()).into()),
+        Start::Resume if out.join(SUMMARY).is_file() => Err(RunError::Finished(dir()).into()),
         Start::Resume => check_same_config(out, config),
         _ => Ok(()),
     }

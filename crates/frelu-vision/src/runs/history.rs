@@ -12,7 +12,7 @@ use crate::analysis::slopes::SlopeSnapshot;
 
 /// The history file of a run folder.
 pub fn history_path(run: &Path) -> PathBuf {
-    run.join("slopes_history.jsonl")
+    run.join(crate::run_files::SLOPE_HISTORY)
 }
 
 /// Appends the slopes of `model` at `epoch` to the history file `path`.
@@ -99,7 +99,7 @@ impl<R: Checkpoint> Checkpointer<R> for MaybeFile {
                 ..
             } => {
                 partial.save(epoch, record)?;
-                let file = format!("{name}-{epoch}.bpk");
+                let file = crate::run_files::checkpoint_file(name, epoch);
                 std::fs::rename(partial_dir.join(&file), dir.join(&file))
                     .map_err(|e| CheckpointerError::Unknown(format!("checkpoint {file}: {e}")))
             }
@@ -147,7 +147,7 @@ impl<M: Module> SlopeRecorder<M> {
         let history = history_path(run);
         let learns = !frelu::params::activation_param_ids(model).is_empty();
         if resumed.is_none() {
-            let _ = std::fs::remove_file(&history);
+            crate::fsio::remove_if_exists(&history)?;
             if learns {
                 append(&history, 0, model)?;
             }
@@ -168,7 +168,7 @@ impl<M: Module + Clone + Send + Sync> Checkpointer<ModuleRecord> for SlopeRecord
                 .try_load_record(record.clone())
                 .map_err(CheckpointerError::Record)?;
             append(&self.history, epoch, &model)
-                .map_err(|e| CheckpointerError::Unknown(format!("{e:#}")))?;
+                .map_err(|e| CheckpointerError::Unknown(crate::error::report(&e)))?;
         }
         self.inner.save(epoch, record)
     }

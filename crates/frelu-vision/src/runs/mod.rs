@@ -7,9 +7,11 @@ pub mod grid;
 pub mod history;
 pub mod log;
 pub mod report;
+pub mod spec;
 pub mod summary;
 
 pub use folder::{run_name, save_trained};
-pub use grid::{GridRow, GridSpec, GridTask, Metric, RunSummary};
+pub use grid::GridTask;
 pub use report::EpochRow;
+pub use spec::{GridRow, GridSpec, Metric, RunSummary};
 pub use summary::GridSummary;

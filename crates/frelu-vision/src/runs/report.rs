@@ -1,6 +1,6 @@
-//! The per-epoch report of a training run: a progress bar while it runs, one printed row per
-//! epoch, and `metrics.csv` + `metrics.json` rewritten after every epoch (so an interrupted run
-//! keeps every finished epoch).
+//! The per-epoch report of a training run: a progress bar while it runs and one row per epoch,
+//! both through the run's [`Reporter`], and `metrics.csv` + `metrics.json` rewritten after every
+//! epoch (so an interrupted run keeps every finished epoch).
 //!
 //! It is a burn-train [`MetricsRenderer`], so it sees exactly what the `Learner` computes.
 
@@ -15,8 +15,9 @@ use burn::train::renderer::{
     EvaluationName, MetricState, MetricsRenderer, MetricsRendererEvaluation,
     MetricsRendererTraining,
 };
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::{Deserialize, Serialize};
+
+use crate::progress::{Bar, Reporter, silent};
 
 /// Reads a number that JSON wrote as `null`: serde_json writes NaN (a metric a task does not
 /// have, e.g. accuracy for a detector) as `null`, and reading it back must give NaN again.
@@ -82,8 +83,8 @@ pub fn write_rows(dir: &std::path::Path, rows: &[EpochRow]) -> crate::Result<()>
         csv.push_str(&row.csv());
         csv.push('\n');
     }
-    crate::fsio::write_text(&dir.join("metrics.csv"), &csv)?;
-    crate::fsio::write_json(&dir.join("metrics.json"), rows)
+    crate::fsio::write_text(&dir.join(crate::run_files::METRICS_CSV), &csv)?;
+    crate::fsio::write_json(&dir.join(crate::run_files::METRICS_JSON), rows)
 }
 
 /// Mean seconds per epoch, training and evaluation.
@@ -109,11 +110,11 @@ impl EpochLog {
 pub struct EpochReport {
     dir: Option<PathBuf>,
     label: String,
-    quiet: bool,
+    reporter: Arc<dyn Reporter>,
     names: HashMap<MetricId, String>,
     finals: HashMap<(bool, String), f64>,
     running: HashMap<String, String>,
-    bar: Option<ProgressBar>,
+    bar: Option<Box<dyn Bar>>,
     split_is_train: bool,
     split_items: usize,
     split_start: Option<Instant>,
@@ -131,7 +132,7 @@ impl EpochReport {
         Self {
             dir,
             label: label.into(),
-            quiet: false,
+            reporter: silent(),
             names: HashMap::new(),
             finals: HashMap::new(),
             running: HashMap::new(),
@@ -148,9 +149,10 @@ impl EpochReport {
         }
     }
 
-    /// Prints nothing (files are still written).
-    pub fn quiet(mut self, quiet: bool) -> Self {
-        self.quiet = quiet;
+    /// Where the table and the progress bars go (nowhere by default; files are written
+    /// either way).
+    pub fn reporter(mut self, reporter: Arc<dyn Reporter>) -> Self {
+        self.reporter = reporter;
         self
     }
 
@@ -164,16 +166,6 @@ impl EpochReport {
     /// A handle on the rows, readable after training.
     pub fn log(&self) -> EpochLog {
         self.log.clone()
-    }
-
-    fn println(&self, line: &str) {
-        if self.quiet {
-            return;
-        }
-        match &self.bar {
-            Some(bar) => bar.println(line),
-            None => println!("{line}"),
-        }
     }
 
     fn record(&mut self, train: bool, state: MetricState) {
@@ -195,7 +187,7 @@ impl EpochReport {
                 if let Some(bar) = &self.bar {
                     let mut parts: Vec<String> = self.running.values().cloned().collect();
                     parts.sort();
-                    bar.set_message(parts.join("  "));
+                    bar.set_message(&parts.join("  "));
                 }
             }
         }
@@ -210,9 +202,12 @@ impl EpochReport {
 
     fn write_files(&self, rows: &[EpochRow]) {
         if let Some(dir) = &self.dir {
-            // A failed write of the per-epoch files does not stop training; the run's summary
-            // is written at the end.
-            let _ = write_rows(dir, rows);
+            // A failed write of the per-epoch files does not stop training (the run's summary
+            // is written at the end), but it is said.
+            if let Err(e) = write_rows(dir, rows) {
+                self.reporter
+                    .warn(&format!("{}; training goes on", crate::error::report(&e)));
+            }
         }
     }
 }
@@ -257,7 +252,7 @@ impl TrainingProgressLogger for EpochReport {
         if starting_epoch > 1 && self.epoch == 0 {
             self.epoch = starting_epoch - 1;
         }
-        self.println(&format!(
+        self.reporter.info(&format!(
             "{:>5} {:>10} {:>9} {:>9} {:>8} {:>8} {:>9}",
             "epoch", "train_loss", "train_acc", "test_loss", "test_acc", "seconds", "images/s"
         ));
@@ -282,7 +277,7 @@ impl TrainingProgressLogger for EpochReport {
                 "—".into()
             }
         };
-        self.println(&format!(
+        self.reporter.info(&format!(
             "{:>5} {:>10.4} {:>9} {:>9.4} {:>8} {:>8.1} {:>9.0}",
             row.epoch,
             row.train_loss,
@@ -306,32 +301,18 @@ impl TrainingProgressLogger for EpochReport {
         self.split_items = total_items;
         self.split_start = Some(Instant::now());
         self.running.clear();
-        if self.quiet {
-            return;
-        }
-        let bar = ProgressBar::with_draw_target(
-            Some(total_items as u64),
-            ProgressDrawTarget::stderr_with_hz(4),
-        );
         let what = if self.split_is_train {
             "train"
         } else {
             "test "
         };
-        bar.set_style(
-            ProgressStyle::with_template(
-                "{prefix} {bar:28.cyan/blue} {pos:>6}/{len:6} [{elapsed_precise}<{eta_precise}] {msg}",
-            )
-            .expect("valid template")
-            .progress_chars("=> "),
-        );
-        bar.set_prefix(format!(
+        let label = format!(
             "{} epoch {}/{} {what}",
             self.label,
             self.epoch + 1,
             self.total_epochs
-        ));
-        self.bar = Some(bar);
+        );
+        self.bar = self.reporter.bar(&label, total_items as u64);
     }
 
     fn update_split(&mut self, items_processed: usize) {
@@ -352,15 +333,11 @@ impl TrainingProgressLogger for EpochReport {
         } else {
             self.test_seconds = seconds;
         }
-        if let Some(bar) = self.bar.take() {
-            bar.finish_and_clear();
-        }
+        self.bar = None;
     }
 
     fn end(&mut self) {
-        if let Some(bar) = self.bar.take() {
-            bar.finish_and_clear();
-        }
+        self.bar = None;
     }
 
     fn log_event_training(&mut self, _event: String) {}

@@ -5,8 +5,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::grid::{GridRow, GridSpec, Metric, RunSummary};
 use super::report::EpochRow;
+use super::spec::{GridRow, GridSpec, Metric, RunSummary};
 use crate::analysis::plots::{self, BandSeries};
 use crate::analysis::slopes::{Movement, read_history};
 use crate::analysis::stats::{PairedDiff, fixed, mean, paired_by_seed, std_dev};
@@ -376,7 +376,7 @@ pub fn plots(
     first_runs: &[Option<PathBuf>],
     dir: &Path,
 ) -> crate::Result<Vec<PathBuf>> {
-    std::fs::create_dir_all(dir)?;
+    crate::fsio::create_dir(dir)?;
     let mut files = Vec::new();
     let acc = band_series(&summary.rows, |r| &r.test_acc_by_epoch);
     if !acc.is_empty() {
@@ -432,7 +432,8 @@ fn slope_plots(
             learned,
         )?);
     }
-    let layers: Vec<frelu::slopes::LayerSlopes> = crate::fsio::read_json(&run.join("slopes.json"))?;
+    let layers: Vec<frelu::slopes::LayerSlopes> =
+        crate::fsio::read_json(&run.join(crate::run_files::SLOPES))?;
     if layers.is_empty() {
         return Ok(files);
     }

@@ -14,32 +14,74 @@ use burn::optim::Optimizer;
 use burn::train::metric::{Adaptor, LossInput, LossMetric};
 use burn::train::{InferenceStep, Learner, LearnerModel, SupervisedTraining, TrainStep};
 use frelu::schedule::{self, LrCurve, LrShape, ScheduleConfig};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 
 use super::guard::{FiniteLossGuard, LossValue, trained_model};
-use crate::runs::folder::Resumed;
+use crate::progress::{Reporter, silent};
+use crate::run_files::{CHECKPOINT_DIR, CHECKPOINT_RECORDS, EXPERIMENT_LOG};
+use crate::runs::folder::{self, Resumed, Start};
 use crate::runs::history::{MaybeFile, SlopeRecorder};
 use crate::runs::log::RunLog;
 use crate::runs::report::{EpochReport, EpochRow};
 
 /// Options that change how a run is shown or where it starts, not what it computes.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone)]
 pub struct RunOptions {
-    /// No progress bar or table on the terminal.
-    pub quiet: bool,
+    /// Where the run's messages, per-epoch table and progress bars go.
+    pub reporter: Arc<dyn Reporter>,
     /// A label for the progress bar.
     pub label: String,
     /// A new run, a resumed one, or one that replaces the run in the folder.
-    pub start: crate::runs::folder::Start,
+    pub start: Start,
+}
+
+impl Default for RunOptions {
+    /// A fresh run that reports nothing.
+    fn default() -> Self {
+        Self {
+            reporter: silent(),
+            label: String::new(),
+            start: Start::default(),
+        }
+    }
+}
+
+impl std::fmt::Debug for RunOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RunOptions")
+            .field("label", &self.label)
+            .field("start", &self.start)
+            .finish_non_exhaustive()
+    }
 }
 
 impl RunOptions {
-    /// No terminal output, a fresh run.
+    /// A fresh run that reports nothing.
     pub fn quiet() -> Self {
-        Self {
-            quiet: true,
-            ..Self::default()
-        }
+        Self::default()
     }
+}
+
+/// What every task does before its first step, in the one order that leaves nothing behind
+/// when a run cannot start: the folder is checked, then `prepare` parses the device, loads the
+/// data and builds the model (anything that can fail), and only then is the folder opened
+/// (`config.json` written, an old run cleared or rewound: see [`folder::open`], which also
+/// removes the task's own `task_files` on overwrite).
+pub fn start_run<C, T>(
+    out: &Path,
+    config: &C,
+    start: Start,
+    task_files: &[&str],
+    prepare: impl FnOnce() -> crate::Result<T>,
+) -> crate::Result<(T, Option<Resumed>)>
+where
+    C: Serialize + DeserializeOwned,
+{
+    folder::check_start(out, config, start)?;
+    let prepared = prepare()?;
+    let resume = folder::open(out, config, start, task_files)?;
+    Ok((prepared, resume))
 }
 
 /// How a model is trained, apart from its data and task metrics.
@@ -61,10 +103,8 @@ pub struct Fit<'a, F> {
     pub epochs: usize,
     /// Name shown in the progress lines.
     pub label: String,
-    /// No progress output.
-    pub quiet: bool,
-    /// Appended to error messages (e.g. where the finished epochs' metrics are).
-    pub error_context: String,
+    /// Where the per-epoch table and the progress bars go.
+    pub reporter: Arc<dyn Reporter>,
     /// Save a checkpoint (model, optimisers, scheduler) after each epoch.
     pub checkpoints: bool,
     /// Continue a run from its last complete checkpoint (see `runs::folder::open`).
@@ -113,7 +153,8 @@ where
         fit.curve,
         fit.iters_per_epoch,
     );
-    let mut report = EpochReport::new(Some(fit.out.to_path_buf()), fit.label).quiet(fit.quiet);
+    let mut report =
+        EpochReport::new(Some(fit.out.to_path_buf()), fit.label).reporter(fit.reporter);
     let resumed = fit.resume.as_ref().map(|r| r.epochs);
     let loss_reference = fit
         .resume
@@ -124,16 +165,17 @@ where
         report = report.resume_from(resume.rows);
     }
     let log = report.log();
-    let checkpoint_dir = fit.out.join("checkpoint");
+    let checkpoint_dir = fit.out.join(CHECKPOINT_DIR);
     let files = |name: &str| MaybeFile::new(fit.checkpoints, &checkpoint_dir, name);
-    let recorder = SlopeRecorder::start(fit.out, files("model"), &model, model.valid(), resumed)?;
+    let [model_file, optim_file, scheduler_file] = CHECKPOINT_RECORDS.map(files);
+    let recorder = SlopeRecorder::start(fit.out, model_file, &model, model.valid(), resumed)?;
     let mut training = SupervisedTraining::new(fit.out, loader_train, loader_valid)
         .metric_train_numeric(LossMetric::new())
         .metric_valid_numeric(LossMetric::new())
         .num_epochs(fit.epochs)
         .renderer(Box::new(report))
-        .with_application_logger(Some(Box::new(RunLog::new(fit.out.join("experiment.log")))))
-        .with_custom_checkpointers(recorder, files("optim"), files("scheduler"));
+        .with_application_logger(Some(Box::new(RunLog::new(fit.out.join(EXPERIMENT_LOG)))))
+        .with_custom_checkpointers(recorder, optim_file, scheduler_file);
     if let Some(epochs) = resumed {
         training = training.checkpoint(epochs);
     }
@@ -145,6 +187,10 @@ where
         .metric_train(guard.clone())
         .metric_valid(guard.for_test());
     let result = training.launch(Learner::new(model, optim, scheduler));
-    let model = trained_model(&guard, result, &fit.error_context)?;
+    let where_metrics = format!(
+        " Metrics of the finished epochs are in {}.",
+        fit.out.display()
+    );
+    let model = trained_model(&guard, result, &where_metrics)?;
     Ok((model, log.rows()))
 }

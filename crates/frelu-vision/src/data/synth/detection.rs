@@ -113,7 +113,7 @@ fn generate_split(
     image_dir: &Path,
     first_id: u64,
 ) -> Result<CocoFile, DataError> {
-    std::fs::create_dir_all(image_dir).map_err(|e| DataError::io(image_dir, e))?;
+    std::fs::create_dir_all(image_dir).map_err(|e| DataError::io_during("create", image_dir, e))?;
     let mut file = CocoFile {
         categories: fashion_mnist::CLASSES
             .iter()
@@ -205,7 +205,8 @@ pub fn make_benchmark(
     }
     let mut rng = StdRng::seed_from_u64(config.seed);
     let annotations = out.join("annotations");
-    std::fs::create_dir_all(&annotations).map_err(|e| DataError::io(&annotations, e))?;
+    std::fs::create_dir_all(&annotations)
+        .map_err(|e| DataError::io_during("create", &annotations, e))?;
     for (split, train, count, first_id) in [
         ("train", true, config.train_images, 1u64),
         ("val", false, config.val_images, 1_000_000u64),
@@ -214,7 +215,7 @@ pub fn make_benchmark(
         let file = generate_split(&items, count, config, &mut rng, &out.join(split), first_id)?;
         let path = annotations.join(format!("instances_{split}.json"));
         let text = serde_json::to_string(&file).expect("serialisable");
-        std::fs::write(&path, text).map_err(|e| DataError::io(&path, e))?;
+        std::fs::write(&path, text).map_err(|e| DataError::io_during("write", &path, e))?;
     }
     super::write_settings(out, config)
 }

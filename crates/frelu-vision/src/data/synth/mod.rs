@@ -16,7 +16,7 @@ fn write_settings<T: serde::Serialize>(out: &Path, settings: &T) -> Result<(), D
     let path = out.join("benchmark.json");
     let text = serde_json::to_string_pretty(settings)
         .map_err(|e| DataError::format(&path, e.to_string()))?;
-    std::fs::write(&path, text).map_err(|e| DataError::io(&path, e))
+    std::fs::write(&path, text).map_err(|e| DataError::io_during("write", &path, e))
 }
 
 pub use detection::{BenchmarkConfig, make_benchmark};

@@ -215,7 +215,8 @@ pub fn make_motion_benchmark(
     }
     let mut rng = StdRng::seed_from_u64(config.seed);
     let frames_dir = out.join("frames");
-    std::fs::create_dir_all(&frames_dir).map_err(|e| DataError::io(&frames_dir, e))?;
+    std::fs::create_dir_all(&frames_dir)
+        .map_err(|e| DataError::io_during("create", &frames_dir, e))?;
     for (split, train, count) in [
         ("train", true, config.train_clips),
         ("val", false, config.val_clips),
@@ -228,7 +229,7 @@ pub fn make_motion_benchmark(
             let item = GrayImage::from_raw(28, 28, items.image(index).to_vec()).expect("28×28");
             let id = format!("{split}{n:05}");
             let dir = frames_dir.join(&id);
-            std::fs::create_dir_all(&dir).map_err(|e| DataError::io(&dir, e))?;
+            std::fs::create_dir_all(&dir).map_err(|e| DataError::io_during("create", &dir, e))?;
             for (f, frame) in render_clip(&item, &items, motion, config, &mut rng)
                 .iter()
                 .enumerate()
@@ -241,10 +242,11 @@ pub fn make_motion_benchmark(
             list.push_str(&format!("{id} {} {motion}\n", config.frames));
         }
         let path = out.join(format!("{split}.txt"));
-        std::fs::write(&path, list).map_err(|e| DataError::io(&path, e))?;
+        std::fs::write(&path, list).map_err(|e| DataError::io_during("write", &path, e))?;
     }
     let path = out.join("classes.txt");
-    std::fs::write(&path, MOTIONS.join("\n") + "\n").map_err(|e| DataError::io(&path, e))?;
+    std::fs::write(&path, MOTIONS.join("\n") + "\n")
+        .map_err(|e| DataError::io_during("write", &path, e))?;
     super::write_settings(out, config)
 }
 

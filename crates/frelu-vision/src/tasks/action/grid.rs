@@ -109,11 +109,11 @@ pub fn compare(
     configs: &[(VideoModel, ActivationConfig)],
     seeds: &[u64],
     out: &Path,
-    log: &mut dyn FnMut(&str),
+    reporter: &dyn crate::progress::Reporter,
 ) -> crate::Result<GridSummary> {
     base.validate()?;
     let task = ActionGrid { base, configs };
-    grid::run(&task, &task.spec(seeds), out, log)
+    grid::run(&task, &task.spec(seeds), out, reporter)
 }
 
 #[cfg(test)]
@@ -179,7 +179,7 @@ mod tests {
             (VideoModel::Tsn, ActivationConfig::Relu),
         ];
         let out = dir.path().join("out");
-        let summary = compare(&base, &configs, &[0], &out, &mut |_| {}).unwrap();
+        let summary = compare(&base, &configs, &[0], &out, &crate::progress::Silent).unwrap();
         let rows = &summary.rows;
         assert_eq!(rows.len(), 3);
         assert!(
@@ -198,7 +198,7 @@ mod tests {
             lr: 0.2,
             ..base.clone()
         };
-        let err = compare(&other, &configs, &[0], &out, &mut |_| {})
+        let err = compare(&other, &configs, &[0], &out, &crate::progress::Silent)
             .unwrap_err()
             .to_string();
         assert!(err.contains("lr: 0.05 → 0.2"), "{err}");

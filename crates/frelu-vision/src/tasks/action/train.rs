@@ -3,7 +3,6 @@
 use std::path::Path;
 use std::time::Instant;
 
-use burn::data::dataloader::DataLoaderBuilder;
 use burn::data::dataset::Dataset;
 use burn::nn::loss::CrossEntropyLossConfig;
 use burn::optim::SgdConfig;
@@ -13,14 +12,14 @@ use burn::train::metric::AccuracyMetric;
 use burn::train::{ClassificationOutput, InferenceStep, TrainOutput, TrainStep};
 
 use super::{ActionConfig, ActionSummary, VideoModel};
-use crate::data::epochs::{EpochClock, training_loader};
+use crate::data::epochs::{EpochClock, eval_loader, training_loader};
 use crate::data::video::{ClipBatch, ClipBatcher, VideoDataset, VideoList};
 use crate::device::parse_device;
 use crate::fsio::write_json;
 use crate::models::trainable_params;
 use crate::models::tsm::{VideoNet, VideoNetConfig};
 use crate::runs::folder::{self, save_trained};
-use crate::tasks::launch::{Fit, RunOptions, cosine_half_epoch_warmup, launch};
+use crate::tasks::launch::{Fit, RunOptions, cosine_half_epoch_warmup, launch, start_run};
 
 impl TrainStep for VideoNet {
     type Input = ClipBatch;
@@ -104,44 +103,37 @@ pub fn train(
     out: &Path,
     options: &RunOptions,
 ) -> crate::Result<ActionSummary> {
-    let quiet = options.quiet;
     let started = Instant::now();
     config.validate()?;
-    folder::check_start(out, config, options.start)?;
-    let (train_set, val_set, num_classes) = datasets(config)?;
-    let resume = folder::open(out, config, options.start)?;
+    let ((train_set, val_set, num_classes, model), resume) =
+        start_run(out, config, options.start, &[], || {
+            let (train_set, val_set, num_classes) = datasets(config)?;
+            let device = parse_device(&config.device)?;
+            device.seed(config.seed);
+            let model = VideoNetConfig::new(num_classes)
+                .with_segments(config.segments)
+                .with_shift(config.model == VideoModel::Tsm)
+                .with_activation(config.activation.clone())
+                .init(&device.autodiff());
+            Ok((train_set, val_set, num_classes, model))
+        })?;
     let first_epoch = resume.as_ref().map_or(0, |r| r.epochs);
     let (train_len, val_len) = (train_set.len(), val_set.len());
-    let device = parse_device(&config.device)?;
-    device.seed(config.seed);
-    let model = VideoNetConfig::new(num_classes)
-        .with_segments(config.segments)
-        .with_shift(config.model == VideoModel::Tsm)
-        .with_activation(config.activation.clone())
-        .init(&device.clone().autodiff());
     let params = trainable_params(&model);
-    if !quiet {
-        println!(
-            "action: {train_len} train / {val_len} val clips of {} frames, {num_classes} classes; \
-             {} with {} ({params} parameters); schedule {}",
-            config.segments, config.model, config.activation, config.schedule.schedule
-        );
-    }
+    options.reporter.info(&format!(
+        "action: {train_len} train / {val_len} val clips of {} frames, {num_classes} classes; \
+         {} with {} ({params} parameters); schedule {}",
+        config.segments, config.model, config.activation, config.schedule.schedule
+    ));
     let clock = EpochClock::default();
+    let loaders = config.loader_options(first_epoch);
     let loader_train = training_loader(
         ClipBatcher,
         train_set.with_clock(clock.clone()),
-        config.batch_size,
-        config.workers,
-        config.seed,
         clock,
-        first_epoch as u64,
-        config.schedule.schedule.matched(),
+        &loaders,
     );
-    let loader_val = DataLoaderBuilder::new(ClipBatcher)
-        .batch_size(config.batch_size)
-        .num_workers(config.workers)
-        .build(val_set);
+    let loader_val = eval_loader(ClipBatcher, val_set, &loaders);
     let iters = config
         .schedule
         .schedule
@@ -155,8 +147,7 @@ pub fn train(
         iters_per_epoch: iters,
         epochs: config.epochs,
         label: config.model.to_string(),
-        quiet,
-        error_context: format!(" Metrics of the finished epochs are in {}.", out.display()),
+        reporter: options.reporter.clone(),
         checkpoints: config.checkpoints,
         resume,
         max_loss_growth: config.max_loss_growth,

@@ -7,7 +7,6 @@ use burn::store::{ModuleSnapshot, SafetensorsStore};
 use burn::tensor::Device;
 
 use super::predict::Predictor;
-use crate::error::Context;
 
 /// What `frelu export` writes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -47,8 +46,7 @@ pub fn export_run(run: &Path, format: Format, out: Option<&Path>) -> crate::Resu
             let bytes =
                 crate::export::onnx::export(&predictor.net, [p.channels, p.height, p.width])
                     .map_err(|e| crate::Error::Invalid(format!("{}: {e}", run.display())))?;
-            std::fs::write(&file, bytes)
-                .with_context(|| format!("cannot write {}", file.display()))?;
+            std::fs::write(&file, bytes).map_err(|e| crate::Error::file("write", &file, e))?;
         }
         Format::Safetensors => {
             let mut store = SafetensorsStore::from_file(&file);

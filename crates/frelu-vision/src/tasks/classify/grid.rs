@@ -2,10 +2,12 @@
 //! seeds, trained by [`super::train`], compared on final and best-epoch test accuracy.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use super::protocol::Protocol;
 use super::{RunOptions, TrainConfig, TrainSummary};
 use crate::fsio::{read_json, write_json};
+use crate::progress::{Reporter, silent};
 use crate::runs::GridSummary;
 use crate::runs::folder::{self, RunState, Start};
 use crate::runs::grid::{self, GridRow, GridSpec, GridTask, Metric};
@@ -76,12 +78,15 @@ impl Protocol {
     }
 }
 
+/// The protocol of a classification grid, in its folder.
+pub const PROTOCOL_FILE: &str = "protocol.json";
+
 /// Classification as a grid task.
 pub struct ClassifyGrid<'a> {
     /// The protocol.
     pub protocol: &'a Protocol,
-    /// No per-run progress bars.
-    pub quiet: bool,
+    /// Where each run reports (its table and progress bars).
+    pub runs: Arc<dyn Reporter>,
 }
 
 impl GridTask for ClassifyGrid<'_> {
@@ -100,7 +105,7 @@ impl GridTask for ClassifyGrid<'_> {
         start: Start,
     ) -> crate::Result<TrainSummary> {
         let options = RunOptions {
-            quiet: self.quiet,
+            reporter: self.runs.clone(),
             label: label.to_string(),
             start,
         };
@@ -136,17 +141,15 @@ impl GridTask for ClassifyGrid<'_> {
 
 /// Runs the protocol's grid into `out` (resumable: finished runs with the same settings are
 /// skipped, runs with other settings refused), writes `out/protocol.json`, then aggregates.
+/// Each run reports to `runs`; the grid's progress and warnings go to `reporter`.
 pub fn run_grid(
     protocol: &Protocol,
     out: &Path,
-    quiet_runs: bool,
-    log: &mut dyn FnMut(&str),
+    runs: Arc<dyn Reporter>,
+    reporter: &dyn Reporter,
 ) -> crate::Result<GridSummary> {
     protocol.validate()?;
-    let task = ClassifyGrid {
-        protocol,
-        quiet: quiet_runs,
-    };
+    let task = ClassifyGrid { protocol, runs };
     let spec = protocol.grid_spec();
     grid::check_finished(&task, &spec, out)?;
     let missing = missing_sources(protocol, &spec, out);
@@ -164,9 +167,9 @@ pub fn run_grid(
                 .join(", ")
         );
     }
-    std::fs::create_dir_all(out)?;
-    write_json(&out.join("protocol.json"), protocol)?;
-    grid::run(&task, &spec, out, log)
+    crate::fsio::create_dir(out)?;
+    write_json(&out.join(PROTOCOL_FILE), protocol)?;
+    grid::run(&task, &spec, out, reporter)
 }
 
 /// The networks that unfinished runs of `protocol` start from (`init_from`) and that are not
@@ -193,24 +196,30 @@ fn missing_sources(protocol: &Protocol, spec: &GridSpec, out: &Path) -> Vec<Path
 }
 
 /// Rebuilds `summary.*` and the plots of the grid in `out` from its finished runs, compared
-/// with `reference` (a configuration's name) instead of the stored protocol's reference if given.
-pub fn aggregate(out: &Path, reference: Option<&str>) -> crate::Result<GridSummary> {
-    let mut protocol: Protocol = read_json(&out.join("protocol.json"))?;
+/// with `reference` (a configuration's name) instead of the stored protocol's reference if given;
+/// damaged runs it leaves out are warnings to `reporter`.
+pub fn aggregate(
+    out: &Path,
+    reference: Option<&str>,
+    reporter: &dyn Reporter,
+) -> crate::Result<GridSummary> {
+    let mut protocol: Protocol = read_json(&out.join(PROTOCOL_FILE))?;
     if let Some(name) = reference {
         protocol.reference = Some(name.to_string());
         protocol.validate()?;
     }
     let task = ClassifyGrid {
         protocol: &protocol,
-        quiet: true,
+        runs: silent(),
     };
-    grid::aggregate(&task, &protocol.grid_spec(), out)
+    grid::aggregate(&task, &protocol.grid_spec(), out, reporter)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::analysis::stats::mean;
+    use crate::progress::{Collect, Silent};
     use crate::runs::run_name;
     use crate::tasks::classify::protocol::{RunSpec, TRAINED_SLOPES_LR};
     use frelu::schedule::ScheduleConfig;
@@ -252,18 +261,16 @@ mod tests {
         protocol.base.checkpoints = true;
         protocol.configs.truncate(1);
         protocol.seeds = vec![0];
-        let first = run_grid(&protocol, dir.path(), true, &mut |_| {}).unwrap();
+        let first = run_grid(&protocol, dir.path(), silent(), &Silent).unwrap();
         // Undo the end of the run: as if killed during epoch 2.
         let run = dir.path().join("runs/relu-s0");
         std::fs::remove_file(run.join("summary.json")).unwrap();
         for name in ["model", "optim", "scheduler"] {
             std::fs::remove_file(run.join(format!("checkpoint/{name}-2.bpk"))).unwrap();
         }
-        let mut lines = Vec::new();
-        let again = run_grid(&protocol, dir.path(), true, &mut |l| {
-            lines.push(l.to_string())
-        })
-        .unwrap();
+        let collect = Collect::default();
+        let again = run_grid(&protocol, dir.path(), silent(), &collect).unwrap();
+        let lines = collect.lines();
         assert!(
             lines.iter().any(|l| l.contains("resuming after epoch 1")),
             "{lines:?}"
@@ -279,7 +286,7 @@ mod tests {
         let mut base = tiny();
         base.configs.truncate(1);
         base.seeds = vec![0];
-        run_grid(&base, &trained, true, &mut |_| {}).unwrap();
+        run_grid(&base, &trained, silent(), &Silent).unwrap();
 
         let mut protocol = Protocol::trained_slopes();
         protocol.base.limit_train = Some(96);
@@ -291,14 +298,14 @@ mod tests {
         let out = dir.path().join("slopes");
         // Seed 1 has no trained run: refused before anything is written, naming it.
         protocol.seeds = vec![0, 1];
-        let err = run_grid(&protocol, &out, true, &mut |_| {})
+        let err = run_grid(&protocol, &out, silent(), &Silent)
             .unwrap_err()
             .to_string();
         assert!(err.contains("relu-s1") && !err.contains("relu-s0"), "{err}");
         assert!(!out.exists());
 
         protocol.seeds = vec![0];
-        let summary = run_grid(&protocol, &out, true, &mut |_| {}).unwrap();
+        let summary = run_grid(&protocol, &out, silent(), &Silent).unwrap();
         for name in [
             "relu-s0",
             "frelu-slopes-s0",
@@ -338,7 +345,7 @@ mod tests {
             "its own epochs are not drawn"
         );
         // Each configuration against its starting network: the change the fine-tuning made.
-        let from_start = aggregate(&out, Some(START_ROW)).unwrap();
+        let from_start = aggregate(&out, Some(START_ROW), &Silent).unwrap();
         for row in 0..4 {
             let change = acc(&from_start, row).delta.unwrap().mean;
             let expected = acc(&summary, row).values[0] - source.final_test_acc;
@@ -386,9 +393,9 @@ mod tests {
         let finished = out.join("runs/relu-s0/summary.json");
         let before = std::fs::metadata(&finished).unwrap().modified().unwrap();
 
-        let mut lines = Vec::new();
-        let summary = run_grid(&protocol, out, true, &mut |l| lines.push(l.to_string())).unwrap();
-        let text = lines.join("\n");
+        let collect = Collect::default();
+        let summary = run_grid(&protocol, out, silent(), &collect).unwrap();
+        let text = collect.lines().join("\n");
         assert_eq!(
             text.matches("finished earlier, skipped").count(),
             2,
@@ -446,9 +453,12 @@ mod tests {
             "{md}"
         );
         // Re-aggregating gives the same table.
-        assert_eq!(aggregate(out, None).unwrap().markdown(), summary.markdown());
+        assert_eq!(
+            aggregate(out, None, &Silent).unwrap().markdown(),
+            summary.markdown()
+        );
         // Against another reference: the same pairs, the other way round.
-        let against_alt = aggregate(out, Some("frelu-alt")).unwrap();
+        let against_alt = aggregate(out, Some("frelu-alt"), &Silent).unwrap();
         assert_eq!(against_alt.reference.as_deref(), Some("frelu-alt"));
         let relu_vs_alt = against_alt
             .metric(&against_alt.rows[0], "final_acc")
@@ -466,21 +476,24 @@ mod tests {
                 .delta
                 .is_none()
         );
-        let err = aggregate(out, Some("gelu")).unwrap_err().to_string();
+        let err = aggregate(out, Some("gelu"), &Silent)
+            .unwrap_err()
+            .to_string();
         assert!(
             err.contains("reference 'gelu'") && err.contains("relu, frelu-alt"),
             "{err}"
         );
 
         // A second call has nothing left to run; more seeds extend the grid.
-        let mut again = Vec::new();
-        run_grid(&protocol, out, true, &mut |l| again.push(l.to_string())).unwrap();
+        let collect = Collect::default();
+        run_grid(&protocol, out, silent(), &collect).unwrap();
+        let again = collect.lines();
         assert_eq!(again.iter().filter(|l| l.contains("skipped")).count(), 4);
         // Other settings for runs that are finished: refused, naming the run and the setting,
         // before anything is trained or protocol.json is touched.
         let mut other = protocol.clone();
         other.base.lr = 0.05;
-        let err = run_grid(&other, out, true, &mut |_| {})
+        let err = run_grid(&other, out, silent(), &Silent)
             .unwrap_err()
             .to_string();
         assert!(

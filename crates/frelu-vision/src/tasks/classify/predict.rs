@@ -43,7 +43,7 @@ pub struct Predictor {
 impl Predictor {
     /// Loads the model and preprocessing of the finished run in `run` onto `device`.
     pub fn load(run: &Path, device: &Device) -> crate::Result<Self> {
-        let config: TrainConfig = crate::fsio::read_json(&run.join("config.json"))
+        let config: TrainConfig = crate::fsio::read_json(&run.join(crate::run_files::CONFIG))
             .with_context(|| format!("{} is not a run of `frelu train`", run.display()))?;
         let preprocess: Preprocess = crate::fsio::read_json(&run.join(PREPROCESS_FILE))
             .with_context(|| {
@@ -66,7 +66,7 @@ impl Predictor {
                 (preprocess.height, preprocess.width),
             )
             .init(device)?;
-        let file = run.join("model.bpk");
+        let file = run.join(crate::run_files::MODEL);
         ensure!(
             file.is_file(),
             "{} has no model.bpk: the run has not finished",

@@ -557,7 +557,7 @@ mod tests {
             with_reference.replace("reference = \"f\"", "reference = \"g\""),
         )
         .unwrap();
-        let err = format!("{:#}", Protocol::load(path.to_str().unwrap()).unwrap_err());
+        let err = crate::error::report(&Protocol::load(path.to_str().unwrap()).unwrap_err());
         assert!(
             err.contains("reference 'g' is not a configuration"),
             "{err}"
@@ -565,14 +565,14 @@ mod tests {
         assert!(err.contains("(relu, f)"), "{err}");
         let json = dir.path().join("p.json");
         std::fs::write(&json, r#"{"configs": [{"name": "a", "act": "relux"}]}"#).unwrap();
-        let err = format!("{:#}", Protocol::load(json.to_str().unwrap()).unwrap_err());
+        let err = crate::error::report(&Protocol::load(json.to_str().unwrap()).unwrap_err());
         assert!(err.contains("unknown activation 'relux'"), "{err}");
         std::fs::write(
             &json,
             r#"{"configs": [{"name": "a", "act": "relu"}, {"name": "a", "act": "gelu"}]}"#,
         )
         .unwrap();
-        let err = format!("{:#}", Protocol::load(json.to_str().unwrap()).unwrap_err());
+        let err = crate::error::report(&Protocol::load(json.to_str().unwrap()).unwrap_err());
         assert!(err.contains("used twice"), "{err}");
         std::fs::write(&json, r#"{"epochz": 3, "configs": []}"#).unwrap();
         assert!(Protocol::load(json.to_str().unwrap()).is_err());

@@ -5,8 +5,8 @@ use crate::data::preprocess::PREPROCESS_FILE;
 use std::path::Path;
 use std::time::Instant;
 
-use crate::error::{Context, ensure};
-use burn::data::dataloader::{DataLoader, DataLoaderBuilder};
+use crate::error::ensure;
+use burn::data::dataloader::DataLoader;
 use burn::data::dataset::Dataset;
 use burn::nn::loss::CrossEntropyLossConfig;
 use burn::tensor::Device;
@@ -21,14 +21,15 @@ use std::sync::Arc;
 
 use super::{RunOptions, TrainConfig, TrainSummary};
 use crate::data::datasets::LoadedData;
-use crate::data::epochs::{EpochClock, training_loader};
+use crate::data::epochs::{EpochClock, eval_loader, training_loader};
 use crate::data::{AnyImageDataset, Augment, ImageBatch, ImageBatcher};
 use crate::device::parse_device;
 use crate::fsio::write_json;
 use crate::models::{Net, trainable_params};
+use crate::progress::Reporter;
 use crate::runs::folder::{self, save_trained};
 use crate::runs::report::mean_epoch_seconds;
-use crate::tasks::launch::{Fit, launch};
+use crate::tasks::launch::{Fit, launch, start_run};
 
 impl TrainStep for Net {
     type Input = ImageBatch;
@@ -72,7 +73,7 @@ struct Splits {
     preprocess: crate::data::preprocess::Preprocess,
 }
 
-fn load_splits(config: &TrainConfig, quiet: bool) -> crate::Result<Splits> {
+fn load_splits(config: &TrainConfig, reporter: &dyn Reporter) -> crate::Result<Splits> {
     let data = config
         .dataset
         .load(config.data_dir.as_deref(), config.resolution, config.seed)?;
@@ -100,14 +101,12 @@ fn load_splits(config: &TrainConfig, quiet: bool) -> crate::Result<Splits> {
     check_augment(config, (height, width))?;
     ensure!(train.len() > 0, "the training set is empty");
     ensure!(test.len() > 0, "the test set is empty");
-    if !quiet {
-        println!(
-            "data: {source} — {} train / {} test images, {channels}×{height}×{width}, \
-             {num_classes} classes",
-            train.len(),
-            test.len(),
-        );
-    }
+    reporter.info(&format!(
+        "data: {source} — {} train / {} test images, {channels}×{height}×{width}, \
+         {num_classes} classes",
+        train.len(),
+        test.len(),
+    ));
     Ok(Splits {
         train,
         test,
@@ -158,21 +157,15 @@ fn loaders(
     let augment = config.augment.unwrap_or(splits.default_augment);
     let normalize = splits.normalize;
     let clock = EpochClock::default();
+    let options = config.loader_options(first_epoch);
     let train = training_loader(
         ImageBatcher::new(normalize.clone(), augment, config.seed).with_clock(clock.clone()),
         splits.train.with_clock(clock.clone()),
-        config.batch_size,
-        config.workers,
-        config.seed,
         clock,
-        first_epoch as u64,
-        config.schedule.schedule.matched(),
+        &options,
     );
-    let test = DataLoaderBuilder::new(ImageBatcher::new(normalize, Augment::none(), config.seed))
-        .batch_size(config.batch_size)
-        .num_workers(config.workers)
-        .build(splits.test);
-    (train, test)
+    let batcher = ImageBatcher::new(normalize, Augment::none(), config.seed);
+    (train, eval_loader(batcher, splits.test, &options))
 }
 
 fn strategy(config: &TrainConfig, devices: &[Device]) -> Option<ExecutionStrategy> {
@@ -193,52 +186,48 @@ fn strategy(config: &TrainConfig, devices: &[Device]) -> Option<ExecutionStrateg
 /// `model` with the weights of `from`: a run folder or `model.bpk` of this tool, or a PyTorch
 /// file (`.pth`, `.pt`, `.safetensors`, torchvision layout). Activation parameters the weights
 /// lack start as ReLU.
-fn init_from(model: Net, from: &Path, quiet: bool) -> crate::Result<Net> {
+fn init_from(model: Net, from: &Path, reporter: &dyn Reporter) -> crate::Result<Net> {
     if crate::models::import::is_pytorch_file(from) {
         let (model, report) = crate::models::import::load_pytorch(model, from)?;
-        if !quiet {
-            println!(
-                "weights from {} ({} tensors; activation parameters it lacks start as ReLU)",
-                from.display(),
-                report.loaded
-            );
-        }
+        reporter.info(&format!(
+            "weights from {} ({} tensors; activation parameters it lacks start as ReLU)",
+            from.display(),
+            report.loaded
+        ));
         if let Some((file, here)) = report.head_reinitialised {
-            // Said even with -q: the run does not start from the whole network.
-            eprintln!(
-                "note: {} classifies {file} classes and this run {here}: the head is \
+            // A warning: the run does not start from the whole network.
+            reporter.warn(&format!(
+                "{} classifies {file} classes and this run {here}: the head is \
                  re-initialised, everything else is loaded",
                 from.display()
-            );
+            ));
         }
         return Ok(model);
     }
     let file = if from.is_dir() {
-        from.join("model.bpk")
+        from.join(crate::run_files::MODEL)
     } else {
         from.to_path_buf()
     };
     let model = crate::models::load_weights(model, &file)?;
-    if !quiet {
-        println!(
-            "weights from {} (activation parameters it lacks start as ReLU)",
-            file.display()
-        );
-    }
+    reporter.info(&format!(
+        "weights from {} (activation parameters it lacks start as ReLU)",
+        file.display()
+    ));
     Ok(model)
 }
 
-/// The network of a run, on the autodiff version of `device`; prints what it is unless `quiet`.
+/// The network of a run, on the autodiff version of `device`; says what it is to `reporter`.
 fn build_model(
     config: &TrainConfig,
     splits: &Splits,
     device: &Device,
-    quiet: bool,
+    reporter: &dyn Reporter,
 ) -> crate::Result<Net> {
     let model_config = config.model_config(splits.channels, splits.num_classes, splits.image_size);
     let mut model = model_config.init(&device.clone().autodiff())?;
     if let Some(from) = &config.init_from {
-        model = init_from(model, from, quiet)?;
+        model = init_from(model, from, reporter)?;
     }
     ensure!(
         config.schedule.schedule != frelu::Schedule::SlopesOnly
@@ -247,20 +236,18 @@ fn build_model(
          activation that learns (frelu, prelu)",
         config.activation
     );
-    if !quiet {
-        let params = trainable_params(&model);
-        let slope_params = frelu::params::activation_param_count(&model);
-        let schedule = if slope_params == 0 {
-            "joint (no slopes to alternate with)".to_string()
-        } else {
-            config.schedule.schedule.to_string()
-        };
-        println!(
-            "model: {} with {} — {params} parameters ({slope_params} activation slopes); \
-             schedule {schedule}; device {}",
-            config.model, config.activation, config.device
-        );
-    }
+    let params = trainable_params(&model);
+    let slope_params = frelu::params::activation_param_count(&model);
+    let schedule = if slope_params == 0 {
+        "joint (no slopes to alternate with)".to_string()
+    } else {
+        config.schedule.schedule.to_string()
+    };
+    reporter.info(&format!(
+        "model: {} with {} — {params} parameters ({slope_params} activation slopes); \
+         schedule {schedule}; device {}",
+        config.model, config.activation, config.device
+    ));
     Ok(model)
 }
 
@@ -274,13 +261,15 @@ pub fn train(
 ) -> crate::Result<TrainSummary> {
     let started = Instant::now();
     config.validate()?;
-    folder::check_start(out, config, options.start)?;
-    let splits = load_splits(config, options.quiet)?;
+    let reporter = options.reporter.as_ref();
+    let ((splits, devices, model), resume) = start_run(out, config, options.start, &[], || {
+        let splits = load_splits(config, reporter)?;
+        let (main_device, devices) = devices(config)?;
+        main_device.seed(config.seed);
+        let model = build_model(config, &splits, &main_device, reporter)?;
+        Ok((splits, devices, model))
+    })?;
     let (train_len, test_len) = (splits.train.len(), splits.test.len());
-    let (main_device, devices) = devices(config)?;
-    main_device.seed(config.seed);
-    let model = build_model(config, &splits, &main_device, options.quiet)?;
-    let resume = folder::open(out, config, options.start)?;
     write_json(&out.join(PREPROCESS_FILE), &splits.preprocess)?;
     let first_epoch = resume.as_ref().map_or(0, |r| r.epochs);
     let params = trainable_params(&model);
@@ -309,8 +298,7 @@ pub fn train(
         iters_per_epoch,
         epochs: config.epochs,
         label: options.label.clone(),
-        quiet: options.quiet,
-        error_context: format!(" Metrics of the finished epochs are in {}.", out.display()),
+        reporter: options.reporter.clone(),
         checkpoints: config.checkpoints,
         resume,
         max_loss_growth: config.max_loss_growth,
@@ -339,22 +327,20 @@ pub fn train(
         total_seconds: started.elapsed().as_secs_f64(),
         loader: loader_stats.map(|stats| stats.report()),
     };
-    if !options.quiet {
-        print_loader_line(&summary);
+    if let Some(line) = loader_line(&summary) {
+        reporter.info(&line);
     }
-    write_json(&out.join(folder::SUMMARY), &summary)
-        .with_context(|| format!("run in {}", out.display()))?;
+    write_json(&out.join(folder::SUMMARY), &summary)?;
     Ok(summary)
 }
 
-fn print_loader_line(summary: &TrainSummary) {
-    let Some(loader) = &summary.loader else {
-        return;
-    };
+/// What the image-folder loader achieved, beside the training speed.
+fn loader_line(summary: &TrainSummary) -> Option<String> {
+    let loader = summary.loader.as_ref()?;
     let workers = summary.config.workers.max(1);
     let train_rate = summary.epochs.iter().map(|r| r.images_per_sec).sum::<f64>()
         / summary.epochs.len().max(1) as f64;
-    println!(
+    Some(format!(
         "loader: {:.0} images/s ({:.0} per worker × {workers} workers) vs training {:.0} \
          images/s; {} unreadable file(s) skipped{}",
         loader.images_per_sec_per_worker * workers as f64,
@@ -366,7 +352,7 @@ fn print_loader_line(summary: &TrainSummary) {
             .first()
             .map(|f| format!(" (first: {f})"))
             .unwrap_or_default()
-    );
+    ))
 }
 
 #[cfg(test)]
@@ -451,7 +437,7 @@ mod tests {
         );
         assert_eq!(history[3].1, layers);
         // `frelu analyze` reports the saved slopes: its numbers are those of slopes.json.
-        let analysis = crate::analysis::slopes::analyze(dir.path()).unwrap();
+        let analysis = crate::analysis::analyze::analyze(dir.path()).unwrap();
         assert_eq!(analysis.layers.len(), 4);
         let neg0: Vec<f64> = layers[0]
             .neg

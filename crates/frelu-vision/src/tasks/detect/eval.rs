@@ -9,13 +9,60 @@ use burn::data::dataloader::DataLoaderBuilder;
 use burn::module::Module;
 
 use super::DetectConfig;
-use super::train::{load, model_config};
 use crate::analysis::coco_eval::{CocoMetrics, evaluate};
 use crate::data::coco::{CocoDataset, CocoDetection};
+use crate::data::detection::load_split;
 use crate::data::detection::{DetBatcher, DetectionDataset};
 use crate::device::parse_device;
+use crate::error::ensure;
 use crate::fsio::{read_json, write_json};
+use crate::models::detector::CenterNetConfig;
 use crate::models::detector::{CenterNet, decode};
+use crate::run_files::{CONFIG, MODEL};
+
+/// The COCO-format detections of the evaluation split, in a detection run.
+pub const DETECTIONS: &str = "detections.json";
+/// The COCO metrics of those detections.
+pub const COCO_METRICS: &str = "coco_metrics.json";
+/// Drawn predictions (`frelu detect predict`).
+pub const PREDICTIONS_DIR: &str = "predictions";
+/// The files a detection run writes beside every run's (removed with them on overwrite).
+pub const TASK_FILES: [&str; 3] = [DETECTIONS, COCO_METRICS, PREDICTIONS_DIR];
+
+/// The training and evaluation splits of `config` (limited as asked; both with images and the
+/// same categories).
+pub(super) fn load(config: &DetectConfig) -> crate::Result<(CocoDataset, CocoDataset)> {
+    let mut train = load_split(&config.data, &config.train_split)?;
+    let mut val = load_split(&config.data, &config.val_split)?;
+    ensure!(
+        train.file.categories == val.file.categories,
+        "the {} and {} splits have different categories",
+        config.train_split,
+        config.val_split
+    );
+    if let Some(n) = config.limit_train {
+        train = train.take(n);
+    }
+    if let Some(n) = config.limit_val {
+        val = val.take(n);
+    }
+    ensure!(
+        !train.file.images.is_empty(),
+        "the training split has no images"
+    );
+    ensure!(
+        !val.file.images.is_empty(),
+        "the evaluation split has no images"
+    );
+    Ok((train, val))
+}
+
+/// The detector `config` describes, for `num_classes` classes.
+pub(super) fn model_config(config: &DetectConfig, num_classes: usize) -> CenterNetConfig {
+    CenterNetConfig::new(num_classes)
+        .with_head_width(config.head_width)
+        .with_activation(config.activation.clone())
+}
 
 /// One line of the main COCO numbers.
 pub fn metrics_line(m: &CocoMetrics) -> String {
@@ -91,13 +138,13 @@ pub fn detect_all(
 
 /// Loads a trained run (its `config.json` and `model.bpk`) on the flex device.
 pub fn load_run(run: &Path) -> crate::Result<(DetectConfig, CenterNet, Arc<CocoDataset>)> {
-    let config: DetectConfig = read_json(&run.join("config.json"))
+    let config: DetectConfig = read_json(&run.join(CONFIG))
         .with_context(|| format!("{} is not a detection run", run.display()))?;
     let (_, val) = load(&config)?;
     let model = model_config(&config, val.num_classes())
         .init(&parse_device(&config.device)?)
-        .try_load_file(run.join("model.bpk"))
-        .with_context(|| format!("cannot load {}", run.join("model.bpk").display()))?;
+        .try_load_file(run.join(MODEL))
+        .with_context(|| format!("cannot load {}", run.join(MODEL).display()))?;
     Ok((config, model, Arc::new(val)))
 }
 
@@ -105,9 +152,9 @@ pub fn load_run(run: &Path) -> crate::Result<(DetectConfig, CenterNet, Arc<CocoD
 pub fn eval_run(run: &Path) -> crate::Result<CocoMetrics> {
     let (config, model, val) = load_run(run)?;
     let detections = detect_all(&model, &val, &config)?;
-    write_json(&run.join("detections.json"), &detections)?;
+    write_json(&run.join(DETECTIONS), &detections)?;
     let metrics = evaluate(&val.file, &detections);
-    write_json(&run.join("coco_metrics.json"), &metrics)?;
+    write_json(&run.join(COCO_METRICS), &metrics)?;
     Ok(metrics)
 }
 
@@ -117,8 +164,8 @@ pub fn predict_run(run: &Path, count: usize, min_score: f32) -> crate::Result<Ve
     let (config, model, val) = load_run(run)?;
     let limited = Arc::new(val.take(count));
     let detections = detect_all(&model, &limited, &config)?;
-    let dir = run.join("predictions");
-    std::fs::create_dir_all(&dir)?;
+    let dir = run.join(PREDICTIONS_DIR);
+    crate::fsio::create_dir(&dir)?;
     let names: Vec<String> = limited
         .file
         .categories

@@ -121,9 +121,9 @@ pub fn compare(
     activations: &[ActivationConfig],
     seeds: &[u64],
     out: &Path,
-    log: &mut dyn FnMut(&str),
+    reporter: &dyn crate::progress::Reporter,
 ) -> crate::Result<GridSummary> {
     base.validate()?;
     let task = DetectGrid { base, activations };
-    grid::run(&task, &task.spec(seeds), out, log)
+    grid::run(&task, &task.spec(seeds), out, reporter)
 }

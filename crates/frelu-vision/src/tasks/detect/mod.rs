@@ -15,7 +15,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::analysis::coco_eval::CocoMetrics;
 use crate::runs::{EpochRow, RunSummary};
-pub use eval::{ap_text, detect_all, eval_run, load_run, metrics_line, predict_run};
+pub use eval::{
+    COCO_METRICS, DETECTIONS, PREDICTIONS_DIR, TASK_FILES, ap_text, detect_all, eval_run, load_run,
+    metrics_line, predict_run,
+};
 pub use train::train;
 
 /// Everything that defines a detection run. [`DetectConfig::default`] is the one home of its
@@ -116,6 +119,17 @@ pub struct DetectSummary {
 }
 
 impl DetectConfig {
+    /// The options of both loaders of a run that has finished `first_epoch` epochs.
+    pub fn loader_options(&self, first_epoch: usize) -> crate::data::epochs::LoaderOptions {
+        crate::data::epochs::LoaderOptions {
+            batch_size: self.batch_size,
+            workers: self.workers,
+            seed: self.seed,
+            first_epoch: first_epoch as u64,
+            matched: self.schedule.schedule.matched(),
+        }
+    }
+
     /// Checks the numbers a user can get wrong.
     pub fn validate(&self) -> crate::Result<()> {
         ensure!(

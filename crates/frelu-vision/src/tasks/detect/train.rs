@@ -5,28 +5,29 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
 
-use crate::error::ensure;
-use burn::data::dataloader::{DataLoader, DataLoaderBuilder};
+use burn::data::dataloader::DataLoader;
 use burn::optim::AdamConfig;
 use burn::optim::decay::WeightDecayConfig;
 use burn::tensor::Tensor;
 use burn::train::metric::{Adaptor, ItemLazy, LossInput};
 use burn::train::{InferenceStep, TrainOutput, TrainStep};
 
-use super::eval::{detect_all, metrics_line};
+use super::eval::{
+    COCO_METRICS, DETECTIONS, TASK_FILES, detect_all, load, metrics_line, model_config,
+};
 use super::{DetectConfig, DetectSummary};
 use crate::analysis::coco_eval::evaluate;
 use crate::data::coco::CocoDataset;
-use crate::data::detection::{DetBatch, DetBatcher, DetectionDataset, load_split};
-use crate::data::epochs::{EpochClock, training_loader};
+use crate::data::detection::{DetBatch, DetBatcher, DetectionDataset};
+use crate::data::epochs::{EpochClock, eval_loader, training_loader};
 use crate::device::parse_device;
 use crate::fsio::write_json;
-use crate::models::detector::{CenterNet, CenterNetConfig};
+use crate::models::detector::CenterNet;
 use crate::models::trainable_params;
 use crate::runs::folder::{self, save_trained};
 use crate::runs::report::mean_epoch_seconds;
 use crate::tasks::guard::LossValue;
-use crate::tasks::launch::{Fit, RunOptions, cosine_half_epoch_warmup, launch};
+use crate::tasks::launch::{Fit, RunOptions, cosine_half_epoch_warmup, launch, start_run};
 
 /// The training output: the loss.
 pub struct DetOutput {
@@ -75,38 +76,6 @@ impl InferenceStep for CenterNet {
     }
 }
 
-pub(super) fn load(config: &DetectConfig) -> crate::Result<(CocoDataset, CocoDataset)> {
-    let mut train = load_split(&config.data, &config.train_split)?;
-    let mut val = load_split(&config.data, &config.val_split)?;
-    ensure!(
-        train.file.categories == val.file.categories,
-        "the {} and {} splits have different categories",
-        config.train_split,
-        config.val_split
-    );
-    if let Some(n) = config.limit_train {
-        train = train.take(n);
-    }
-    if let Some(n) = config.limit_val {
-        val = val.take(n);
-    }
-    ensure!(
-        !train.file.images.is_empty(),
-        "the training split has no images"
-    );
-    ensure!(
-        !val.file.images.is_empty(),
-        "the evaluation split has no images"
-    );
-    Ok((train, val))
-}
-
-pub(super) fn model_config(config: &DetectConfig, num_classes: usize) -> CenterNetConfig {
-    CenterNetConfig::new(num_classes)
-        .with_head_width(config.head_width)
-        .with_activation(config.activation.clone())
-}
-
 #[allow(clippy::type_complexity)]
 fn loaders(
     config: &DetectConfig,
@@ -119,28 +88,17 @@ fn loaders(
         stride: CenterNet::STRIDE,
     };
     let clock = EpochClock::default();
+    let options = config.loader_options(first_epoch);
+    let train_set = Arc::new(train_set);
     let train = training_loader(
         batcher.clone(),
-        DetectionDataset::new(Arc::new(train_set), config.image_size, true, config.seed)
+        DetectionDataset::new(train_set, config.image_size, true, config.seed)
             .with_clock(clock.clone()),
-        config.batch_size,
-        config.workers,
-        config.seed,
         clock,
-        first_epoch as u64,
-        config.schedule.schedule.matched(),
+        &options,
     );
-    let val = DataLoaderBuilder::new(batcher.clone())
-        .batch_size(config.batch_size)
-        .num_workers(config.workers)
-        .build(DetectionDataset::new(
-            val_set.clone(),
-            config.image_size,
-            false,
-            config.seed,
-        ));
-
-    (train, val)
+    let val_set = DetectionDataset::new(val_set, config.image_size, false, config.seed);
+    (train, eval_loader(batcher, val_set, &options))
 }
 
 /// Trains a detector, evaluates it and writes into `out`: `config.json`, `metrics.csv`,
@@ -151,28 +109,28 @@ pub fn train(
     out: &Path,
     options: &RunOptions,
 ) -> crate::Result<DetectSummary> {
-    let quiet = options.quiet;
+    let reporter = options.reporter.as_ref();
     let started = Instant::now();
     config.validate()?;
-    folder::check_start(out, config, options.start)?;
-    let (train_set, val_set) = load(config)?;
-    let resume = folder::open(out, config, options.start)?;
+    let ((train_set, val_set, model), resume) =
+        start_run(out, config, options.start, &TASK_FILES, || {
+            let (train_set, val_set) = load(config)?;
+            let device = parse_device(&config.device)?;
+            device.seed(config.seed);
+            let model = model_config(config, train_set.num_classes());
+            Ok((train_set, val_set, model.init(&device.autodiff())))
+        })?;
     let first_epoch = resume.as_ref().map_or(0, |r| r.epochs);
     let num_classes = train_set.num_classes();
-    let device = parse_device(&config.device)?;
-    device.seed(config.seed);
-    let model = model_config(config, num_classes).init(&device.clone().autodiff());
     let params = trainable_params(&model);
-    if !quiet {
-        println!(
-            "detection: {} train / {} val images, {num_classes} classes; CenterNet with {} \
-             ({params} parameters); schedule {}",
-            train_set.file.images.len(),
-            val_set.file.images.len(),
-            config.activation,
-            config.schedule.schedule
-        );
-    }
+    reporter.info(&format!(
+        "detection: {} train / {} val images, {num_classes} classes; CenterNet with {} \
+         ({params} parameters); schedule {}",
+        train_set.file.images.len(),
+        val_set.file.images.len(),
+        config.activation,
+        config.schedule.schedule
+    ));
     let (train_len, val_len) = (train_set.file.images.len(), val_set.file.images.len());
     let val_set = Arc::new(val_set);
     let (loader_train, loader_val) = loaders(config, train_set, val_set.clone(), first_epoch);
@@ -193,8 +151,7 @@ pub fn train(
         iters_per_epoch: iters,
         epochs: config.epochs,
         label: config.activation.name().to_string(),
-        quiet,
-        error_context: format!(" Metrics of the finished epochs are in {}.", out.display()),
+        reporter: options.reporter.clone(),
         checkpoints: config.checkpoints,
         resume,
         max_loss_growth: config.max_loss_growth,
@@ -204,9 +161,9 @@ pub fn train(
     save_trained(&model, out)?;
 
     let detections = detect_all(&model, &val_set, config)?;
-    write_json(&out.join("detections.json"), &detections)?;
+    write_json(&out.join(DETECTIONS), &detections)?;
     let metrics = evaluate(&val_set.file, &detections);
-    write_json(&out.join("coco_metrics.json"), &metrics)?;
+    write_json(&out.join(COCO_METRICS), &metrics)?;
     let summary = DetectSummary {
         config: config.clone(),
         train_images: train_len,
@@ -219,9 +176,7 @@ pub fn train(
         total_seconds: started.elapsed().as_secs_f64(),
     };
     write_json(&out.join(folder::SUMMARY), &summary)?;
-    if !quiet {
-        println!("{}", metrics_line(&summary.metrics));
-    }
+    reporter.info(&metrics_line(&summary.metrics));
     Ok(summary)
 }
 
