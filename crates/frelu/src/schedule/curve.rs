@@ -8,7 +8,7 @@ use burn::optim::LearningRate;
 use burn::optim::lr_scheduler::{LrScheduler, LrSchedulerRecord};
 use serde::{Deserialize, Serialize};
 
-use super::ParseScheduleError;
+use super::error::ParseScheduleError;
 
 /// The shape of the base learning-rate schedule.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -95,5 +95,30 @@ impl LrScheduler for LrCurve {
         if let Some(step) = record.scalar::<u64>("step") {
             self.step = step;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lr_curves() {
+        let constant = LrCurve::new(0.1, LrShape::Constant, 10, 0);
+        assert!((0..10).all(|t| constant.at(t) == 0.1));
+        let cosine = LrCurve::new(0.1, LrShape::Cosine, 10, 2);
+        assert_eq!(cosine.at(0), 0.05);
+        assert_eq!(cosine.at(1), 0.1);
+        assert!((cosine.at(2) - 0.1).abs() < 1e-12);
+        assert!((cosine.at(6) - 0.05).abs() < 1e-12);
+        assert!(cosine.at(9) > 0.0 && cosine.at(9) < 0.01);
+        let mut stepped = cosine.clone();
+        let lrs: Vec<f64> = (0..4).map(|_| stepped.step()).collect();
+        assert_eq!(lrs, (0..4).map(|t| cosine.at(t)).collect::<Vec<_>>());
+        let mut restored = LrCurve::new(0.1, LrShape::Cosine, 10, 2);
+        restored.load_record(stepped.to_record());
+        assert_eq!(restored.step(), cosine.at(4));
+        assert_eq!("cosine".parse::<LrShape>().unwrap(), LrShape::Cosine);
+        assert!("linear".parse::<LrShape>().is_err());
     }
 }
