@@ -151,7 +151,7 @@ pub fn bench_peers(config: &BenchConfig, device: &Device) -> crate::Result<Vec<P
     let path = config.paths.last().copied().unwrap_or_default();
     let names = ["relu", "frelu"]
         .into_iter()
-        .chain(frelu::activation::PEERS);
+        .chain(frelu::activation::peers());
     let runs: Vec<(ActivationConfig, Path)> = names
         .map(|n| (n.parse().expect("the registry's own names parse"), path))
         .collect();

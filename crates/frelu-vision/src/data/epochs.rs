@@ -257,46 +257,35 @@ pub struct LoaderOptions {
     pub matched: Option<(u64, u64)>,
 }
 
+/// What a loader's items and batches must be (burn's data loaders move them across threads).
+pub trait LoaderItem: Send + Sync + Clone + std::fmt::Debug + 'static {}
+impl<T: Send + Sync + Clone + std::fmt::Debug + 'static> LoaderItem for T {}
+
 /// The training loader of a run: `dataset` in an order drawn per epoch, batched by `batcher`
 /// (which shares `clock` if it augments), starting after the epochs a resumed run has
 /// finished.
-pub fn training_loader<I, O, B, D>(
-    batcher: B,
-    dataset: D,
+pub fn training_loader<I: LoaderItem, O: Send + Clone + std::fmt::Debug + 'static>(
+    batcher: impl Batcher<I, O> + 'static,
+    dataset: impl Dataset<I> + 'static,
     clock: EpochClock,
     options: &LoaderOptions,
-) -> Arc<dyn DataLoader<O>>
-where
-    I: Send + Sync + Clone + std::fmt::Debug + 'static,
-    O: Send + Clone + std::fmt::Debug + 'static,
-    B: Batcher<I, O> + 'static,
-    D: Dataset<I> + 'static,
-{
-    let batch_size = options.batch_size;
+) -> Arc<dyn DataLoader<O>> {
     let plan = options.matched.map(|(weights, slopes)| MatchedPlan {
-        batch_size,
+        batch_size: options.batch_size,
         weights,
         slopes,
     });
-    let inner = DataLoaderBuilder::new(batcher)
-        .batch_size(batch_size)
-        .num_workers(options.workers)
-        .build(EpochShuffled::new(dataset, options.seed, clock.clone()).with_plan(plan));
+    let shuffled = EpochShuffled::new(dataset, options.seed, clock.clone()).with_plan(plan);
+    let inner = eval_loader(batcher, shuffled, options);
     EpochLoader::wrap(inner, clock, options.seed, options.first_epoch)
 }
 
 /// The evaluation loader of a run: `dataset` in its order, batched by `batcher`.
-pub fn eval_loader<I, O, B, D>(
-    batcher: B,
-    dataset: D,
+pub fn eval_loader<I: LoaderItem, O: Send + Clone + std::fmt::Debug + 'static>(
+    batcher: impl Batcher<I, O> + 'static,
+    dataset: impl Dataset<I> + 'static,
     options: &LoaderOptions,
-) -> Arc<dyn DataLoader<O>>
-where
-    I: Send + Sync + Clone + std::fmt::Debug + 'static,
-    O: Send + Clone + std::fmt::Debug + 'static,
-    B: Batcher<I, O> + 'static,
-    D: Dataset<I> + 'static,
-{
+) -> Arc<dyn DataLoader<O>> {
     DataLoaderBuilder::new(batcher)
         .batch_size(options.batch_size)
         .num_workers(options.workers)

@@ -336,7 +336,7 @@ mod tests {
         let device = Device::flex().autodiff();
         for arch in Architecture::ALL {
             let min = arch.min_input_size();
-            for name in frelu::activation::PEERS.iter().chain(&["frelu"]) {
+            for name in frelu::activation::peers().into_iter().chain(["frelu"]) {
                 let act: ActivationConfig = name.parse().unwrap();
                 let config = ModelConfig {
                     width: 0.25,
@@ -378,7 +378,7 @@ mod tests {
     fn the_detector_and_the_video_networks_train_with_every_learnable_peer() {
         use burn::tensor::Distribution;
         let device = Device::flex().autodiff();
-        for name in frelu::activation::PEERS {
+        for name in frelu::activation::peers() {
             let act: ActivationConfig = name.parse().unwrap();
             let detector = detector::CenterNetConfig::new(3)
                 .with_widths([8, 8, 8, 8])

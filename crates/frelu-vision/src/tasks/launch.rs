@@ -18,6 +18,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::guard::{FiniteLossGuard, LossValue, trained_model};
+use crate::data::epochs::LoaderOptions;
 use crate::progress::{Reporter, silent};
 use crate::run_files::{CHECKPOINT_DIR, CHECKPOINT_RECORDS, EXPERIMENT_LOG};
 use crate::runs::folder::{self, Resumed, Start};
@@ -60,6 +61,23 @@ impl RunOptions {
     /// A fresh run that reports nothing.
     pub fn quiet() -> Self {
         Self::default()
+    }
+}
+
+/// The options of both loaders of a run (`batch_size` × `workers`, seeded by `seed`, laid out
+/// for `schedule`) that has finished `first_epoch` epochs.
+pub fn loader_options(
+    (batch_size, workers): (usize, usize),
+    seed: u64,
+    schedule: &ScheduleConfig,
+    first_epoch: usize,
+) -> LoaderOptions {
+    LoaderOptions {
+        batch_size,
+        workers,
+        seed,
+        first_epoch: first_epoch as u64,
+        matched: schedule.schedule.matched(),
     }
 }
 

@@ -7,12 +7,15 @@ use burn::tensor::{Device, Distribution, Tensor};
 use super::common::{check_input, drawn, on_channels};
 
 /// Configuration of an [`Apl`] layer.
+/// The default number of hinges of [`AplConfig`] (the authors' CIFAR-10 setting).
+pub const APL_HINGES: usize = 5;
+
 #[derive(Config, Debug)]
 pub struct AplConfig {
     /// Number of channels: the size of dimension 1 of the input.
     pub channels: usize,
     /// Number of hinges `S` (the authors' CIFAR-10 setting: 5).
-    #[config(default = 5)]
+    #[config(default = "APL_HINGES")]
     pub hinges: usize,
     /// Half-width of the uniform draw of the hinge slopes `a` (the authors' 0.2).
     #[config(default = 0.2)]

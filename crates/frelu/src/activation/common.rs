@@ -77,7 +77,7 @@ pub(crate) mod testing {
 
     /// Inputs in ±[0.125, 2.5]: a finite-difference step never crosses a kink at 0.
     pub(crate) fn away_from_zero(shape: [usize; 4], device: &Device) -> Tensor<4> {
-        crate::ops::tests::away_from_zero(shape, device) * 1.25
+        crate::ops::testing::away_from_zero(shape, device) * 1.25
     }
 
     struct Collect(Vec<(ParamId, Vec<f64>, Vec<usize>)>);

@@ -17,6 +17,11 @@ pub enum SlopeSharing {
     Layer,
 }
 
+/// The default initial positive slope of [`FReluConfig`].
+pub const FRELU_POS_INIT: f64 = 1.0;
+/// The default initial negative slope of [`FReluConfig`] (with the positive 1: ReLU).
+pub const FRELU_NEG_INIT: f64 = 0.0;
+
 /// Configuration of an [`FRelu`] layer.
 ///
 /// With the defaults the layer starts as an exact ReLU (`pos = 1`, `neg = 0`) and learns both
@@ -28,10 +33,10 @@ pub struct FReluConfig {
     /// Number of channels: the size of dimension 1 of the input.
     pub channels: usize,
     /// Initial value of the positive-side slope.
-    #[config(default = 1.0)]
+    #[config(default = "FRELU_POS_INIT")]
     pub pos_init: f64,
     /// Initial value of the negative-side slope (0 starts as ReLU; 0.25 is PReLU's usual start).
-    #[config(default = 0.0)]
+    #[config(default = "FRELU_NEG_INIT")]
     pub neg_init: f64,
     /// One slope pair per channel, or one per layer.
     #[config(default = "SlopeSharing::Channel")]
@@ -97,16 +102,7 @@ impl FRelu {
     /// - input: `[batch, channels, ...]` (rank ≥ 2: after a linear layer or a convolution)
     /// - output: same as the input
     pub fn forward<const D: usize>(&self, input: Tensor<D>) -> Tensor<D> {
-        assert!(
-            D >= 2,
-            "FRelu expects an input of rank >= 2 ([batch, channels, ...]), got rank {D}"
-        );
-        let channels = input.dims()[1];
-        assert_eq!(
-            channels, self.channels,
-            "FRelu was built for {} channels but the input has {channels} on dimension 1",
-            self.channels
-        );
+        super::common::check_input("FRelu", self.channels, &input.dims());
         let device = input.device();
         let pos = self.slope(&self.pos, self.pos_fixed, &device);
         let neg = self.slope(&self.neg, self.neg_fixed, &device);

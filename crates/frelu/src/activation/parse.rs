@@ -4,7 +4,7 @@
 use core::fmt;
 use core::str::FromStr;
 
-use super::{ActivationConfig, activation_names};
+use super::{ActivationConfig, FRELU_POS_INIT, activation_names};
 
 /// A string that names no activation, or an option it does not take.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -141,6 +141,85 @@ impl<'a> Options<'a> {
     }
 }
 
+/// Other spellings the parser accepts, with the canonical name each stands for.
+const ALIASES: [(&str, &str); 7] = [
+    ("leaky_relu", "lrelu"),
+    ("leakyrelu", "lrelu"),
+    ("silu", "swish"),
+    ("linear", "identity"),
+    ("none", "identity"),
+    ("aconc", "acon_c"),
+    ("acon-c", "acon_c"),
+];
+
+/// `default` (an activation of [`ActivationConfig::all`]) with the user's `options` read
+/// over its defaults.
+fn with_options(
+    default: ActivationConfig,
+    options: &mut Options,
+) -> Result<ActivationConfig, ParseActivationError> {
+    use ActivationConfig as A;
+    Ok(match default {
+        A::LeakyRelu { slope, .. } => A::LeakyRelu {
+            slope: options.value("slope", slope)?,
+            fused: options.fused()?,
+        },
+        A::PRelu { init, .. } => A::PRelu {
+            init: options.value("init", init)?,
+            shared: options.flag("shared"),
+            fused: options.fused()?,
+        },
+        A::FRelu {
+            pos_init, neg_init, ..
+        } => {
+            let neg_init = options.value("neg", neg_init)?;
+            A::FRelu {
+                pos_init: options.pair("pos", pos_init),
+                neg_init,
+                shared: options.flag("shared"),
+                fused: options.fused()?,
+            }
+        }
+        A::Elu { alpha } => A::Elu {
+            alpha: options.value("alpha", alpha)?,
+        },
+        A::RRelu { lower, upper } => {
+            let low = options.pair("lower", lower);
+            let high = options.pair("upper", upper);
+            if !(0.0..=high).contains(&low) {
+                return Err(options.error(format!(
+                    "needs 0 <= lower <= upper (got lower={low}, upper={high})"
+                )));
+            }
+            A::RRelu {
+                lower: low,
+                upper: high,
+            }
+        }
+        A::ERelu { alpha, prelu } => {
+            let alpha = options.value("alpha", alpha)?;
+            if !(0.0..1.0).contains(&alpha) {
+                return Err(options.error(format!("alpha must be in [0, 1) (got {alpha})")));
+            }
+            A::ERelu { alpha, prelu }
+        }
+        A::Mpelu { alpha, beta } => A::Mpelu {
+            alpha: options.pair("alpha", alpha),
+            beta: options.pair("beta", beta),
+        },
+        A::Prenu { alpha } => A::Prenu {
+            alpha: options.value("alpha", alpha)?,
+        },
+        A::Apl { hinges } => A::Apl {
+            hinges: options.count("hinges", hinges)?,
+        },
+        A::Pwlu { intervals } => A::Pwlu {
+            intervals: options.count("intervals", intervals)?,
+        },
+        other => other,
+    })
+}
+
 impl FromStr for ActivationConfig {
     type Err = ParseActivationError;
 
@@ -150,75 +229,15 @@ impl FromStr for ActivationConfig {
         let name = parts.next().unwrap_or_default().trim();
         let lower = name.to_ascii_lowercase();
         let mut options = Options::parse(name, parts)?;
-        let config = match lower.as_str() {
-            "relu" => Self::Relu,
-            "lrelu" | "leaky_relu" | "leakyrelu" => Self::LeakyRelu {
-                slope: options.value("slope", 0.01)?,
-                fused: options.fused()?,
-            },
-            "prelu" => Self::PRelu {
-                init: options.value("init", 0.25)?,
-                shared: options.flag("shared"),
-                fused: options.fused()?,
-            },
-            "frelu" => {
-                let neg_init = options.value("neg", 0.0)?;
-                Self::FRelu {
-                    pos_init: options.pair("pos", 1.0),
-                    neg_init,
-                    shared: options.flag("shared"),
-                    fused: options.fused()?,
-                }
-            }
-            "elu" => Self::Elu {
-                alpha: options.value("alpha", 1.0)?,
-            },
-            "selu" => Self::Selu,
-            "swish" | "silu" => Self::Swish,
-            "mish" => Self::Mish,
-            "gelu" => Self::Gelu,
-            "identity" | "linear" | "none" => Self::Identity,
-            "rrelu" => {
-                let low = options.pair("lower", 0.125);
-                let high = options.pair("upper", 1.0 / 3.0);
-                if !(0.0..=high).contains(&low) {
-                    return Err(options.error(format!(
-                        "needs 0 <= lower <= upper (got lower={low}, upper={high})"
-                    )));
-                }
-                Self::RRelu {
-                    lower: low,
-                    upper: high,
-                }
-            }
-            "erelu" | "eprelu" => {
-                let alpha = options.value("alpha", 0.2)?;
-                if !(0.0..1.0).contains(&alpha) {
-                    return Err(options.error(format!("alpha must be in [0, 1) (got {alpha})")));
-                }
-                Self::ERelu {
-                    alpha,
-                    prelu: lower == "eprelu",
-                }
-            }
-            "pelu" => Self::Pelu,
-            "mpelu" => Self::Mpelu {
-                alpha: options.pair("alpha", 0.25),
-                beta: options.pair("beta", 1.0),
-            },
-            "prenu" => Self::Prenu {
-                alpha: options.value("alpha", 0.5)?,
-            },
-            "apl" => Self::Apl {
-                hinges: options.count("hinges", 5)?,
-            },
-            "acon_c" | "aconc" | "acon-c" => Self::AconC,
-            "pau" => Self::Pau,
-            "pwlu" => Self::Pwlu {
-                intervals: options.count("intervals", 16)?,
-            },
-            _ => return Err(ParseActivationError::UnknownName(text.to_string())),
-        };
+        let canonical = ALIASES
+            .iter()
+            .find(|(alias, _)| *alias == lower)
+            .map_or(lower.as_str(), |(_, name)| name);
+        let default = Self::all()
+            .into_iter()
+            .find(|c| c.name() == canonical)
+            .ok_or_else(|| ParseActivationError::UnknownName(text.to_string()))?;
+        let config = with_options(default, &mut options)?;
         options.finish()?;
         Ok(config)
     }
@@ -253,7 +272,7 @@ impl fmt::Display for ActivationConfig {
                 fused,
             } => {
                 write!(f, "frelu:neg={neg_init}")?;
-                if pos_init != 1.0 {
+                if pos_init != FRELU_POS_INIT {
                     write!(f, ":pos={pos_init}")?;
                 }
                 write!(f, "{}", suffix(shared, fused))

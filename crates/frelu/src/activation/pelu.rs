@@ -67,16 +67,21 @@ impl Pelu {
     }
 }
 
+/// The default initial `α` of [`MpeluConfig`] (the paper's).
+pub const MPELU_ALPHA: f64 = 0.25;
+/// The default initial `β` of [`MpeluConfig`] (the paper's).
+pub const MPELU_BETA: f64 = 1.0;
+
 /// Configuration of an [`Mpelu`] layer.
 #[derive(Config, Debug)]
 pub struct MpeluConfig {
     /// Number of channels: the size of dimension 1 of the input.
     pub channels: usize,
     /// Initial `α` (the paper's 0.25; 1 with `β = 1` starts as ELU).
-    #[config(default = 0.25)]
+    #[config(default = "MPELU_ALPHA")]
     pub alpha_init: f64,
     /// Initial `β` (the paper's 1).
-    #[config(default = 1.0)]
+    #[config(default = "MPELU_BETA")]
     pub beta_init: f64,
 }
 

@@ -12,13 +12,16 @@ use burn::tensor::{Device, Tensor};
 
 use super::common::{check_input, filled, on_channels};
 
+/// The default initial `α` of [`PrenuConfig`].
+pub const PRENU_ALPHA: f64 = 0.5;
+
 /// Configuration of a [`Prenu`] layer.
 #[derive(Config, Debug)]
 pub struct PrenuConfig {
     /// Number of channels: the size of dimension 1 of the input.
     pub channels: usize,
     /// Initial `α`, in `[0, 1]`.
-    #[config(default = 0.5)]
+    #[config(default = "PRENU_ALPHA")]
     pub alpha_init: f64,
 }
 

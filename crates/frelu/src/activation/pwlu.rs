@@ -7,13 +7,16 @@ use burn::tensor::{Device, Int, Tensor, TensorData};
 
 use super::common::{check_input, filled};
 
+/// The default number of intervals of [`PwluConfig`] (the paper's).
+pub const PWLU_INTERVALS: usize = 16;
+
 /// Configuration of a [`Pwlu`] layer.
 #[derive(Config, Debug)]
 pub struct PwluConfig {
     /// Number of channels: the size of dimension 1 of the input.
     pub channels: usize,
     /// Number of intervals `N` between the bounds (the paper's 16).
-    #[config(default = 16)]
+    #[config(default = "PWLU_INTERVALS")]
     pub intervals: usize,
     /// Initial bounds `[−bound, bound]`. The paper sets them from the input's running statistics
     /// during a first phase of training; that phase does not fit the `Learner` cleanly, so the

@@ -22,10 +22,18 @@ use burn::tensor::{Device, Tensor};
 use serde::{Deserialize, Serialize};
 
 use super::{
-    AconC, AconCConfig, Apl, AplConfig, ERelu, EReluConfig, FRelu, FReluConfig, Mpelu, MpeluConfig,
-    Pau, PauConfig, Pelu, PeluConfig, Prenu, PrenuConfig, Pwlu, PwluConfig, RRelu, RReluConfig,
-    SlopeSharing,
+    APL_HINGES, AconC, AconCConfig, Apl, AplConfig, ERELU_ALPHA, ERelu, EReluConfig,
+    FRELU_NEG_INIT, FRELU_POS_INIT, FRelu, FReluConfig, MPELU_ALPHA, MPELU_BETA, Mpelu,
+    MpeluConfig, PRENU_ALPHA, PWLU_INTERVALS, Pau, PauConfig, Pelu, PeluConfig, Prenu, PrenuConfig,
+    Pwlu, PwluConfig, RRELU_LOWER, RRELU_UPPER, RRelu, RReluConfig, SlopeSharing,
 };
+
+/// The default negative slope of `lrelu`.
+pub const LRELU_SLOPE: f64 = 0.01;
+/// The default initial negative slope of `prelu` (He et al.'s).
+pub const PRELU_INIT: f64 = 0.25;
+/// The default `alpha` of `elu`.
+pub const ELU_ALPHA: f64 = 1.0;
 
 /// Which activation a model uses; parse it from a string with [`str::parse`].
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -159,68 +167,151 @@ pub enum Activation {
     Pwlu(Pwlu),
 }
 
+/// The `sharing` of a `shared` flag.
+fn sharing(shared: bool) -> SlopeSharing {
+    if shared {
+        SlopeSharing::Layer
+    } else {
+        SlopeSharing::Channel
+    }
+}
+
+/// Leaky ReLU as an FReLU layer with both slopes fixed.
+fn leaky_layer(channels: usize, slope: f64, fused: bool) -> FReluConfig {
+    FReluConfig::new(channels)
+        .with_neg_init(slope)
+        .with_learn_pos(false)
+        .with_learn_neg(false)
+        .with_fused(fused)
+}
+
+/// PReLU as an FReLU layer whose positive slope is fixed at 1.
+fn prelu_layer(channels: usize, init: f64, shared: bool, fused: bool) -> FReluConfig {
+    FReluConfig::new(channels)
+        .with_neg_init(init)
+        .with_learn_pos(false)
+        .with_sharing(sharing(shared))
+        .with_fused(fused)
+}
+
+/// FReLU starting from the slopes `(pos, neg)`.
+fn frelu_layer(channels: usize, (pos, neg): (f64, f64), shared: bool, fused: bool) -> FReluConfig {
+    FReluConfig::new(channels)
+        .with_pos_init(pos)
+        .with_neg_init(neg)
+        .with_sharing(sharing(shared))
+        .with_fused(fused)
+}
+
 impl ActivationConfig {
     /// FReLU with its defaults (starts as ReLU, learns both slopes per channel, fused).
     pub fn frelu() -> Self {
         Self::FRelu {
-            pos_init: 1.0,
-            neg_init: 0.0,
+            pos_init: FRELU_POS_INIT,
+            neg_init: FRELU_NEG_INIT,
             shared: false,
             fused: true,
         }
     }
 
+    /// Every activation of the registry with its defaults (what its bare name parses to), in
+    /// the order help texts and errors list them. The activations after `identity` are FReLU's
+    /// learnable peers ([`peers`]).
+    pub fn all() -> [Self; 20] {
+        let erelu = |prelu| Self::ERelu {
+            alpha: ERELU_ALPHA,
+            prelu,
+        };
+        [
+            Self::Relu,
+            Self::LeakyRelu {
+                slope: LRELU_SLOPE,
+                fused: true,
+            },
+            Self::PRelu {
+                init: PRELU_INIT,
+                shared: false,
+                fused: true,
+            },
+            Self::Elu { alpha: ELU_ALPHA },
+            Self::Selu,
+            Self::Swish,
+            Self::Mish,
+            Self::Gelu,
+            Self::frelu(),
+            Self::Identity,
+            Self::RRelu {
+                lower: RRELU_LOWER,
+                upper: RRELU_UPPER,
+            },
+            erelu(false),
+            erelu(true),
+            Self::Pelu,
+            Self::Mpelu {
+                alpha: MPELU_ALPHA,
+                beta: MPELU_BETA,
+            },
+            Self::Prenu { alpha: PRENU_ALPHA },
+            Self::Apl { hinges: APL_HINGES },
+            Self::AconC,
+            Self::Pau,
+            Self::Pwlu {
+                intervals: PWLU_INTERVALS,
+            },
+        ]
+    }
+
+    /// The options a user may add to the name, as help texts show them (`[:slope]`, ...).
+    pub fn options_hint(&self) -> &'static str {
+        match self {
+            Self::LeakyRelu { .. } => "[:slope]",
+            Self::PRelu { .. } => "[:init]",
+            Self::Elu { .. } | Self::ERelu { .. } | Self::Prenu { .. } => "[:alpha]",
+            Self::FRelu { .. } => "[:neg_init]",
+            Self::RRelu { .. } => "[:lower=L:upper=U]",
+            Self::Mpelu { .. } => "[:alpha=A:beta=B]",
+            Self::Apl { .. } => "[:hinges]",
+            Self::Pwlu { .. } => "[:intervals]",
+            _ => "",
+        }
+    }
+
     /// The [`FReluConfig`] behind `lrelu`, `prelu` and `frelu`; `None` for the others.
     pub fn frelu_config(&self, channels: usize) -> Option<FReluConfig> {
-        let sharing = |shared: bool| {
-            if shared {
-                SlopeSharing::Layer
-            } else {
-                SlopeSharing::Channel
-            }
-        };
         match *self {
-            Self::LeakyRelu { slope, fused } => Some(
-                FReluConfig::new(channels)
-                    .with_neg_init(slope)
-                    .with_learn_pos(false)
-                    .with_learn_neg(false)
-                    .with_fused(fused),
-            ),
+            Self::LeakyRelu { slope, fused } => Some(leaky_layer(channels, slope, fused)),
             Self::PRelu {
                 init,
                 shared,
                 fused,
-            } => Some(
-                FReluConfig::new(channels)
-                    .with_neg_init(init)
-                    .with_learn_pos(false)
-                    .with_sharing(sharing(shared))
-                    .with_fused(fused),
-            ),
+            } => Some(prelu_layer(channels, init, shared, fused)),
             Self::FRelu {
                 pos_init,
                 neg_init,
                 shared,
                 fused,
-            } => Some(
-                FReluConfig::new(channels)
-                    .with_pos_init(pos_init)
-                    .with_neg_init(neg_init)
-                    .with_sharing(sharing(shared))
-                    .with_fused(fused),
-            ),
+            } => Some(frelu_layer(channels, (pos_init, neg_init), shared, fused)),
             _ => None,
         }
     }
 
     /// Build the activation for a place with `channels` channels (dimension 1 of its input).
     pub fn init(&self, channels: usize, device: &Device) -> Activation {
-        if let Some(config) = self.frelu_config(channels) {
-            return Activation::FRelu(config.init(device));
-        }
+        let frelu = |config: FReluConfig| Activation::FRelu(config.init(device));
         match *self {
             Self::Relu => Activation::Relu(Relu::new()),
+            Self::LeakyRelu { slope, fused } => frelu(leaky_layer(channels, slope, fused)),
+            Self::PRelu {
+                init,
+                shared,
+                fused,
+            } => frelu(prelu_layer(channels, init, shared, fused)),
+            Self::FRelu {
+                pos_init,
+                neg_init,
+                shared,
+                fused,
+            } => frelu(frelu_layer(channels, (pos_init, neg_init), shared, fused)),
             Self::Elu { alpha } => Activation::Elu(EluConfig::new().with_alpha(alpha).init()),
             Self::Selu => Activation::Selu(Selu::new()),
             Self::Swish => Activation::Swish(SiLU::new()),
@@ -261,7 +352,6 @@ impl ActivationConfig {
                     .with_intervals(intervals)
                     .init(device),
             ),
-            Self::LeakyRelu { .. } | Self::PRelu { .. } | Self::FRelu { .. } => unreachable!(),
         }
     }
 
@@ -399,40 +489,30 @@ pub fn learnable_markers() -> Vec<String> {
     ]
 }
 
-/// Every activation of the registry as a user writes it (name and its main option), in the
-/// order help texts and errors list them. A test checks that each one parses.
-pub const ACTIVATIONS: [&str; 20] = [
-    "relu",
-    "lrelu[:slope]",
-    "prelu[:init]",
-    "elu[:alpha]",
-    "selu",
-    "swish",
-    "mish",
-    "gelu",
-    "frelu[:neg_init]",
-    "identity",
-    "rrelu[:lower=L:upper=U]",
-    "erelu[:alpha]",
-    "eprelu[:alpha]",
-    "pelu",
-    "mpelu[:alpha=A:beta=B]",
-    "prenu[:alpha]",
-    "apl[:hinges]",
-    "acon_c",
-    "pau",
-    "pwlu[:intervals]",
-];
+/// Every activation of the registry as a user writes it (name and its options), in the order
+/// help texts and errors list them: [`ActivationConfig::all`]'s names with their
+/// [`ActivationConfig::options_hint`].
+pub fn activations() -> Vec<String> {
+    ActivationConfig::all()
+        .iter()
+        .map(|c| format!("{}{}", c.name(), c.options_hint()))
+        .collect()
+}
 
 /// The learnable activations added for the comparison with FReLU's peers (issue 16), in the
-/// order tables list them.
-pub const PEERS: [&str; 10] = [
-    "rrelu", "erelu", "eprelu", "pelu", "mpelu", "prenu", "apl", "acon_c", "pau", "pwlu",
-];
+/// order tables list them: those after `identity` in [`ActivationConfig::all`].
+pub fn peers() -> Vec<&'static str> {
+    let all = ActivationConfig::all();
+    let after = all.iter().position(|c| *c == ActivationConfig::Identity);
+    all[after.map_or(all.len(), |i| i + 1)..]
+        .iter()
+        .map(|c| c.name())
+        .collect()
+}
 
-/// [`ACTIVATIONS`], comma-separated.
+/// [`activations`], comma-separated.
 pub fn activation_names() -> String {
-    ACTIVATIONS.join(", ")
+    activations().join(", ")
 }
 
 #[cfg(test)]
@@ -446,13 +526,35 @@ mod tests {
 
     #[test]
     fn every_listed_activation_parses() {
-        for entry in ACTIVATIONS {
+        for entry in activations() {
             let name = entry.split('[').next().unwrap();
             let config: ActivationConfig = name.parse().unwrap();
             assert_eq!(config.name(), name.split(':').next().unwrap(), "{entry}");
         }
         let err = "relux".parse::<ActivationConfig>().unwrap_err().to_string();
         assert!(err.contains(&activation_names()), "{err}");
+    }
+
+    #[test]
+    fn every_name_round_trips_to_its_defaults() {
+        let all = ActivationConfig::all();
+        for config in &all {
+            // The bare name gives the registry's defaults, the canonical string the same
+            // config, and no two activations share a name.
+            assert_eq!(&parse(config.name()), config, "{}", config.name());
+            assert_eq!(&parse(&config.to_string()), config, "{config}");
+            assert_eq!(all.iter().filter(|c| c.name() == config.name()).count(), 1);
+        }
+        assert_eq!(peers().first(), Some(&"rrelu"));
+        assert_eq!(peers().len(), 10);
+        assert_eq!(activations()[1], "lrelu[:slope]");
+        for (alias, name) in [
+            ("leaky_relu", "lrelu"),
+            ("SiLU", "swish"),
+            ("acon-c", "acon_c"),
+        ] {
+            assert_eq!(parse(alias).name(), name, "{alias}");
+        }
     }
 
     #[test]
@@ -494,7 +596,7 @@ mod tests {
     #[test]
     fn every_learnable_activation_is_found_by_the_parameter_visitor() {
         let device = Device::flex();
-        for entry in ACTIVATIONS {
+        for entry in activations() {
             let config = parse(entry.split('[').next().unwrap());
             let layer = config.init(4, &device);
             // Every float parameter of an activation is an activation parameter, and the
@@ -512,7 +614,7 @@ mod tests {
     #[test]
     fn every_activation_trains_and_evaluates_on_every_rank() {
         let device = Device::flex().autodiff();
-        for entry in ACTIVATIONS {
+        for entry in activations() {
             let config = parse(entry.split('[').next().unwrap());
             let layer = config.init(3, &device);
             let x4 = Tensor::<4>::random([2, 3, 4, 4], Distribution::Normal(0.0, 1.0), &device)

@@ -8,14 +8,21 @@ use burn::tensor::{Device, Distribution, Tensor, activation};
 
 use super::common::{check_input, filled, on_channels, training};
 
+/// The default lower end of [`RReluConfig`]'s range (the paper's 1/8).
+pub const RRELU_LOWER: f64 = 0.125;
+/// The default upper end of [`RReluConfig`]'s range (the paper's 1/3).
+pub const RRELU_UPPER: f64 = 1.0 / 3.0;
+/// The default `alpha` of [`EReluConfig`].
+pub const ERELU_ALPHA: f64 = 0.2;
+
 /// Configuration of an [`RRelu`] layer.
 #[derive(Config, Debug)]
 pub struct RReluConfig {
     /// Lower end of the negative slope's range (the paper's 1/8).
-    #[config(default = 0.125)]
+    #[config(default = "RRELU_LOWER")]
     pub lower: f64,
     /// Upper end of the negative slope's range (the paper's 1/3).
-    #[config(default = 0.333_333_333_333_333_3)]
+    #[config(default = "RRELU_UPPER")]
     pub upper: f64,
 }
 
@@ -64,7 +71,7 @@ pub struct EReluConfig {
     /// Number of channels: the size of dimension 1 of the input.
     pub channels: usize,
     /// Half-width of the positive slope's range: `k ~ U(1 − alpha, 1 + alpha)`.
-    #[config(default = 0.2)]
+    #[config(default = "ERELU_ALPHA")]
     pub alpha: f64,
     /// EPReLU: also learn a PReLU negative slope per channel.
     #[config(default = false)]

@@ -11,7 +11,7 @@ use burn::backend::{Backend, TensorMetadata, backend_extension};
 use burn::tensor::ops::ConvOptions;
 use burn::tensor::{IntDType, Shape};
 
-use crate::ops::{composed_backward, composed_forward};
+use crate::ops::{channel_shape_of, composed_backward, composed_forward};
 
 /// The gradients of a normalisation fused with the activation: `(dx, d-scale, d-shift, dpos,
 /// dneg)`, where scale and shift are γ and β (training mode) or the affine map's own. (The
@@ -189,13 +189,6 @@ pub trait FastPathBackend: Backend {
     }
 }
 
-/// `[1, C, 1, ...]` for a tensor of shape `shape`.
-fn channel_shape(shape: &Shape) -> Shape {
-    let mut dims = vec![1; shape.num_dims()];
-    dims[1] = shape[1];
-    Shape::from(dims)
-}
-
 /// Sum over every dimension but 1, as a `[C]` tensor.
 fn channel_sum<B: Backend>(t: FloatTensor<B>) -> FloatTensor<B> {
     let shape = t.shape();
@@ -209,7 +202,7 @@ fn composed_affine<B: Backend>(
     scale: FloatTensor<B>,
     shift: FloatTensor<B>,
 ) -> FloatTensor<B> {
-    let shape = channel_shape(&x.shape());
+    let shape = channel_shape_of(&x.shape());
     let scale = B::float_reshape(scale, shape.clone());
     let shift = B::float_reshape(shift, shape);
     B::float_add(B::float_mul(x, scale), shift)
@@ -250,7 +243,7 @@ pub fn composed_affine_act_backward<B: Backend>(
     neg: FloatTensor<B>,
     dy: FloatTensor<B>,
 ) -> NormGrads<B> {
-    let shape = channel_shape(&x.shape());
+    let shape = channel_shape_of(&x.shape());
     let z = composed_affine::<B>(x.clone(), scale.clone(), shift);
     let (dz, dpos, dneg) = composed_backward::<B>(z, pos, neg, dy);
     let dshift = channel_sum::<B>(dz.clone());

@@ -395,13 +395,13 @@ pub(crate) mod tests {
     }
 
     fn close(a: &[f32], b: &[f32], what: &str) {
-        assert_eq!(a.len(), b.len(), "{what}: length");
-        for (i, (x, y)) in a.iter().zip(b).enumerate() {
-            assert!(
-                (x - y).abs() <= 1e-4 * (1.0 + y.abs()),
-                "{what}[{i}]: {x} vs {y}"
-            );
-        }
+        crate::ops::testing::assert_close(a, b, 1e-4, what);
+    }
+
+    /// The values a pass wrote into `v`.
+    pub(crate) fn init(v: Vec<MaybeUninit<f32>>) -> Vec<f32> {
+        // SAFETY: only called on buffers a pass has filled.
+        v.into_iter().map(|v| unsafe { v.assume_init() }).collect()
     }
 
     /// Shapes: stride 1 and 2, asymmetric padding, dilation, groups, depthwise, 1×1, batch 1,
@@ -510,9 +510,7 @@ pub(crate) mod tests {
     fn run_forward(x: &[f32], w: &[f32], g: &ConvGeometry) -> Vec<f32> {
         let mut out = vec![MaybeUninit::uninit(); g.n * g.out_image()];
         forward(x, w, g, &mut out);
-        out.into_iter()
-            .map(|v| unsafe { v.assume_init() })
-            .collect()
+        init(out)
     }
 
     #[test]
@@ -546,7 +544,7 @@ pub(crate) mod tests {
             let forward_dot = dot(&y, &dy);
             let mut dx = vec![MaybeUninit::uninit(); x.len()];
             input_grad(&dy, &w, g, &mut dx);
-            let dx: Vec<f32> = dx.into_iter().map(|v| unsafe { v.assume_init() }).collect();
+            let dx = init(dx);
             let dw = weight_grad(&x, &dy, g);
             let tol = 1e-4 * (1.0 + forward_dot.abs());
             assert!((dot(&x, &dx) - forward_dot).abs() < tol, "dx adjoint {g:?}");

@@ -227,7 +227,7 @@ multiversion! {
 
 #[cfg(test)]
 mod tests {
-    use super::super::conv::tests::{reference, shapes, values};
+    use super::super::conv::tests::{init, reference, shapes, values};
     use super::*;
 
     #[test]
@@ -238,10 +238,7 @@ mod tests {
             let dy = values(90 + i as u64, g.n * g.out_image());
             let mut out = vec![MaybeUninit::uninit(); dy.len()];
             forward(&x, &w, g, &mut out);
-            let out: Vec<f32> = out
-                .into_iter()
-                .map(|v| unsafe { v.assume_init() })
-                .collect();
+            let out = init(out);
             let expected = reference(&x, &w, g);
             for (a, b) in out.iter().zip(&expected) {
                 assert!((a - b).abs() < 1e-5, "{a} vs {b}");
@@ -254,7 +251,7 @@ mod tests {
             };
             let mut dx = vec![MaybeUninit::uninit(); x.len()];
             input_grad(&dy, &w, g, &mut dx);
-            let dx: Vec<f32> = dx.into_iter().map(|v| unsafe { v.assume_init() }).collect();
+            let dx = init(dx);
             let dw = weight_grad(&x, &dy, g);
             let forward_dot = dot(&expected, &dy);
             assert!((dot(&x, &dx) - forward_dot).abs() < 1e-4 * (1.0 + forward_dot.abs()));

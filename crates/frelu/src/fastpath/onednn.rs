@@ -420,7 +420,7 @@ mod tests {
     use std::mem::MaybeUninit;
 
     use super::*;
-    use crate::fastpath::conv::tests::{reference, shapes, values};
+    use crate::fastpath::conv::tests::{init, reference, shapes, values};
     use crate::fastpath::{conv, depthwise};
 
     /// Whether oneDNN is in use here; with `FRELU_REQUIRE_ONEDNN` set (as CI sets it, having
@@ -439,11 +439,8 @@ mod tests {
         }
     }
 
-    fn init(v: Vec<MaybeUninit<f32>>) -> Vec<f32> {
-        // SAFETY: only called on buffers a pass has filled.
-        v.into_iter().map(|v| unsafe { v.assume_init() }).collect()
-    }
-
+    /// `a ≈ b` relative to the largest magnitude of `b` (oneDNN's blocked summation order
+    /// differs from the Rust kernels', so small elements of a large sum carry its rounding).
     fn close(a: &[f32], b: &[f32], what: &str) {
         assert_eq!(a.len(), b.len(), "{what}: length");
         let scale = b.iter().fold(1.0f32, |m, v| m.max(v.abs()));

@@ -1,6 +1,7 @@
 //! The fast path against Burn's own modules (the reference) on a table of shapes, and its
 //! gradients against finite differences.
 
+use crate::ops::testing::assert_close;
 use burn::module::Param;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::pool::MaxPool2dConfig;
@@ -15,17 +16,6 @@ fn values<const D: usize>(t: Tensor<D>) -> Vec<f32> {
         .convert::<f32>()
         .try_into_vec::<f32>()
         .expect("f32")
-}
-
-#[track_caller]
-fn assert_close(a: &[f32], b: &[f32], tol: f32, what: &str) {
-    assert_eq!(a.len(), b.len(), "{what}: lengths");
-    for (i, (x, y)) in a.iter().zip(b).enumerate() {
-        assert!(
-            (x - y).abs() <= tol * (1.0 + y.abs()),
-            "{what}[{i}]: fast {x} vs reference {y}"
-        );
-    }
 }
 
 /// `(input [n, c, h, w], out channels, kernel, stride, padding, groups)`: stride 1 and 2,

@@ -5,6 +5,8 @@ use burn::backend::tensor::FloatTensor;
 use burn::backend::{Backend, TensorMetadata, backend_extension};
 use burn::tensor::Shape;
 
+use super::shape::channel_shape_of;
+
 /// FReLU as a backend operation.
 ///
 /// The default bodies compose ordinary backend operations; they are the fallback for backends
@@ -52,8 +54,8 @@ pub fn composed_forward<B: Backend>(
     neg: FloatTensor<B>,
 ) -> FloatTensor<B> {
     let shape = x.shape();
-    let pos = B::float_reshape(pos, channel_shape(&shape));
-    let neg = B::float_reshape(neg, channel_shape(&shape));
+    let pos = B::float_reshape(pos, channel_shape_of(&shape));
+    let neg = B::float_reshape(neg, channel_shape_of(&shape));
     let positive = B::relu(x.clone());
     let negative = B::float_sub(x, positive.clone());
     B::float_add(B::float_mul(positive, pos), B::float_mul(negative, neg))
@@ -68,8 +70,8 @@ pub fn composed_backward<B: Backend>(
 ) -> (FloatTensor<B>, FloatTensor<B>, FloatTensor<B>) {
     let shape = x.shape();
     let channels = shape[1];
-    let pos = B::float_reshape(pos, channel_shape(&shape));
-    let neg = B::float_reshape(neg, channel_shape(&shape));
+    let pos = B::float_reshape(pos, channel_shape_of(&shape));
+    let neg = B::float_reshape(neg, channel_shape_of(&shape));
     let positive = B::relu(x.clone());
     let negative = B::float_sub(x, positive.clone());
     let reduce_dims: Vec<usize> = (0..shape.num_dims()).filter(|&d| d != 1).collect();
@@ -85,11 +87,4 @@ pub fn composed_backward<B: Backend>(
         B::float_mul(gated, B::float_sub(pos, neg)),
     );
     (dx, dpos, dneg)
-}
-
-/// `[1, C, 1, ...]` for a tensor of shape `shape`.
-pub(crate) fn channel_shape(shape: &Shape) -> Shape {
-    let mut dims = vec![1; shape.num_dims()];
-    dims[1] = shape[1];
-    Shape::from(dims)
 }

@@ -11,11 +11,13 @@ mod backend;
 #[cfg(any(feature = "wgpu", feature = "cuda"))]
 mod cube;
 mod flex;
+mod shape;
 
 use burn::backend::{Dispatch, DispatchDevice};
-use burn::tensor::{Device, Tensor, activation};
+use burn::tensor::{Device, Tensor};
 
 pub use backend::{FReluBackend, composed_backward, composed_forward};
+pub(crate) use shape::{channel_shape, channel_shape_of};
 
 /// Whether [`frelu`] has a fused kernel for tensors on `device` (else it composes).
 pub fn has_fused_kernel(device: &Device) -> bool {
@@ -50,7 +52,8 @@ pub fn frelu<const D: usize>(input: Tensor<D>, pos: Tensor<1>, neg: Tensor<1>) -
     ))
 }
 
-/// FReLU composed from tensor operations: `pos·relu(x) + neg·(x − relu(x))`.
+/// FReLU composed from tensor operations: `pos·relu(x) + neg·(x − relu(x))` (the formula of
+/// [`composed_forward`], on tensors; autodiff records each operation).
 ///
 /// The gradient with respect to `x` at exactly `x = 0` is `neg` (ReLU's derivative at 0 is 0).
 pub fn frelu_composed<const D: usize>(
@@ -58,25 +61,18 @@ pub fn frelu_composed<const D: usize>(
     pos: Tensor<1>,
     neg: Tensor<1>,
 ) -> Tensor<D> {
-    let shape = channel_shape::<D>(pos.dims()[0]);
-    let pos = pos.reshape(shape);
-    let neg = neg.reshape(shape);
-    let positive = activation::relu(input.clone());
-    let negative = input - positive.clone();
-    positive * pos + negative * neg
-}
-
-/// `[1, C, 1, ...]`: the shape that broadcasts a `[C]` vector over dimension 1.
-pub(crate) fn channel_shape<const D: usize>(channels: usize) -> [usize; D] {
-    let mut shape = [1; D];
-    shape[1] = channels;
-    shape
+    Tensor::from_dispatch(composed_forward::<Dispatch>(
+        input.into_dispatch(),
+        pos.into_dispatch(),
+        neg.into_dispatch(),
+    ))
 }
 
 #[cfg(test)]
-pub(crate) mod tests {
-    use super::*;
-    use burn::tensor::{Device, Distribution, TensorData};
+pub(crate) mod testing {
+    //! Helpers the tests of the ops, the activations and the fast path share.
+
+    use burn::tensor::{Device, Distribution, Tensor};
 
     /// Inputs for gradient checks: uniform in ±[0.1, 2] so that a finite-difference step of
     /// `EPS` never crosses the kink at 0, where the central difference of a piecewise-linear
@@ -86,6 +82,27 @@ pub(crate) mod tests {
         let sign = Tensor::<D>::random(shape, Distribution::Bernoulli(0.5), device) * 2.0 - 1.0;
         magnitude * sign
     }
+
+    /// Asserts `a ≈ b` element by element: `|a − b| ≤ tol · (1 + max(|a|, |b|))`, naming
+    /// `what` and the element that differs.
+    #[track_caller]
+    pub(crate) fn assert_close(a: &[f32], b: &[f32], tol: f32, what: &str) {
+        assert_eq!(a.len(), b.len(), "{what}: lengths");
+        for (i, (x, y)) in a.iter().zip(b).enumerate() {
+            assert!(
+                (x - y).abs() <= tol * (1.0 + x.abs().max(y.abs())),
+                "{what}[{i}]: {x} vs {y}"
+            );
+        }
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use burn::tensor::{Device, Distribution, TensorData};
+
+    use super::testing::away_from_zero;
 
     pub(crate) const EPS: f64 = 1e-2;
 
@@ -241,17 +258,8 @@ pub(crate) mod tests {
     }
 
     fn assert_close(a: &TensorData, b: &TensorData, tol: f32, what: &str) {
-        let (a, b) = (
-            a.clone().convert::<f32>().try_into_vec::<f32>().unwrap(),
-            b.clone().convert::<f32>().try_into_vec::<f32>().unwrap(),
-        );
-        assert_eq!(a.len(), b.len(), "{what}: lengths");
-        for (i, (x, y)) in a.iter().zip(&b).enumerate() {
-            assert!(
-                (x - y).abs() <= tol * (1.0 + x.abs().max(y.abs())),
-                "{what}[{i}]: {x} vs {y}"
-            );
-        }
+        let values = |t: &TensorData| t.clone().convert::<f32>().try_into_vec::<f32>().unwrap();
+        super::testing::assert_close(&values(a), &values(b), tol, what);
     }
 
     fn check_fused_against_composed<const D: usize>(device: &Device, x: Tensor<D>) {

@@ -19,7 +19,9 @@ use crate::fsio::write_json;
 use crate::models::trainable_params;
 use crate::models::tsm::{VideoNet, VideoNetConfig};
 use crate::runs::folder::{self, save_trained};
-use crate::tasks::launch::{Fit, RunOptions, cosine_half_epoch_warmup, launch, start_run};
+use crate::tasks::launch::{
+    Fit, RunOptions, cosine_half_epoch_warmup, launch, loader_options, start_run,
+};
 
 impl TrainStep for VideoNet {
     type Input = ClipBatch;
@@ -126,7 +128,12 @@ pub fn train(
         config.segments, config.model, config.activation, config.schedule.schedule
     ));
     let clock = EpochClock::default();
-    let loaders = config.loader_options(first_epoch);
+    let loaders = loader_options(
+        (config.batch_size, config.workers),
+        config.seed,
+        &config.schedule,
+        first_epoch,
+    );
     let loader_train = training_loader(
         ClipBatcher,
         train_set.with_clock(clock.clone()),

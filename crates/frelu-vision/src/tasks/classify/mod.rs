@@ -127,17 +127,6 @@ impl Default for TrainConfig {
 }
 
 impl TrainConfig {
-    /// The options of both loaders of a run that has finished `first_epoch` epochs.
-    pub fn loader_options(&self, first_epoch: usize) -> crate::data::epochs::LoaderOptions {
-        crate::data::epochs::LoaderOptions {
-            batch_size: self.batch_size,
-            workers: self.workers,
-            seed: self.seed,
-            first_epoch: first_epoch as u64,
-            matched: self.schedule.schedule.matched(),
-        }
-    }
-
     /// The network these settings describe, for images of `channels × input_size` and
     /// `classes` classes (the one place training and `frelu predict` build it from).
     pub fn model_config(

@@ -80,13 +80,13 @@ fn standard_configs() -> Vec<RunSpec> {
 
 impl Protocol {
     /// `quick`: full Fashion-MNIST, `simple-cnn`, 2 epochs, 3 seeds, 20 configurations: the
-    /// standard ten and FReLU's peers ([`frelu::activation::PEERS`], each trained jointly, as
+    /// standard ten and FReLU's peers ([`frelu::activation::peers`], each trained jointly, as
     /// its paper does).
     pub fn quick() -> Self {
         let mut configs = standard_configs();
         configs.extend(
-            frelu::activation::PEERS
-                .iter()
+            frelu::activation::peers()
+                .into_iter()
                 .map(|name| spec(name, name, "joint")),
         );
         Self {

@@ -29,7 +29,7 @@ use crate::models::{Net, trainable_params};
 use crate::progress::Reporter;
 use crate::runs::folder::{self, save_trained};
 use crate::runs::report::mean_epoch_seconds;
-use crate::tasks::launch::{Fit, launch, start_run};
+use crate::tasks::launch::{Fit, launch, loader_options, start_run};
 
 impl TrainStep for Net {
     type Input = ImageBatch;
@@ -157,7 +157,12 @@ fn loaders(
     let augment = config.augment.unwrap_or(splits.default_augment);
     let normalize = splits.normalize;
     let clock = EpochClock::default();
-    let options = config.loader_options(first_epoch);
+    let options = loader_options(
+        (config.batch_size, config.workers),
+        config.seed,
+        &config.schedule,
+        first_epoch,
+    );
     let train = training_loader(
         ImageBatcher::new(normalize.clone(), augment, config.seed).with_clock(clock.clone()),
         splits.train.with_clock(clock.clone()),

@@ -119,17 +119,6 @@ pub struct DetectSummary {
 }
 
 impl DetectConfig {
-    /// The options of both loaders of a run that has finished `first_epoch` epochs.
-    pub fn loader_options(&self, first_epoch: usize) -> crate::data::epochs::LoaderOptions {
-        crate::data::epochs::LoaderOptions {
-            batch_size: self.batch_size,
-            workers: self.workers,
-            seed: self.seed,
-            first_epoch: first_epoch as u64,
-            matched: self.schedule.schedule.matched(),
-        }
-    }
-
     /// Checks the numbers a user can get wrong.
     pub fn validate(&self) -> crate::Result<()> {
         ensure!(

@@ -27,7 +27,9 @@ use crate::models::trainable_params;
 use crate::runs::folder::{self, save_trained};
 use crate::runs::report::mean_epoch_seconds;
 use crate::tasks::guard::LossValue;
-use crate::tasks::launch::{Fit, RunOptions, cosine_half_epoch_warmup, launch, start_run};
+use crate::tasks::launch::{
+    Fit, RunOptions, cosine_half_epoch_warmup, launch, loader_options, start_run,
+};
 
 /// The training output: the loss.
 pub struct DetOutput {
@@ -88,7 +90,12 @@ fn loaders(
         stride: CenterNet::STRIDE,
     };
     let clock = EpochClock::default();
-    let options = config.loader_options(first_epoch);
+    let options = loader_options(
+        (config.batch_size, config.workers),
+        config.seed,
+        &config.schedule,
+        first_epoch,
+    );
     let train_set = Arc::new(train_set);
     let train = training_loader(
         batcher.clone(),
