@@ -225,7 +225,7 @@ pub fn run(command: &ActionCommand) -> anyhow::Result<()> {
                     let (m, act) = c.split_once('/').with_context(|| {
                         format!("'{c}': expected MODEL/ACTIVATION, e.g. tsm/frelu")
                     })?;
-                    Ok((m.parse().map_err(anyhow::Error::msg)?, act.parse()?))
+                    Ok((m.parse()?, act.parse()?))
                 })
                 .collect::<anyhow::Result<Vec<_>>>()?;
             let base = a.options.config();

@@ -23,9 +23,12 @@ pub enum Error {
     /// A run folder that cannot be used as asked.
     #[error(transparent)]
     Run(#[from] RunError),
-    /// A setting out of range, or a name no registry knows.
+    /// A setting out of range.
     #[error("{0}")]
     Invalid(String),
+    /// A name no registry knows (a model, a dataset, ...).
+    #[error(transparent)]
+    Parse(#[from] crate::data::ParseError),
     /// A file that could not be read, written, created or removed.
     #[error("cannot {action} {}", path.display())]
     File {

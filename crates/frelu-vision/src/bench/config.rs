@@ -117,7 +117,7 @@ impl Path {
 }
 
 impl std::str::FromStr for Path {
-    type Err = String;
+    type Err = crate::data::ParseError;
 
     fn from_str(text: &str) -> Result<Self, Self::Err> {
         let text = text.trim();
@@ -126,10 +126,10 @@ impl std::str::FromStr for Path {
             .find(|path| path.name() == text)
             .ok_or_else(|| {
                 let names: Vec<&str> = Path::ALL.iter().map(|p| p.name()).collect();
-                format!(
+                crate::data::ParseError(format!(
                     "unknown path {text:?}: expected one of {}",
                     names.join(", ")
-                )
+                ))
             })
     }
 }

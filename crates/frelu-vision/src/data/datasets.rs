@@ -44,17 +44,17 @@ impl DatasetKind {
 }
 
 impl core::str::FromStr for DatasetKind {
-    type Err = String;
+    type Err = super::ParseError;
     fn from_str(text: &str) -> Result<Self, Self::Err> {
         match text.trim().to_ascii_lowercase().replace('_', "-").as_str() {
             "fashion-mnist" | "fmnist" | "fashionmnist" => Ok(Self::FashionMnist),
             "cifar10" | "cifar-10" => Ok(Self::Cifar10),
             "cifar100" | "cifar-100" => Ok(Self::Cifar100),
             "imagefolder" | "image-folder" | "folder" | "imagenet" => Ok(Self::ImageFolder),
-            other => Err(format!(
+            other => Err(super::ParseError(format!(
                 "unknown dataset '{other}'; known: {}",
                 Self::names()
-            )),
+            ))),
         }
     }
 }
@@ -313,7 +313,10 @@ mod tests {
             "CIFAR-10".parse::<DatasetKind>().unwrap(),
             DatasetKind::Cifar10
         );
-        let err = "imagenet21k".parse::<DatasetKind>().unwrap_err();
+        let err = "imagenet21k"
+            .parse::<DatasetKind>()
+            .unwrap_err()
+            .to_string();
         // The list in the message is the enum's: every dataset is named, and parses back.
         for kind in DatasetKind::ALL {
             assert!(err.contains(&kind.to_string()), "{err}");

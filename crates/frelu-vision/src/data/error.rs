@@ -55,6 +55,12 @@ impl DataError {
     }
 }
 
+/// A name or setting written as text that does not parse (a model, a dataset, an augmentation,
+/// a video model, an export format, a benchmark path); the message says what is known.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct ParseError(pub String);
+
 /// Reads a whole file, transparently gunzipping it when it starts with the gzip magic bytes.
 pub(crate) fn read_maybe_gz(path: &Path) -> Result<Vec<u8>, DataError> {
     let raw = std::fs::read(path).map_err(|e| DataError::io(path, e))?;

@@ -22,7 +22,7 @@ use burn::tensor::{Device, Int, Tensor, TensorData};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 
-pub use error::DataError;
+pub use error::{DataError, ParseError};
 pub use transforms::{Augment, Normalize};
 
 /// Images of one size with class labels, held in memory as bytes (channel-major).

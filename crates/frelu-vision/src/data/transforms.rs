@@ -104,7 +104,7 @@ impl Augment {
 }
 
 impl FromStr for Augment {
-    type Err = String;
+    type Err = super::ParseError;
 
     /// `none`, `flip`, `crop[:PAD]`, `crop[:PAD]+flip` (PAD defaults to 4).
     fn from_str(text: &str) -> Result<Self, Self::Err> {
@@ -118,13 +118,15 @@ impl FromStr for Augment {
                 ("crop", "") => augment.crop_pad = 4,
                 ("crop", pad) => {
                     augment.crop_pad = pad.parse().map_err(|_| {
-                        format!("augment '{text}': crop padding '{pad}' is not a whole number")
+                        super::ParseError(format!(
+                            "augment '{text}': crop padding '{pad}' is not a whole number"
+                        ))
                     })?
                 }
                 _ => {
-                    return Err(format!(
+                    return Err(super::ParseError(format!(
                         "unknown augmentation '{part}' in '{text}' (use none, flip, crop[:PAD], crop[:PAD]+flip)"
-                    ));
+                    )));
                 }
             }
         }

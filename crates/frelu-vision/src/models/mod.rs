@@ -94,7 +94,7 @@ impl Architecture {
 }
 
 impl FromStr for Architecture {
-    type Err = String;
+    type Err = crate::data::ParseError;
     fn from_str(text: &str) -> Result<Self, Self::Err> {
         let name = text.trim().to_ascii_lowercase().replace('_', "-");
         let known = format!("known: {}", Self::names());
@@ -117,9 +117,11 @@ impl FromStr for Architecture {
                     config
                         .blocks_per_stage()
                         .map(|_| Self::CifarResNet { depth })
-                        .map_err(|e| format!("{e}; {known}"))
+                        .map_err(|e| crate::data::ParseError(format!("{e}; {known}")))
                 }
-                None => Err(format!("unknown model '{text}'; {known}")),
+                None => Err(crate::data::ParseError(format!(
+                    "unknown model '{text}'; {known}"
+                ))),
             },
         }
     }
@@ -314,18 +316,20 @@ mod tests {
         for arch in Architecture::ALL {
             assert_eq!(arch.to_string().parse::<Architecture>().unwrap(), arch);
         }
-        let err = "alexnet".parse::<Architecture>().unwrap_err();
+        let err = "alexnet".parse::<Architecture>().unwrap_err().to_string();
         assert!(err.contains(&Architecture::names()), "{err}");
         assert!(
             "resnet21"
                 .parse::<Architecture>()
                 .unwrap_err()
+                .to_string()
                 .contains("6n + 2")
         );
         assert!(
             "alexnet"
                 .parse::<Architecture>()
                 .unwrap_err()
+                .to_string()
                 .contains("unknown model")
         );
     }

@@ -29,15 +29,15 @@ impl VideoModel {
 }
 
 impl core::str::FromStr for VideoModel {
-    type Err = String;
+    type Err = crate::data::ParseError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         match s.trim().to_ascii_lowercase().as_str() {
             "tsm" => Ok(Self::Tsm),
             "tsn" => Ok(Self::Tsn),
-            other => Err(format!(
+            other => Err(crate::data::ParseError(format!(
                 "unknown video model '{other}' (use {})",
                 Self::ALL.map(|m| m.to_string()).join(" or ")
-            )),
+            ))),
         }
     }
 }

@@ -18,15 +18,15 @@ pub enum Format {
 }
 
 impl std::str::FromStr for Format {
-    type Err = String;
+    type Err = crate::data::ParseError;
 
     fn from_str(text: &str) -> Result<Self, Self::Err> {
         match text {
             "onnx" => Ok(Self::Onnx),
             "safetensors" => Ok(Self::Safetensors),
-            other => Err(format!(
+            other => Err(crate::data::ParseError(format!(
                 "unknown format '{other}'; known: onnx, safetensors"
-            )),
+            ))),
         }
     }
 }

@@ -401,17 +401,17 @@ impl ProtocolFile {
             ..TrainConfig::default()
         };
         if let Some(d) = &self.dataset {
-            base.dataset = d.parse().map_err(crate::Error::Invalid)?;
+            base.dataset = d.parse()?;
         }
         base.data_dir = self.data.clone();
         if let Some(m) = &self.model {
-            base.model = m.parse().map_err(crate::Error::Invalid)?;
+            base.model = m.parse()?;
         }
         if let Some(v) = &self.lr_schedule {
             base.lr_shape = v.parse()?;
         }
         if let Some(v) = &self.augment {
-            base.augment = Some(v.parse().map_err(crate::Error::Invalid)?);
+            base.augment = Some(v.parse()?);
         }
         base.epochs = self.epochs.unwrap_or(base.epochs);
         base.batch_size = self.batch.unwrap_or(base.batch_size);
