@@ -97,10 +97,10 @@ pub enum RunError {
     #[error("nothing to resume in {}: it holds no run", .0.display())]
     NothingToResume(PathBuf),
     /// A resume was asked of a finished run.
-    #[error("the run in {} is finished; there is nothing to resume", .0.display())]
+    #[error("the run in {} is finished; nothing to resume", .0.display())]
     Finished(PathBuf),
     /// The folder's checkpoints and metrics disagree.
-    #[error("{}: {message}", dir.display())]
+    #[error("{} has {message}", dir.display())]
     Inconsistent {
         /// The run folder.
         dir: PathBuf,
@@ -108,7 +108,7 @@ pub enum RunError {
         message: String,
     },
     /// The folder's run was made with other settings than those asked now.
-    #[error("{} holds a run trained with other settings ({difference}, stored → asked)", dir.display())]
+    #[error("{} was trained with other settings ({difference}, stored → asked)", dir.display())]
     OtherSettings {
         /// The run folder.
         dir: PathBuf,

@@ -266,7 +266,7 @@ fn rewind(dir: &Path, k: usize) -> crate::Result<Vec<EpochRow>> {
     let rows: Vec<EpochRow> = rows.into_iter().filter(|r| r.epoch <= k).collect();
     if rows.len() != k {
         let message = format!(
-            "a checkpoint of epoch {k} but metrics of {} epochs; it cannot be resumed",
+            "a checkpoint of epoch {k} but metrics of {} epochs; cannot resume it",
             rows.len()
         );
         let dir = dir.to_path_buf();
