@@ -226,9 +226,11 @@ pub struct StepResult {
     pub step_ms: f64,
     /// Images per second.
     pub images_per_sec: f64,
-    /// Step time relative to ReLU's on the same path.
+    /// Step time relative to ReLU's on the same path: the median over repeats of the ratio
+    /// within one repeat (paired).
     pub vs_relu: f64,
-    /// Flex's step time for the same model and variant divided by this one (fast-path rows).
+    /// Flex's step time for the same model and variant divided by this one (fast-path rows),
+    /// paired as `vs_relu`.
     #[serde(default)]
     pub speedup_vs_flex: Option<f64>,
     /// PyTorch's median step time for the same network and activation, ms, when a report of
@@ -279,7 +281,7 @@ pub struct PeerResult {
     pub activation: String,
     /// Median time of one step, ms.
     pub step_ms: f64,
-    /// Step time relative to ReLU's.
+    /// Step time relative to ReLU's: the median over repeats of the ratio within one repeat.
     pub vs_relu: f64,
 }
 
@@ -296,7 +298,8 @@ pub struct InferenceResult {
     pub variant: String,
     /// Median time of one forward pass, ms.
     pub ms: f64,
-    /// Time relative to ReLU's (unfolded).
+    /// Time relative to ReLU's (unfolded): the median over repeats of the ratio within one
+    /// repeat.
     pub vs_relu: f64,
 }
 

@@ -1,7 +1,8 @@
 //! `frelu bench`: what FReLU costs compared with ReLU, and what the CPU fast path
 //! ([`frelu::fastpath`]) saves over Flex's own operations, measured in one run with the variants
-//! and paths interleaved (so that a noisy machine slows them alike), as medians of repeats;
-//! with a report of `scripts/pytorch_step.py`, beside PyTorch on the same networks.
+//! and paths interleaved in an order that rotates every repeat (so that a noisy machine slows
+//! them alike and none always follows the same other), as medians of repeats, ratios paired
+//! within a repeat; with a report of `scripts/pytorch_step.py`, beside PyTorch on the same networks.
 
 mod config;
 mod ops;
@@ -29,7 +30,7 @@ pub fn run(
         ));
     }
     log(&format!(
-        "device {}; {} timed repeats after {} warm-up, variants interleaved",
+        "device {}; {} timed repeats after {} warm-up, variants interleaved in rotating order",
         config.device, config.repeats, config.warmup
     ));
     let copy_gbps = copy_bandwidth();

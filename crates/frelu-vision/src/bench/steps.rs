@@ -1,5 +1,5 @@
-//! Training-step and inference timings of whole models, the variants and paths interleaved so
-//! that a noisy machine slows them alike.
+//! Training-step and inference timings of whole models, the variants and paths interleaved in
+//! a rotating order so that a noisy machine slows them alike, ratios paired within a repeat.
 
 use std::time::Instant;
 
@@ -62,13 +62,37 @@ fn timed_after_switch(switched: bool, device: &Device, mut work: impl FnMut()) -
     t.elapsed().as_secs_f64() * 1e3
 }
 
-/// Median training-step time (ms) of `arch` for each `(activation, path)`, steps interleaved.
+/// Step times of every variant, one row per timed repeat (ms).
+struct Timings(Vec<Vec<f64>>);
+
+impl Timings {
+    /// Median step time of variant `i`.
+    fn median(&self, i: usize) -> f64 {
+        median(self.0.iter().map(|row| row[i]).collect())
+    }
+
+    /// Median over repeats of `t[i] / t[reference]` within one repeat: paired, so that a drift
+    /// of the machine's speed between repeats cancels out of the ratio.
+    fn ratio(&self, i: usize, reference: usize) -> f64 {
+        median(self.0.iter().map(|row| row[i] / row[reference]).collect())
+    }
+}
+
+/// The order variants run in at `repeat`: all of them, starting one further on each repeat, so
+/// that no variant always follows the same other one (a variant that allocates much, such as
+/// the composed FReLU, leaves the allocator and caches in a state that the next one pays for).
+fn rotated(variants: usize, repeat: usize) -> impl Iterator<Item = usize> {
+    (0..variants).map(move |k| (k + repeat) % variants)
+}
+
+/// Training-step times of `arch` for each `(activation, path)`, steps interleaved, the order
+/// rotated every repeat.
 fn time_steps(
     arch: Architecture,
     runs: &[(ActivationConfig, Path)],
     config: &BenchConfig,
     device: &Device,
-) -> crate::Result<Vec<f64>> {
+) -> crate::Result<Timings> {
     let ad = device.clone().autodiff();
     let (channels, batch) = synthetic_batch(arch, config.batch, &ad);
     let mut models: Vec<(Net, ModuleOptimizer)> = runs
@@ -82,27 +106,30 @@ fn time_steps(
         })
         .collect::<crate::Result<_>>()?;
     let restore = Path::current();
-    let mut times = vec![Vec::new(); runs.len()];
+    let mut rows = Vec::with_capacity(config.repeats);
+    let mut last_path = None;
     for repeat in 0..config.warmup + config.repeats {
-        for (i, slot) in models.iter_mut().enumerate() {
+        let mut row = vec![f64::NAN; runs.len()];
+        for i in rotated(runs.len(), repeat) {
             // The first step after a switch of path is slower (measured: ~20 % on oneDNN, whose
-            // threads and buffers are cold) and would fall on the same variant every repeat:
-            // an untimed step first.
-            let switched = i == 0 || runs[i - 1].1 != runs[i].1;
+            // threads and buffers are cold): an untimed step first.
+            let switched = last_path != Some(runs[i].1);
+            last_path = Some(runs[i].1);
             runs[i].1.select();
-            let ms = timed_after_switch(switched, device, || {
+            let slot = &mut models[i];
+            row[i] = timed_after_switch(switched, device, || {
                 let (net, optim) = (slot.0.clone(), &mut slot.1);
                 let output = classification_output(&net, batch.clone());
                 let grads = GradientsParams::from_grads(output.loss.backward(), &net);
                 slot.0 = optim.step(0.01, net, grads);
             });
-            if repeat >= config.warmup {
-                times[i].push(ms);
-            }
+        }
+        if repeat >= config.warmup {
+            rows.push(row);
         }
     }
     restore.select();
-    Ok(times.into_iter().map(median).collect())
+    Ok(Timings(rows))
 }
 
 /// Runs the training-step benchmark for one model: every variant on every configured path.
@@ -121,26 +148,24 @@ pub fn bench_step(
         .map(|&(path, variant)| (variant.activation(), path))
         .collect();
     let times = time_steps(arch, &runs, config, device)?;
-    let time_of = |path: Path, variant: Variant| {
-        cells
-            .iter()
-            .position(|&cell| cell == (path, variant))
-            .map(|i| times[i])
-    };
+    let index = |path: Path, variant: Variant| cells.iter().position(|&c| c == (path, variant));
     Ok(cells
         .iter()
-        .zip(&times)
-        .map(|(&(path, variant), &step_ms)| StepResult {
-            model: arch.to_string(),
-            path,
-            variant,
-            step_ms,
-            images_per_sec: config.batch as f64 / (step_ms / 1e3),
-            vs_relu: step_ms / time_of(path, Variant::Relu).unwrap_or(f64::NAN),
-            speedup_vs_flex: (path != Path::Flex)
-                .then(|| time_of(Path::Flex, variant).map(|flex| flex / step_ms))
-                .flatten(),
-            pytorch_ms: None,
+        .enumerate()
+        .map(|(i, &(path, variant))| {
+            let step_ms = times.median(i);
+            StepResult {
+                model: arch.to_string(),
+                path,
+                variant,
+                step_ms,
+                images_per_sec: config.batch as f64 / (step_ms / 1e3),
+                vs_relu: index(path, Variant::Relu).map_or(f64::NAN, |r| times.ratio(i, r)),
+                speedup_vs_flex: (path != Path::Flex)
+                    .then(|| index(Path::Flex, variant).map(|flex| times.ratio(flex, i)))
+                    .flatten(),
+                pytorch_ms: None,
+            }
         })
         .collect())
 }
@@ -156,14 +181,13 @@ pub fn bench_peers(config: &BenchConfig, device: &Device) -> crate::Result<Vec<P
         .map(|n| (n.parse().expect("the registry's own names parse"), path))
         .collect();
     let times = time_steps(Architecture::SimpleCnn, &runs, config, device)?;
-    let relu = times[0];
     Ok(runs
         .iter()
-        .zip(times)
-        .map(|((act, _), step_ms)| PeerResult {
+        .enumerate()
+        .map(|(i, (act, _))| PeerResult {
             activation: act.to_string(),
-            step_ms,
-            vs_relu: step_ms / relu,
+            step_ms: times.median(i),
+            vs_relu: times.ratio(i, 0),
         })
         .collect())
 }
@@ -201,37 +225,63 @@ pub fn bench_inference(
         .flat_map(|&path| (0..forwards.len()).map(move |i| (path, i)))
         .collect();
     let restore = Path::current();
-    let mut times = vec![Vec::new(); cells.len()];
+    let mut rows = Vec::with_capacity(config.repeats);
+    let mut last_path = None;
     for repeat in 0..config.warmup + config.repeats {
-        for (cell, &(path, i)) in cells.iter().enumerate() {
+        let mut row = vec![f64::NAN; cells.len()];
+        for cell in rotated(cells.len(), repeat) {
             // An untimed pass after a switch of path, as for the training steps.
-            let switched = cell == 0 || cells[cell - 1].0 != path;
+            let (path, i) = cells[cell];
+            let switched = last_path != Some(path);
+            last_path = Some(path);
             path.select();
-            let ms = timed_after_switch(switched, device, || {
+            row[cell] = timed_after_switch(switched, device, || {
                 let _ = forwards[i].1(batch.images.clone()).into_data();
             });
-            if repeat >= config.warmup {
-                times[cell].push(ms);
-            }
+        }
+        if repeat >= config.warmup {
+            rows.push(row);
         }
     }
     restore.select();
-    let medians: Vec<f64> = times.into_iter().map(median).collect();
+    let times = Timings(rows);
     Ok(cells
         .iter()
-        .zip(&medians)
-        .map(|(&(path, i), &ms)| {
-            let relu = cells
-                .iter()
-                .position(|&c| c == (path, 0))
-                .map_or(f64::NAN, |k| medians[k]);
+        .enumerate()
+        .map(|(cell, &(path, i))| {
+            let relu = cells.iter().position(|&c| c == (path, 0));
             InferenceResult {
                 model: arch.to_string(),
                 path,
                 variant: forwards[i].0.to_string(),
-                ms,
-                vs_relu: ms / relu,
+                ms: times.median(cell),
+                vs_relu: relu.map_or(f64::NAN, |r| times.ratio(cell, r)),
             }
         })
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_variant_runs_once_per_repeat_and_leads_in_turn() {
+        for repeat in 0..7 {
+            let mut order: Vec<usize> = rotated(4, repeat).collect();
+            assert_eq!(order[0], repeat % 4);
+            order.sort_unstable();
+            assert_eq!(order, [0, 1, 2, 3]);
+        }
+    }
+
+    #[test]
+    fn ratios_are_paired_within_a_repeat() {
+        // Per-repeat ratios 2.0, 0.5 and 1.1: their median is 1.1, while the ratio of the
+        // medians (2.0 / 2.0) would be 1.0.
+        let t = Timings(vec![vec![1.0, 2.0], vec![2.0, 1.0], vec![3.0, 3.3]]);
+        assert!((t.ratio(1, 0) - 1.1).abs() < 1e-12);
+        assert!((t.median(0) - 2.0).abs() < 1e-12 && (t.median(1) - 2.0).abs() < 1e-12);
+        assert!((t.ratio(0, 0) - 1.0).abs() < 1e-12);
+    }
 }
