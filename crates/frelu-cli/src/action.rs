@@ -164,6 +164,8 @@ pub struct ActionCompareArgs {
     /// Output folder (rerunning resumes it).
     #[arg(long, default_value = "results/action")]
     out: PathBuf,
+    #[command(flatten)]
+    worker: crate::workers::WorkerArgs,
 }
 
 pub fn run(command: &ActionCommand) -> anyhow::Result<()> {
@@ -182,7 +184,7 @@ pub fn run(command: &ActionCommand) -> anyhow::Result<()> {
             };
             make_motion_benchmark(&a.out, &config, &source)
                 .with_context(|| format!("writing {}", a.out.display()))?;
-            println!(
+            say!(
                 "wrote {} train / {} val clips into {}",
                 a.train,
                 a.val,
@@ -209,7 +211,7 @@ pub fn run(command: &ActionCommand) -> anyhow::Result<()> {
                 ..RunOptions::default()
             };
             let s = action::train(&config, &out, &options)?;
-            println!(
+            say!(
                 "top-1 {:.2}% after {:.0} s; results in {}",
                 s.final_top1,
                 s.train_seconds,
@@ -230,8 +232,16 @@ pub fn run(command: &ActionCommand) -> anyhow::Result<()> {
                 .collect::<anyhow::Result<Vec<_>>>()?;
             let base = a.options.config();
             let log = Terminal::log();
-            let summary = action::grid::compare(&base, &configs, &a.seeds, &a.out, &*log)?;
-            println!("{}", summary.markdown());
+            let task = action::grid::ActionGrid {
+                base: &base,
+                configs: &configs,
+            };
+            if a.worker.listed(&task.spec(&a.seeds)) {
+                return Ok(());
+            }
+            let worker = a.worker.worker()?;
+            let outcome = action::grid::compare(&base, &configs, &a.seeds, &a.out, &worker, &*log)?;
+            crate::workers::print_outcome(outcome, &a.out);
             Ok(())
         }
     }

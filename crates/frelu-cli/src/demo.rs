@@ -40,9 +40,11 @@ pub fn run(args: &DemoArgs) -> anyhow::Result<()> {
             "alternate:4:1:iter".parse()?,
         ),
     ];
-    println!(
+    say!(
         "FReLU demo: simple-cnn on Fashion-MNIST ({} train / {} test images, {} epochs each)\n",
-        args.train_images, args.test_images, args.epochs
+        args.train_images,
+        args.test_images,
+        args.epochs
     );
     let mut rows = Vec::new();
     for (name, activation, schedule) in runs {
@@ -58,7 +60,7 @@ pub fn run(args: &DemoArgs) -> anyhow::Result<()> {
             checkpoints: false,
             ..TrainConfig::default()
         };
-        println!("== {name} ({schedule})");
+        say!("== {name} ({schedule})");
         let summary = classify::train(
             &config,
             &args.out.join(name),
@@ -69,19 +71,29 @@ pub fn run(args: &DemoArgs) -> anyhow::Result<()> {
                 start: Start::Overwrite,
             },
         )?;
-        println!();
+        say!();
         rows.push((name, schedule, summary));
     }
-    println!(
+    say!(
         "| {:<10} | {:<18} | {:>13} | {:>12} | {:>10} | {:>9} |",
-        "activation", "schedule", "test acc (%)", "best acc (%)", "parameters", "s/epoch"
+        "activation",
+        "schedule",
+        "test acc (%)",
+        "best acc (%)",
+        "parameters",
+        "s/epoch"
     );
-    println!(
+    say!(
         "|{:-<12}|{:-<20}|{:->15}|{:->14}|{:->12}|{:->11}|",
-        "", "", "", "", "", ""
+        "",
+        "",
+        "",
+        "",
+        "",
+        ""
     );
     for (name, schedule, s) in &rows {
-        println!(
+        say!(
             "| {:<10} | {:<18} | {:>13.2} | {:>12.2} | {:>10} | {:>9.1} |",
             name,
             schedule.to_string(),
@@ -91,7 +103,7 @@ pub fn run(args: &DemoArgs) -> anyhow::Result<()> {
             s.seconds_per_epoch
         );
     }
-    println!(
+    say!(
         "\nper-epoch metrics, models and slopes: {}",
         args.out.display()
     );

@@ -178,6 +178,8 @@ pub struct DetectCompareArgs {
     /// Output folder (rerunning resumes it).
     #[arg(long, default_value = "results/detect")]
     out: PathBuf,
+    #[command(flatten)]
+    worker: crate::workers::WorkerArgs,
 }
 
 pub fn run(command: &DetectCommand) -> anyhow::Result<()> {
@@ -195,7 +197,7 @@ pub fn run(command: &DetectCommand) -> anyhow::Result<()> {
             };
             make_benchmark(&a.out, &config, &source)
                 .with_context(|| format!("writing {}", a.out.display()))?;
-            println!(
+            say!(
                 "wrote {} train / {} val canvases of {}×{} ({}) into {}",
                 a.train,
                 a.val,
@@ -219,7 +221,7 @@ pub fn run(command: &DetectCommand) -> anyhow::Result<()> {
                 ..RunOptions::default()
             };
             let summary = detect::train(&a.options.config(a.act.clone(), a.seed), &out, &options)?;
-            println!(
+            say!(
                 "trained in {:.0} s; results in {} (detections.json is in COCO's results format)",
                 summary.train_seconds,
                 out.display()
@@ -227,12 +229,12 @@ pub fn run(command: &DetectCommand) -> anyhow::Result<()> {
             Ok(())
         }
         DetectCommand::Eval(a) => {
-            println!("{}", metrics_line(&detect::eval_run(&a.run)?));
+            say!("{}", metrics_line(&detect::eval_run(&a.run)?));
             Ok(())
         }
         DetectCommand::Predict(a) => {
             let files = detect::predict_run(&a.run, a.images, a.min_score)?;
-            println!(
+            say!(
                 "{} images drawn into {}",
                 files.len(),
                 a.run.join(detect::PREDICTIONS_DIR).display()
@@ -241,9 +243,17 @@ pub fn run(command: &DetectCommand) -> anyhow::Result<()> {
         }
         DetectCommand::Compare(a) => {
             let base = a.options.config(ActivationConfig::Relu, 0);
-            let summary =
-                detect::grid::compare(&base, &a.acts, &a.seeds, &a.out, &*Terminal::log())?;
-            println!("{}", summary.markdown());
+            let task = detect::grid::DetectGrid {
+                base: &base,
+                activations: &a.acts,
+            };
+            if a.worker.listed(&task.spec(&a.seeds)) {
+                return Ok(());
+            }
+            let worker = a.worker.worker()?;
+            let log = Terminal::log();
+            let outcome = detect::grid::compare(&base, &a.acts, &a.seeds, &a.out, &worker, &*log)?;
+            crate::workers::print_outcome(outcome, &a.out);
             Ok(())
         }
     }

@@ -22,6 +22,6 @@ pub struct ExportArgs {
 /// Runs `frelu export`.
 pub fn run(args: &ExportArgs) -> anyhow::Result<()> {
     let file = export_run(&args.run, args.format, args.out.as_deref())?;
-    println!("wrote {}", file.display());
+    say!("wrote {}", file.display());
     Ok(())
 }

@@ -14,12 +14,16 @@ use frelu_vision::models::resnet::ShortcutKind;
 use frelu_vision::runs::folder::Start;
 use frelu_vision::tasks::classify::{self, DatasetKind, RunOptions, TrainConfig};
 
+#[macro_use]
+mod output;
+
 mod action;
 mod demo;
 mod detect;
 mod export;
 mod predict;
 mod terminal;
+mod workers;
 
 use terminal::Terminal;
 
@@ -47,6 +51,9 @@ enum Command {
     Bench(BenchArgs),
     /// A resumable grid of activations × schedules × seeds, aggregated with statistics and plots.
     Compare(CompareArgs),
+    /// Where every run of a grid stands: new, running (host, pid, epoch, ETA), finished,
+    /// failed, stale.
+    Status(workers::StatusArgs),
     /// Per-layer statistics and plots of the slopes a run learned.
     Analyze(AnalyzeArgs),
     /// A trained run's network as ONNX (batch norm folded, FReLU at PReLU cost) or safetensors.
@@ -118,7 +125,7 @@ fn run_params(args: &ParamsArgs) -> anyhow::Result<()> {
     };
     let total = build(&args.act)?;
     let relu = build(&ActivationConfig::Relu)?;
-    println!(
+    say!(
         "{} with {} and {} classes: {total} trainable parameters ({} added by the activation over ReLU)",
         args.model,
         args.act,
@@ -141,7 +148,7 @@ fn run_make_folder(args: &MakeFolderArgs) -> anyhow::Result<()> {
         args.corrupt,
     )
     .with_context(|| format!("cannot write into {}", args.out.display()))?;
-    println!(
+    say!(
         "wrote {} classes × {} images into {}/train and {}/val",
         args.classes,
         args.per_class,
@@ -182,6 +189,8 @@ pub struct CompareArgs {
     /// Only rebuild summary.* and plots from the finished runs.
     #[arg(long)]
     aggregate_only: bool,
+    #[command(flatten)]
+    worker: workers::WorkerArgs,
     /// No per-run progress bars (the grid's progress lines stay).
     #[arg(long, short)]
     quiet: bool,
@@ -217,20 +226,22 @@ fn run_compare(args: &CompareArgs) -> anyhow::Result<()> {
         .out
         .clone()
         .unwrap_or_else(|| PathBuf::from("results").join(&protocol.name));
-    let comparison = if args.aggregate_only {
-        grid::aggregate(&out, args.reference.as_deref(), &*Terminal::log())?
-    } else {
+    if args.aggregate_only {
+        let comparison = grid::aggregate(&out, args.reference.as_deref(), &*Terminal::log())?;
+        say!("{}", comparison.markdown());
+    } else if !args.worker.listed(&protocol.grid_spec()) {
+        let worker = args.worker.worker()?;
         let runs = Terminal::new(args.quiet);
-        grid::run_grid(&protocol, &out, runs, &*Terminal::log())?
-    };
-    println!("{}", comparison.markdown());
+        let outcome = grid::run_grid(&protocol, &out, runs, &worker, &*Terminal::log())?;
+        workers::print_outcome(outcome, &out);
+    }
     Ok(())
 }
 
 fn run_analyze(args: &AnalyzeArgs) -> anyhow::Result<()> {
     let analysis = frelu_vision::analysis::analyze::analyze(&args.run)?;
-    println!("{}", analysis.markdown());
-    println!(
+    say!("{}", analysis.markdown());
+    say!(
         "plots and analysis.{{md,json}}: {}",
         args.run
             .join(frelu_vision::run_files::ANALYSIS_DIR)
@@ -320,9 +331,9 @@ fn run_bench(args: &BenchArgs) -> anyhow::Result<()> {
         pytorch: args.pytorch.clone(),
     };
     let report = bench::run(&config, &*Terminal::log())?;
-    println!("{}", report.markdown());
+    say!("{}", report.markdown());
     write_json(&args.out, &report)?;
-    println!("JSON report: {}", args.out.display());
+    say!("JSON report: {}", args.out.display());
     Ok(())
 }
 
@@ -529,7 +540,7 @@ fn run_train(args: &TrainArgs) -> anyhow::Result<()> {
     };
     let summary = classify::train(&config, &out, &options)
         .with_context(|| format!("run in {}", out.display()))?;
-    println!(
+    say!(
         "final test accuracy {:.2}% (best {:.2}%), {:.1} s/epoch; results in {}",
         summary.final_test_acc,
         summary.best_test_acc,
@@ -551,7 +562,7 @@ fn main() -> ExitCode {
     ) && frelu::fastpath::enabled()
     {
         // Said once, so that a machine without oneDNN knows what it runs.
-        eprintln!(
+        tell!(
             "CPU fast path: convolutions on {}",
             frelu::fastpath::engine()
         );
@@ -561,6 +572,7 @@ fn main() -> ExitCode {
         Command::Demo(args) => demo::run(args),
         Command::Bench(args) => run_bench(args),
         Command::Compare(args) => run_compare(args),
+        Command::Status(args) => workers::run_status(args),
         Command::Analyze(args) => run_analyze(args),
         Command::Export(args) => export::run(args),
         Command::Predict(args) => predict::run(args),
@@ -573,8 +585,8 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             match terminal::hint(&error) {
-                Some(hint) => eprintln!("error: {error:#}; {hint}"),
-                None => eprintln!("error: {error:#}"),
+                Some(hint) => tell!("error: {error:#}; {hint}"),
+                None => tell!("error: {error:#}"),
             }
             ExitCode::FAILURE
         }
@@ -622,7 +634,9 @@ mod tests {
         )
         .unwrap();
         std::fs::create_dir_all(dir.path().join("train/a.png")).unwrap();
-        let out = dir.path().join("run");
+        // The run folder beside the data, not inside it (that is refused before any loading).
+        let outer = tempfile::tempdir().unwrap();
+        let out = outer.path().join("run");
         let (data, out_arg) = (dir.path().to_str().unwrap(), out.to_str().unwrap());
         let cli = parse(&["detect", "train", "--data", data, "--out", out_arg]);
         let Command::Detect(command) = cli.command else {

@@ -32,7 +32,7 @@ pub fn run(args: &PredictArgs) -> anyhow::Result<()> {
     let device = parse_device(&args.device)?;
     let predictions = predict(&args.run, &args.images, args.top_k, &device)?;
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&predictions)?);
+        say!("{}", serde_json::to_string_pretty(&predictions)?);
     } else {
         print!("{}", markdown(&predictions));
     }

@@ -45,15 +45,15 @@ impl Reporter for Terminal {
         }
         self.bars.suspend(|| {
             if self.to_stderr {
-                eprintln!("{line}");
+                tell!("{line}");
             } else {
-                println!("{line}");
+                say!("{line}");
             }
         });
     }
 
     fn warn(&self, line: &str) {
-        self.bars.suspend(|| eprintln!("warning: {line}"));
+        self.bars.suspend(|| tell!("warning: {line}"));
     }
 
     fn bar(&self, label: &str, total: u64) -> Option<Box<dyn Bar>> {
@@ -109,6 +109,8 @@ pub fn hint(error: &anyhow::Error) -> Option<&'static str> {
         RunError::OtherSettings { .. } => {
             Some("use another --out, or delete that run folder to train it again")
         }
+        RunError::OtherGrid { .. } => Some("use another --out for this grid"),
+        RunError::Busy { .. } => Some("wait for it to finish, or use another --out"),
         RunError::NothingToResume(_) | RunError::Finished(_) => None,
     }
 }

@@ -45,6 +45,14 @@ fn each_reproduction_gives_a_clear_error() {
     );
     let err = fails(&with(&["--lr=-1"]), &[]);
     assert!(err.contains("--lr"), "{err}");
+    // A setting the model does not read is refused, not recorded as if applied.
+    let err = fails(&with(&["--model", "resnet20", "--width", "0.5"]), &[]);
+    assert!(err.contains("--width 0.5 is not used by resnet20"), "{err}");
+    let err = fails(&with(&["--shortcut", "b"]), &[]);
+    assert!(
+        err.contains("--shortcut b is not used by simple-cnn"),
+        "{err}"
+    );
     // A message that names the missing file once, not its cause twice.
     let err = fails(
         &with(&["--dataset", "imagefolder", "--data", "/nonexistent"]),

@@ -115,6 +115,28 @@ pub enum RunError {
         /// The settings that differ, `name: stored → asked`.
         difference: String,
     },
+    /// Another live process trains the run in the folder now.
+    #[error("{} is being trained by {host} (pid {pid}, heartbeat {age} s ago)", dir.display())]
+    Busy {
+        /// The run folder.
+        dir: PathBuf,
+        /// That process's host.
+        host: String,
+        /// Its process id.
+        pid: u32,
+        /// Seconds since its last heartbeat.
+        age: u64,
+    },
+    /// The folder holds another grid (another task or protocol) than the one asked for.
+    #[error("{} holds the grid of {found}, not of {asked}", dir.display())]
+    OtherGrid {
+        /// The grid folder.
+        dir: PathBuf,
+        /// What made the grid there (`task name`).
+        found: String,
+        /// What was asked now.
+        asked: String,
+    },
 }
 
 impl From<burn::tensor::TensorReadError> for Error {

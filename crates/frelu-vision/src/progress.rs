@@ -29,6 +29,12 @@ pub trait Bar: Send + Sync {
     fn set_message(&self, message: &str);
 }
 
+/// `seconds` as `H:MM:SS` (negative as 0), for elapsed times and ETAs.
+pub fn hms(seconds: f64) -> String {
+    let s = seconds.max(0.0).round() as u64;
+    format!("{}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60)
+}
+
 /// Reports nothing.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Silent;

@@ -9,8 +9,10 @@
 //! RUN/activation.json   the learned parameters of every learnable activation (any kind)
 //! RUN/summary.json      written last: the run is finished when it exists
 //! RUN/failed.json       a run that stopped with an error (not retried by a grid)
+//! RUN/claim.json        the worker training it now (host, pid, heartbeat; `runs::claim`)
 //! RUN/checkpoint/       burn-train's MODEL-EPOCH.bpk (model, optim, scheduler)
 //! RUN/train|valid/      burn-train's per-epoch metric logs (epoch-N/)
+//! GRID/grid.json        what the grid is (task, name, rows, seeds): read by `frelu status`
 //! GRID/runs/RUN         one run folder per configuration and seed
 //! GRID/summary.md|csv|json, GRID/plots/
 //! ```
@@ -22,6 +24,10 @@ pub const CONFIG: &str = "config.json";
 pub const SUMMARY: &str = "summary.json";
 /// The file of a run that failed.
 pub const FAILED: &str = "failed.json";
+/// The claim of the worker training a run.
+pub const CLAIM: &str = "claim.json";
+/// What a grid folder holds: its task, name and shape.
+pub const GRID_MANIFEST: &str = "grid.json";
 /// The per-epoch metrics, as CSV.
 pub const METRICS_CSV: &str = "metrics.csv";
 /// The per-epoch metrics, as JSON.
@@ -58,6 +64,13 @@ pub fn checkpoint_file(record: &str, epoch: usize) -> String {
     format!("{record}-{epoch}.bpk")
 }
 
+/// The file holding the length and CRC-32 of the checkpoint file `file` (`NAME-EPOCH.bpk.sum`),
+/// written before the checkpoint is moved into place: `--resume` checks each checkpoint
+/// against it and falls back to an earlier epoch where one is damaged.
+pub fn checksum_file(file: &str) -> String {
+    format!("{file}.sum")
+}
+
 /// The epoch of `file` when it is a checkpoint of `record`.
 pub fn checkpoint_epoch(record: &str, file: &str) -> Option<usize> {
     file.strip_prefix(record)?
@@ -71,6 +84,7 @@ pub fn checkpoint_epoch(record: &str, file: &str) -> Option<usize> {
 /// `NAME-EPOCH.bpk` or `epoch-EPOCH`.
 pub fn epoch_of(name: &str) -> Option<usize> {
     let epoch = |s: &str| s.parse::<usize>().ok();
+    let name = name.strip_suffix(".sum").unwrap_or(name);
     match name.strip_suffix(".bpk") {
         Some(stem) => stem.rsplit_once('-').and_then(|(_, e)| epoch(e)),
         None => name.strip_prefix("epoch-").and_then(epoch),
@@ -87,6 +101,8 @@ mod tests {
             let file = checkpoint_file(record, 12);
             assert_eq!(checkpoint_epoch(record, &file), Some(12));
             assert_eq!(epoch_of(&file), Some(12));
+            assert_eq!(epoch_of(&checksum_file(&file)), Some(12));
+            assert_eq!(checkpoint_epoch(record, &checksum_file(&file)), None);
         }
         assert_eq!(checkpoint_epoch("model", "optim-3.bpk"), None);
         assert_eq!(checkpoint_epoch("model", "model-x.bpk"), None);

@@ -192,12 +192,15 @@ pub struct Resumed {
     pub epochs: usize,
     /// Their metrics rows.
     pub rows: Vec<EpochRow>,
+    /// Newer checkpoints passed over, each with what is wrong with it (the run resumes from an
+    /// earlier epoch than the newest checkpoint; the training reports these as warnings).
+    pub damaged: Vec<String>,
 }
 
 /// The files and folders every run writes (and [`Start::Overwrite`] removes, with the task's
 /// own files; nothing else is touched).
 fn run_files() -> Vec<String> {
-    let mut files = vec![
+    let files = vec![
         CONFIG,
         SUMMARY,
         FAILED,
@@ -209,16 +212,91 @@ fn run_files() -> Vec<String> {
         LEARNED_FILE,
         crate::data::preprocess::PREPROCESS_FILE,
         EXPERIMENT_LOG,
-        CHECKPOINT_DIR,
         ANALYSIS_DIR,
     ];
-    files.extend(METRIC_LOG_DIRS);
-    let mut files: Vec<String> = files.into_iter().map(String::from).collect();
-    for metrics in [METRICS_CSV, METRICS_JSON] {
-        let tmp = crate::fsio::tmp_path(Path::new(metrics));
-        files.push(tmp.to_string_lossy().into_owned());
+    files.into_iter().map(String::from).collect()
+}
+
+/// Removes from burn-train's folder `sub` (checkpoints, per-epoch logs) what burn-train wrote
+/// there — `NAME-EPOCH.bpk[.sum]`, `epoch-EPOCH/`, `.partial/` — and the folder if that leaves
+/// it empty; anything else in it stays.
+fn clear_burn_folder(sub: &Path) -> crate::Result<()> {
+    let Ok(entries) = std::fs::read_dir(sub) else {
+        return Ok(());
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if epoch_of(&name).is_some() || name == ".partial" {
+            remove_if_exists(&entry.path())?;
+        }
     }
-    files
+    // Only if empty: what the run did not write is kept.
+    let _ = std::fs::remove_dir(sub);
+    Ok(())
+}
+
+/// Refuses to write `file` (an export, a prediction) where it would replace a file of a run
+/// folder's own — the trained model, its settings, metrics or summary — which a training wrote
+/// and nothing else can write again.
+pub fn check_not_a_run_file(file: &Path) -> crate::Result<()> {
+    let name = file.file_name().map(|n| n.to_string_lossy().into_owned());
+    let owned = name
+        .as_deref()
+        .is_some_and(|n| n != ANALYSIS_DIR && run_files().iter().any(|f| f == n));
+    let in_run = file.parent().is_some_and(|dir| {
+        let dir = if dir.as_os_str().is_empty() {
+            Path::new(".")
+        } else {
+            dir
+        };
+        holds_run(dir)
+    });
+    if owned && in_run {
+        crate::error::bail!(
+            "{} is a file of the run in {}: writing there would replace what the training \
+             wrote; choose another --out",
+            file.display(),
+            file.parent()
+                .map_or_else(String::new, |d| d.display().to_string())
+        );
+    }
+    Ok(())
+}
+
+/// Refuses a run folder `out` that is the data folder `data` or lies inside it: a run writes
+/// `train/`, `valid/` and `checkpoint/` folders, the names a dataset's own folders often have,
+/// and `--overwrite` or a resume clears them.
+pub fn check_outside_data(out: &Path, data: &Path) -> crate::Result<()> {
+    /// `path` made absolute, symbolic links resolved as far as it exists.
+    fn resolve(path: &Path) -> PathBuf {
+        let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+        let mut existing = absolute.as_path();
+        let mut rest = Vec::new();
+        while !existing.exists() {
+            match (existing.parent(), existing.file_name()) {
+                (Some(parent), Some(name)) => {
+                    rest.push(name.to_os_string());
+                    existing = parent;
+                }
+                _ => break,
+            }
+        }
+        let mut resolved = existing
+            .canonicalize()
+            .unwrap_or_else(|_| existing.to_path_buf());
+        resolved.extend(rest.iter().rev());
+        resolved
+    }
+    if resolve(out).starts_with(resolve(data)) {
+        crate::error::bail!(
+            "the output folder {} is the data folder {} or inside it: a run writes (and \
+             --overwrite clears) train/, valid/ and checkpoint/ folders there; choose an output \
+             folder outside the data",
+            out.display(),
+            data.display()
+        );
+    }
+    Ok(())
 }
 
 /// Whether `dir` holds (part of) a run.
@@ -234,29 +312,72 @@ fn clear_run(dir: &Path, task_files: &[&str]) -> crate::Result<()> {
     for name in files.iter().map(String::as_str).chain(task_files) {
         remove_if_exists(&dir.join(name))?;
     }
+    for sub in [CHECKPOINT_DIR].into_iter().chain(METRIC_LOG_DIRS) {
+        clear_burn_folder(&dir.join(sub))?;
+    }
+    // Temporary files of the metrics that a kill mid-write left behind.
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if [METRICS_CSV, METRICS_JSON]
+            .iter()
+            .any(|m| crate::fsio::is_tmp_of(&name, m))
+        {
+            remove_if_exists(&entry.path())?;
+        }
+    }
     Ok(())
 }
 
-/// The last epoch `k` with a complete checkpoint in `dir/checkpoint` (model, optimiser and
-/// scheduler all written), or 0.
+/// The last epoch `k` with an intact checkpoint in `dir/checkpoint` (see [`checkpoints`]), or 0.
 pub fn last_checkpoint(dir: &Path) -> usize {
+    checkpoints(dir).0
+}
+
+/// What is wrong with the checkpoint of epoch `k` in `checkpoints`, if anything: a record
+/// (model, optimiser, scheduler) missing, or one that does not match its checksum file
+/// (truncated, zeroed, garbled after it was written). Checkpoints written before checksums
+/// existed have none and are taken as they are.
+fn checkpoint_fault(checkpoints: &Path, k: usize) -> Option<String> {
+    CHECKPOINT_RECORDS.iter().find_map(|record| {
+        let file = checkpoint_file(record, k);
+        let path = checkpoints.join(&file);
+        let sum = checkpoints.join(crate::run_files::checksum_file(&file));
+        if !path.is_file() {
+            Some(format!("{} is missing", path.display()))
+        } else if sum.is_file() {
+            crate::fsio::verify(&path, &sum).err()
+        } else {
+            None
+        }
+    })
+}
+
+/// The last epoch `k` whose checkpoint in `dir/checkpoint` is intact (all three records there,
+/// each matching its checksum), or 0; and, for every newer epoch with any checkpoint file,
+/// what is wrong with it.
+pub fn checkpoints(dir: &Path) -> (usize, Vec<String>) {
     let checkpoints = dir.join(CHECKPOINT_DIR);
-    let complete = |k: usize| {
-        CHECKPOINT_RECORDS
-            .iter()
-            .all(|r| checkpoints.join(checkpoint_file(r, k)).is_file())
-    };
     let Ok(entries) = std::fs::read_dir(&checkpoints) else {
-        return 0;
+        return (0, Vec::new());
     };
-    entries
+    let mut epochs: Vec<usize> = entries
         .filter_map(|e| {
             let name = e.ok()?.file_name().to_string_lossy().into_owned();
-            checkpoint_epoch(CHECKPOINT_RECORDS[0], &name)
+            CHECKPOINT_RECORDS
+                .iter()
+                .find_map(|record| checkpoint_epoch(record, &name))
         })
-        .filter(|&k| complete(k))
-        .max()
-        .unwrap_or(0)
+        .collect();
+    epochs.sort_unstable_by(|a, b| b.cmp(a));
+    epochs.dedup();
+    let mut damaged = Vec::new();
+    for k in epochs {
+        match checkpoint_fault(&checkpoints, k) {
+            None => return (k, damaged),
+            Some(fault) => damaged.push(format!("the checkpoint of epoch {k}: {fault}")),
+        }
+    }
+    (0, damaged)
 }
 
 /// Removes what epochs after `k` left behind (checkpoints, burn-train's per-epoch logs) and
@@ -310,12 +431,22 @@ where
     match start {
         Start::Overwrite => clear_run(out, task_files)?,
         Start::Resume => {
-            let k = last_checkpoint(out);
+            let (k, damaged) = checkpoints(out);
+            if k == 0 && !damaged.is_empty() {
+                // Starting again would delete what is left: the user decides.
+                let message = format!("no intact checkpoint to resume from ({})", damaged[0]);
+                let dir = out.to_path_buf();
+                return Err(RunError::Inconsistent { dir, message }.into());
+            }
             if k == 0 {
                 clear_run(out, task_files)?;
             } else {
                 let rows = rewind(out, k)?;
-                return Ok(Some(Resumed { epochs: k, rows }));
+                return Ok(Some(Resumed {
+                    epochs: k,
+                    rows,
+                    damaged,
+                }));
             }
         }
         Start::Fresh => {}

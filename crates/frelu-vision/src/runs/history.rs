@@ -52,7 +52,9 @@ pub fn truncate(run: &Path, k: usize) -> crate::Result<()> {
 
 /// A checkpointer writing files, or none (`--no-checkpoints`). Files are written into
 /// `checkpoint/.partial/` and renamed into `checkpoint/` once complete, so a run killed while
-/// saving never leaves a truncated checkpoint that `--resume` would take for a whole one.
+/// saving never leaves a truncated checkpoint that `--resume` would take for a whole one; each
+/// gets a checksum file first (`NAME-EPOCH.bpk.sum`), so that a checkpoint damaged later is
+/// found before burn-train reads it.
 pub enum MaybeFile {
     /// burn-train's file checkpointer, through a partial folder.
     File {
@@ -100,7 +102,13 @@ impl<R: Checkpoint> Checkpointer<R> for MaybeFile {
             } => {
                 partial.save(epoch, record)?;
                 let file = crate::run_files::checkpoint_file(name, epoch);
-                std::fs::rename(partial_dir.join(&file), dir.join(&file))
+                let written = partial_dir.join(&file);
+                // Its checksum first: a checkpoint in place always has one to be checked by.
+                let sum = dir.join(crate::run_files::checksum_file(&file));
+                crate::fsio::digest(&written)
+                    .and_then(|digest| crate::fsio::write_text(&sum, &digest))
+                    .map_err(|e| CheckpointerError::Unknown(crate::error::report(&e)))?;
+                std::fs::rename(&written, dir.join(&file))
                     .map_err(|e| CheckpointerError::Unknown(format!("checkpoint {file}: {e}")))
             }
             MaybeFile::Null => Ok(()),

@@ -2,16 +2,19 @@
 //! slopes, slope history), the per-epoch report, and the one resumable comparison grid with its
 //! summary writer. Tasks give it what is theirs; it imports nothing from `tasks`.
 
+pub mod claim;
 pub mod folder;
 pub mod grid;
 pub mod history;
 pub mod log;
 pub mod report;
+pub mod shard;
 pub mod spec;
+pub mod status;
 pub mod summary;
 
 pub use folder::{run_name, save_trained};
-pub use grid::GridTask;
+pub use grid::{GridOutcome, GridTask, Worker};
 pub use report::EpochRow;
 pub use spec::{GridRow, GridSpec, Metric, RunSummary};
 pub use summary::GridSummary;

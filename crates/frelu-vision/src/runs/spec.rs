@@ -111,3 +111,38 @@ impl GridSpec {
         Ok(())
     }
 }
+
+/// The number `frelu status` shows for a finished run: what it is and where it is in the run's
+/// `summary.json`.
+#[derive(Clone, Debug, PartialEq, Serialize, serde::Deserialize)]
+pub struct Headline {
+    /// What the number is (e.g. `test accuracy %`).
+    pub label: String,
+    /// A JSON pointer into the run's `summary.json` (e.g. `/final_test_acc`).
+    pub pointer: String,
+}
+
+/// What a grid folder is (`grid.json`): written by every worker that runs the grid, read by
+/// `frelu status` and by the next worker, which refuses to run another grid in the folder.
+#[derive(Clone, Debug, PartialEq, Serialize, serde::Deserialize)]
+pub struct GridManifest {
+    /// The task (`classify`, `detect`, `action`).
+    pub task: String,
+    /// Which grid of the task (a protocol's name; the task's name where it has one kind).
+    pub name: String,
+    /// The number shown for a finished run.
+    pub headline: Headline,
+    /// The rows and seeds.
+    pub spec: GridSpec,
+}
+
+impl GridManifest {
+    /// `task name`, as errors and `frelu status` name the grid.
+    pub fn describe(&self) -> String {
+        if self.task == self.name {
+            format!("`{}`", self.task)
+        } else {
+            format!("`{} {}`", self.task, self.name)
+        }
+    }
+}

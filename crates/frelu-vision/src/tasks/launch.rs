@@ -19,8 +19,10 @@ use serde::de::DeserializeOwned;
 
 use super::guard::{FiniteLossGuard, LossValue, trained_model};
 use crate::data::epochs::LoaderOptions;
+use crate::error::RunError;
 use crate::progress::{Reporter, silent};
 use crate::run_files::{CHECKPOINT_DIR, CHECKPOINT_RECORDS, EXPERIMENT_LOG};
+use crate::runs::claim::{Acquired, Claim, DEFAULT_GRACE};
 use crate::runs::folder::{self, Resumed, Start};
 use crate::runs::history::{MaybeFile, SlopeRecorder};
 use crate::runs::log::RunLog;
@@ -82,24 +84,45 @@ pub fn loader_options(
 }
 
 /// What every task does before its first step, in the one order that leaves nothing behind
-/// when a run cannot start: the folder is checked, then `prepare` parses the device, loads the
+/// when a run cannot start: the folder is claimed for this process (refused while another live
+/// process trains there; see [`crate::runs::claim`]; keep the returned claim until the run
+/// ends) and checked (refused if it is, or lies inside, the run's `data` folder), then
+/// `prepare` parses the device, loads the
 /// data and builds the model (anything that can fail), and only then is the folder opened
 /// (`config.json` written, an old run cleared or rewound: see [`folder::open`], which also
 /// removes the task's own `task_files` on overwrite).
 pub fn start_run<C, T>(
-    out: &Path,
+    (out, data): (&Path, Option<&Path>),
     config: &C,
     start: Start,
     task_files: &[&str],
     prepare: impl FnOnce() -> crate::Result<T>,
-) -> crate::Result<(T, Option<Resumed>)>
+) -> crate::Result<(T, Option<Resumed>, Claim)>
 where
     C: Serialize + DeserializeOwned,
 {
+    if let Some(data) = data {
+        folder::check_outside_data(out, data)?;
+    }
+    let claim = match Claim::acquire(out, DEFAULT_GRACE)? {
+        Acquired::Mine { claim, .. } => claim,
+        Acquired::Busy(other) => {
+            return Err(RunError::Busy {
+                dir: out.to_path_buf(),
+                age: other.age(),
+                host: other.host,
+                pid: other.pid,
+            }
+            .into());
+        }
+        Acquired::Damaged(why) => {
+            crate::error::bail!("{why}; remove it if no process trains the run in that folder")
+        }
+    };
     folder::check_start(out, config, start)?;
     let prepared = prepare()?;
     let resume = folder::open(out, config, start, task_files)?;
-    Ok((prepared, resume))
+    Ok((prepared, resume, claim))
 }
 
 /// How a model is trained, apart from its data and task metrics.
@@ -172,7 +195,7 @@ where
         fit.iters_per_epoch,
     );
     let mut report =
-        EpochReport::new(Some(fit.out.to_path_buf()), fit.label).reporter(fit.reporter);
+        EpochReport::new(Some(fit.out.to_path_buf()), fit.label).reporter(fit.reporter.clone());
     let resumed = fit.resume.as_ref().map(|r| r.epochs);
     let loss_reference = fit
         .resume
@@ -180,6 +203,12 @@ where
         .and_then(|r| r.rows.first())
         .map(|r| r.train_loss);
     if let Some(resume) = fit.resume {
+        for damaged in &resume.damaged {
+            fit.reporter.warn(&format!(
+                "{damaged}; resuming from the checkpoint of epoch {} instead",
+                resume.epochs
+            ));
+        }
         report = report.resume_from(resume.rows);
     }
     let log = report.log();

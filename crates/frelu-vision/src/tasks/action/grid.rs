@@ -6,9 +6,8 @@ use std::path::Path;
 use frelu::ActivationConfig;
 
 use super::{ActionConfig, ActionSummary, VideoModel};
-use crate::runs::GridSummary;
 use crate::runs::folder::Start;
-use crate::runs::grid::{self, GridRow, GridSpec, GridTask, Metric};
+use crate::runs::grid::{self, GridOutcome, GridRow, GridSpec, GridTask, Metric, Worker};
 
 /// Action recognition as a grid task: `base` with each (model, activation).
 pub struct ActionGrid<'a> {
@@ -59,6 +58,8 @@ impl ActionGrid<'_> {
 impl GridTask for ActionGrid<'_> {
     type Config = ActionConfig;
     type Summary = ActionSummary;
+    const KIND: &'static str = "action";
+    const HEADLINE: (&'static str, &'static str) = ("top-1 %", "/final_top1");
 
     fn config(&self, row: usize, seed: u64) -> ActionConfig {
         let (model, activation) = &self.configs[row];
@@ -102,18 +103,20 @@ impl GridTask for ActionGrid<'_> {
     }
 }
 
-/// Trains every `(model, activation)` × seed into `out/runs/` (resumable, refusing finished
-/// runs with other settings) and writes `out/summary.{md,csv,json}`.
+/// Trains every `(model, activation)` × seed that `worker` can claim into `out/runs/`
+/// (resumable, refusing runs with other settings) and, once the whole grid is done, writes
+/// `out/summary.{md,csv,json}`.
 pub fn compare(
     base: &ActionConfig,
     configs: &[(VideoModel, ActivationConfig)],
     seeds: &[u64],
     out: &Path,
+    worker: &Worker,
     reporter: &dyn crate::progress::Reporter,
-) -> crate::Result<GridSummary> {
+) -> crate::Result<GridOutcome> {
     base.validate()?;
     let task = ActionGrid { base, configs };
-    grid::run(&task, &task.spec(seeds), out, reporter)
+    grid::run(&task, &task.spec(seeds), out, worker, reporter)
 }
 
 #[cfg(test)]
@@ -179,7 +182,17 @@ mod tests {
             (VideoModel::Tsn, ActivationConfig::Relu),
         ];
         let out = dir.path().join("out");
-        let summary = compare(&base, &configs, &[0], &out, &crate::progress::Silent).unwrap();
+        let summary = compare(
+            &base,
+            &configs,
+            &[0],
+            &out,
+            &Worker::default(),
+            &crate::progress::Silent,
+        )
+        .unwrap()
+        .summary()
+        .unwrap();
         let rows = &summary.rows;
         assert_eq!(rows.len(), 3);
         assert!(
@@ -198,9 +211,16 @@ mod tests {
             lr: 0.2,
             ..base.clone()
         };
-        let err = compare(&other, &configs, &[0], &out, &crate::progress::Silent)
-            .unwrap_err()
-            .to_string();
+        let err = compare(
+            &other,
+            &configs,
+            &[0],
+            &out,
+            &Worker::default(),
+            &crate::progress::Silent,
+        )
+        .unwrap_err()
+        .to_string();
         assert!(err.contains("lr: 0.05 → 0.2"), "{err}");
     }
 }

@@ -98,6 +98,20 @@ fn sgd(wd: f64) -> impl burn::optim::Optimizer {
         .build()
 }
 
+/// What a run needs before its folder is opened: the clips and the model.
+#[allow(clippy::type_complexity)]
+fn prepare(config: &ActionConfig) -> crate::Result<(VideoDataset, VideoDataset, usize, VideoNet)> {
+    let (train_set, val_set, num_classes) = datasets(config)?;
+    let device = parse_device(&config.device)?;
+    device.seed(config.seed);
+    let model = VideoNetConfig::new(num_classes)
+        .with_segments(config.segments)
+        .with_shift(config.model == VideoModel::Tsm)
+        .with_activation(config.activation.clone())
+        .init(&device.autodiff());
+    Ok((train_set, val_set, num_classes, model))
+}
+
 /// Trains TSM or TSN and writes `config.json`, `metrics.csv`, `model.bpk`, `slopes.json`,
 /// `summary.json` into `out`.
 pub fn train(
@@ -107,18 +121,9 @@ pub fn train(
 ) -> crate::Result<ActionSummary> {
     let started = Instant::now();
     config.validate()?;
-    let ((train_set, val_set, num_classes, model), resume) =
-        start_run(out, config, options.start, &[], || {
-            let (train_set, val_set, num_classes) = datasets(config)?;
-            let device = parse_device(&config.device)?;
-            device.seed(config.seed);
-            let model = VideoNetConfig::new(num_classes)
-                .with_segments(config.segments)
-                .with_shift(config.model == VideoModel::Tsm)
-                .with_activation(config.activation.clone())
-                .init(&device.autodiff());
-            Ok((train_set, val_set, num_classes, model))
-        })?;
+    let folders = (out, Some(config.data.as_path()));
+    let ((train_set, val_set, num_classes, model), resume, _claim) =
+        start_run(folders, config, options.start, &[], || prepare(config))?;
     let first_epoch = resume.as_ref().map_or(0, |r| r.epochs);
     let (train_len, val_len) = (train_set.len(), val_set.len());
     let params = trainable_params(&model);

@@ -34,13 +34,14 @@ impl std::str::FromStr for Format {
 /// Writes the network of the finished run `run` as `format` into `out` (default
 /// `RUN/model.onnx` or `RUN/model.safetensors`); returns the file written.
 pub fn export_run(run: &Path, format: Format, out: Option<&Path>) -> crate::Result<PathBuf> {
-    let predictor = Predictor::load(run, &Device::flex())?;
-    let p = &predictor.preprocess;
     let file = match (out, format) {
         (Some(out), _) => out.to_path_buf(),
         (None, Format::Onnx) => run.join("model.onnx"),
         (None, Format::Safetensors) => run.join("model.safetensors"),
     };
+    crate::runs::folder::check_not_a_run_file(&file)?;
+    let predictor = Predictor::load(run, &Device::flex())?;
+    let p = &predictor.preprocess;
     match format {
         Format::Onnx => {
             let bytes =

@@ -6,11 +6,12 @@ use std::sync::Arc;
 
 use super::protocol::Protocol;
 use super::{RunOptions, TrainConfig, TrainSummary};
+use crate::error::RunError;
 use crate::fsio::{read_json, write_json};
 use crate::progress::{Reporter, silent};
 use crate::runs::GridSummary;
 use crate::runs::folder::{self, RunState, Start};
-use crate::runs::grid::{self, GridRow, GridSpec, GridTask, Metric};
+use crate::runs::grid::{self, GridOutcome, GridRow, GridSpec, GridTask, Metric, Worker};
 
 /// Name of the row of the networks a protocol with `init_from` starts from.
 pub const START_ROW: &str = "start";
@@ -92,6 +93,12 @@ pub struct ClassifyGrid<'a> {
 impl GridTask for ClassifyGrid<'_> {
     type Config = TrainConfig;
     type Summary = TrainSummary;
+    const KIND: &'static str = "classify";
+    const HEADLINE: (&'static str, &'static str) = ("test accuracy %", "/final_test_acc");
+
+    fn grid_name(&self) -> String {
+        self.protocol.name.clone()
+    }
 
     fn config(&self, row: usize, seed: u64) -> TrainConfig {
         self.protocol.run_config(&self.protocol.configs[row], seed)
@@ -139,15 +146,18 @@ impl GridTask for ClassifyGrid<'_> {
     }
 }
 
-/// Runs the protocol's grid into `out` (resumable: finished runs with the same settings are
-/// skipped, runs with other settings refused), writes `out/protocol.json`, then aggregates.
+/// Runs the cells of the protocol's grid that `worker` can claim into `out` (resumable:
+/// finished runs with the same settings are skipped, runs with other settings and a folder of
+/// another protocol refused), writes `out/protocol.json`, and aggregates once the whole grid
+/// is done.
 /// Each run reports to `runs`; the grid's progress and warnings go to `reporter`.
 pub fn run_grid(
     protocol: &Protocol,
     out: &Path,
     runs: Arc<dyn Reporter>,
+    worker: &Worker,
     reporter: &dyn Reporter,
-) -> crate::Result<GridSummary> {
+) -> crate::Result<GridOutcome> {
     protocol.validate()?;
     let task = ClassifyGrid { protocol, runs };
     let spec = protocol.grid_spec();
@@ -167,9 +177,22 @@ pub fn run_grid(
                 .join(", ")
         );
     }
+    // Grids from before `grid.json` existed name their protocol only here.
+    let stored = out.join(PROTOCOL_FILE);
+    if stored.is_file() {
+        let stored: Protocol = read_json(&stored)?;
+        if stored.name != protocol.name {
+            return Err(RunError::OtherGrid {
+                dir: out.to_path_buf(),
+                found: format!("`classify {}`", stored.name),
+                asked: format!("`classify {}`", protocol.name),
+            }
+            .into());
+        }
+    }
     crate::fsio::create_dir(out)?;
     write_json(&out.join(PROTOCOL_FILE), protocol)?;
-    grid::run(&task, &spec, out, reporter)
+    grid::run(&task, &spec, out, worker, reporter)
 }
 
 /// The networks that unfinished runs of `protocol` start from (`init_from`) and that are not
@@ -224,6 +247,16 @@ mod tests {
     use crate::tasks::classify::protocol::{RunSpec, TRAINED_SLOPES_LR};
     use frelu::schedule::ScheduleConfig;
 
+    /// One worker runs the whole grid: its comparison.
+    fn grid_of(
+        protocol: &Protocol,
+        out: &Path,
+        reporter: &dyn Reporter,
+    ) -> crate::Result<GridSummary> {
+        run_grid(protocol, out, silent(), &Worker::default(), reporter)
+            .map(|outcome| outcome.summary().expect("one worker finishes the grid"))
+    }
+
     fn spec(name: &str, activation: &str, schedule: &str) -> RunSpec {
         RunSpec {
             name: name.into(),
@@ -261,7 +294,7 @@ mod tests {
         protocol.base.checkpoints = true;
         protocol.configs.truncate(1);
         protocol.seeds = vec![0];
-        let first = run_grid(&protocol, dir.path(), silent(), &Silent).unwrap();
+        let first = grid_of(&protocol, dir.path(), &Silent).unwrap();
         // Undo the end of the run: as if killed during epoch 2.
         let run = dir.path().join("runs/relu-s0");
         std::fs::remove_file(run.join("summary.json")).unwrap();
@@ -269,7 +302,7 @@ mod tests {
             std::fs::remove_file(run.join(format!("checkpoint/{name}-2.bpk"))).unwrap();
         }
         let collect = Collect::default();
-        let again = run_grid(&protocol, dir.path(), silent(), &collect).unwrap();
+        let again = grid_of(&protocol, dir.path(), &collect).unwrap();
         let lines = collect.lines();
         assert!(
             lines.iter().any(|l| l.contains("resuming after epoch 1")),
@@ -286,7 +319,7 @@ mod tests {
         let mut base = tiny();
         base.configs.truncate(1);
         base.seeds = vec![0];
-        run_grid(&base, &trained, silent(), &Silent).unwrap();
+        grid_of(&base, &trained, &Silent).unwrap();
 
         let mut protocol = Protocol::trained_slopes();
         protocol.base.limit_train = Some(96);
@@ -298,14 +331,12 @@ mod tests {
         let out = dir.path().join("slopes");
         // Seed 1 has no trained run: refused before anything is written, naming it.
         protocol.seeds = vec![0, 1];
-        let err = run_grid(&protocol, &out, silent(), &Silent)
-            .unwrap_err()
-            .to_string();
+        let err = grid_of(&protocol, &out, &Silent).unwrap_err().to_string();
         assert!(err.contains("relu-s1") && !err.contains("relu-s0"), "{err}");
         assert!(!out.exists());
 
         protocol.seeds = vec![0];
-        let summary = run_grid(&protocol, &out, silent(), &Silent).unwrap();
+        let summary = grid_of(&protocol, &out, &Silent).unwrap();
         for name in [
             "relu-s0",
             "frelu-slopes-s0",
@@ -394,7 +425,7 @@ mod tests {
         let before = std::fs::metadata(&finished).unwrap().modified().unwrap();
 
         let collect = Collect::default();
-        let summary = run_grid(&protocol, out, silent(), &collect).unwrap();
+        let summary = grid_of(&protocol, out, &collect).unwrap();
         let text = collect.lines().join("\n");
         assert_eq!(
             text.matches("finished earlier, skipped").count(),
@@ -486,16 +517,14 @@ mod tests {
 
         // A second call has nothing left to run; more seeds extend the grid.
         let collect = Collect::default();
-        run_grid(&protocol, out, silent(), &collect).unwrap();
+        grid_of(&protocol, out, &collect).unwrap();
         let again = collect.lines();
         assert_eq!(again.iter().filter(|l| l.contains("skipped")).count(), 4);
         // Other settings for runs that are finished: refused, naming the run and the setting,
         // before anything is trained or protocol.json is touched.
         let mut other = protocol.clone();
         other.base.lr = 0.05;
-        let err = run_grid(&other, out, silent(), &Silent)
-            .unwrap_err()
-            .to_string();
+        let err = grid_of(&other, out, &Silent).unwrap_err().to_string();
         assert!(
             err.contains("relu-s0") && err.contains("lr: 0.01 → 0.05"),
             "{err}"

@@ -191,6 +191,25 @@ impl TrainConfig {
             "--width must be positive, got {}",
             self.width
         );
+        // A setting the model does not read would be recorded as if it had been applied.
+        let uses_width = !matches!(
+            self.model,
+            Architecture::SimpleCnn | Architecture::CifarResNet { .. }
+        );
+        ensure!(
+            self.width == 1.0 || uses_width,
+            "--width {} is not used by {}: only the MobileNets, VGG and the ImageNet ResNets \
+             have a width multiplier",
+            self.width,
+            self.model
+        );
+        ensure!(
+            self.shortcut == ShortcutKind::default()
+                || matches!(self.model, Architecture::CifarResNet { .. }),
+            "--shortcut {} is not used by {}: only the CIFAR ResNets have a shortcut option",
+            self.shortcut,
+            self.model
+        );
         ensure!(
             !self.nesterov || self.momentum > 0.0,
             "--nesterov needs --momentum > 0"

@@ -325,7 +325,19 @@ impl Protocol {
             );
         }
         spec.validate()?;
-        self.base.validate()
+        self.base.validate()?;
+        // Every configuration as it will run, so that a bad row stops the grid before anything
+        // is trained instead of failing when its turn comes.
+        for config in &self.configs {
+            let seed = self.seeds.first().copied().unwrap_or(0);
+            self.run_config(config, seed).validate().map_err(|e| {
+                crate::Error::Invalid(format!(
+                    "configuration '{}' of protocol `{}`: {e}",
+                    config.name, self.name
+                ))
+            })?;
+        }
+        Ok(())
     }
 }
 

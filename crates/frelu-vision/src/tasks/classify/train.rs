@@ -259,6 +259,18 @@ fn build_model(
 /// Trains a classifier as `config` says, writing everything into `out`:
 /// `config.json`, `preprocess.json`, `metrics.csv`, `metrics.json`, `model.bpk`, `slopes.json`,
 /// `slopes_history.jsonl`, `summary.json`, and burn-train's `checkpoint/` and logs.
+/// What a run needs before its folder is opened: the data, the devices, the model.
+fn prepare(
+    config: &TrainConfig,
+    reporter: &dyn Reporter,
+) -> crate::Result<(Splits, Vec<Device>, Net)> {
+    let splits = load_splits(config, reporter)?;
+    let (main_device, devices) = devices(config)?;
+    main_device.seed(config.seed);
+    let model = build_model(config, &splits, &main_device, reporter)?;
+    Ok((splits, devices, model))
+}
+
 pub fn train(
     config: &TrainConfig,
     out: &Path,
@@ -267,13 +279,10 @@ pub fn train(
     let started = Instant::now();
     config.validate()?;
     let reporter = options.reporter.as_ref();
-    let ((splits, devices, model), resume) = start_run(out, config, options.start, &[], || {
-        let splits = load_splits(config, reporter)?;
-        let (main_device, devices) = devices(config)?;
-        main_device.seed(config.seed);
-        let model = build_model(config, &splits, &main_device, reporter)?;
-        Ok((splits, devices, model))
-    })?;
+    let folders = (out, config.data_dir.as_deref());
+    let prepare = || prepare(config, reporter);
+    let ((splits, devices, model), resume, _claim) =
+        start_run(folders, config, options.start, &[], prepare)?;
     let (train_len, test_len) = (splits.train.len(), splits.test.len());
     write_json(&out.join(PREPROCESS_FILE), &splits.preprocess)?;
     let first_epoch = resume.as_ref().map_or(0, |r| r.epochs);
@@ -465,7 +474,8 @@ mod tests {
     fn cifar_pipeline_end_to_end_on_generated_binaries() {
         use crate::data::cifar::write_cifar_file;
         let dir = tempfile::tempdir().unwrap();
-        let folder = dir.path().join("cifar-10-batches-bin");
+        let data = dir.path().join("data");
+        let folder = data.join("cifar-10-batches-bin");
         std::fs::create_dir_all(&folder).unwrap();
         let images = |n: usize, shift: usize| -> Vec<u8> {
             (0..n * 3072)
@@ -491,7 +501,7 @@ mod tests {
         let config = TrainConfig {
             dataset: DatasetKind::Cifar10,
             // The parent folder: the reader finds cifar-10-batches-bin/ in it.
-            data_dir: Some(dir.path().to_path_buf()),
+            data_dir: Some(data),
             model: "resnet20".parse().unwrap(),
             activation: "prelu".parse().unwrap(),
             epochs: 1,

@@ -6,9 +6,8 @@ use std::path::Path;
 use frelu::ActivationConfig;
 
 use super::{DetectConfig, DetectSummary, metrics_line};
-use crate::runs::GridSummary;
 use crate::runs::folder::Start;
-use crate::runs::grid::{self, GridRow, GridSpec, GridTask, Metric};
+use crate::runs::grid::{self, GridOutcome, GridRow, GridSpec, GridTask, Metric, Worker};
 
 /// Detection as a grid task: `base` with each activation.
 pub struct DetectGrid<'a> {
@@ -58,6 +57,8 @@ impl DetectGrid<'_> {
 impl GridTask for DetectGrid<'_> {
     type Config = DetectConfig;
     type Summary = DetectSummary;
+    const KIND: &'static str = "detect";
+    const HEADLINE: (&'static str, &'static str) = ("AP", "/metrics/ap");
 
     fn config(&self, row: usize, seed: u64) -> DetectConfig {
         DetectConfig {
@@ -114,16 +115,18 @@ fn defined(v: f64) -> f64 {
     if v >= 0.0 { v } else { f64::NAN }
 }
 
-/// Trains `activations` × `seeds` detectors with `base` into `out/runs/ACT-sSEED` (resumable,
-/// refusing finished runs with other settings), then writes `out/summary.{md,csv,json}`.
+/// Trains the `activations` × `seeds` detectors with `base` that `worker` can claim into
+/// `out/runs/ACT-sSEED` (resumable, refusing runs with other settings), then, once the whole
+/// grid is done, writes `out/summary.{md,csv,json}`.
 pub fn compare(
     base: &DetectConfig,
     activations: &[ActivationConfig],
     seeds: &[u64],
     out: &Path,
+    worker: &Worker,
     reporter: &dyn crate::progress::Reporter,
-) -> crate::Result<GridSummary> {
+) -> crate::Result<GridOutcome> {
     base.validate()?;
     let task = DetectGrid { base, activations };
-    grid::run(&task, &task.spec(seeds), out, reporter)
+    grid::run(&task, &task.spec(seeds), out, worker, reporter)
 }

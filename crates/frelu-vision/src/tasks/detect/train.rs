@@ -119,14 +119,19 @@ pub fn train(
     let reporter = options.reporter.as_ref();
     let started = Instant::now();
     config.validate()?;
-    let ((train_set, val_set, model), resume) =
-        start_run(out, config, options.start, &TASK_FILES, || {
+    let ((train_set, val_set, model), resume, _claim) = start_run(
+        (out, Some(&config.data)),
+        config,
+        options.start,
+        &TASK_FILES,
+        || {
             let (train_set, val_set) = load(config)?;
             let device = parse_device(&config.device)?;
             device.seed(config.seed);
             let model = model_config(config, train_set.num_classes());
             Ok((train_set, val_set, model.init(&device.autodiff())))
-        })?;
+        },
+    )?;
     let first_epoch = resume.as_ref().map_or(0, |r| r.epochs);
     let num_classes = train_set.num_classes();
     let params = trainable_params(&model);
