@@ -333,28 +333,29 @@ pub fn last_checkpoint(dir: &Path) -> usize {
     checkpoints(dir).0
 }
 
-/// What is wrong with the checkpoint of epoch `k` in `checkpoints`, if anything: a record
-/// (model, optimiser, scheduler) missing, or one that does not match its checksum file
-/// (truncated, zeroed, garbled after it was written). Checkpoints written before checksums
-/// existed have none and are taken as they are.
-fn checkpoint_fault(checkpoints: &Path, k: usize) -> Option<String> {
-    CHECKPOINT_RECORDS.iter().find_map(|record| {
+/// Whether the checkpoint of epoch `k` in `checkpoints` can be resumed from: `Ok(false)` where a
+/// record (model, optimiser, scheduler) is missing — a run killed while it saved, not damage —
+/// and `Err(why)` where one does not match its checksum file (truncated, zeroed, garbled after
+/// it was written). Checkpoints written before checksums existed are taken as they are.
+fn checkpoint_intact(checkpoints: &Path, k: usize) -> Result<bool, String> {
+    let mut complete = true;
+    for record in CHECKPOINT_RECORDS {
         let file = checkpoint_file(record, k);
         let path = checkpoints.join(&file);
         let sum = checkpoints.join(crate::run_files::checksum_file(&file));
         if !path.is_file() {
-            Some(format!("{} is missing", path.display()))
+            complete = false;
         } else if sum.is_file() {
-            crate::fsio::verify(&path, &sum).err()
-        } else {
-            None
+            crate::fsio::verify(&path, &sum)?;
         }
-    })
+    }
+    Ok(complete)
 }
 
 /// The last epoch `k` whose checkpoint in `dir/checkpoint` is intact (all three records there,
-/// each matching its checksum), or 0; and, for every newer epoch with any checkpoint file,
-/// what is wrong with it.
+/// each matching its checksum), or 0; and, for every newer epoch whose files were damaged after
+/// they were written, what is wrong with it (an epoch whose saving was cut short is passed over
+/// without a word, as it always was).
 pub fn checkpoints(dir: &Path) -> (usize, Vec<String>) {
     let checkpoints = dir.join(CHECKPOINT_DIR);
     let Ok(entries) = std::fs::read_dir(&checkpoints) else {
@@ -372,9 +373,10 @@ pub fn checkpoints(dir: &Path) -> (usize, Vec<String>) {
     epochs.dedup();
     let mut damaged = Vec::new();
     for k in epochs {
-        match checkpoint_fault(&checkpoints, k) {
-            None => return (k, damaged),
-            Some(fault) => damaged.push(format!("the checkpoint of epoch {k}: {fault}")),
+        match checkpoint_intact(&checkpoints, k) {
+            Ok(true) => return (k, damaged),
+            Ok(false) => {}
+            Err(fault) => damaged.push(format!("the checkpoint of epoch {k}: {fault}")),
         }
     }
     (0, damaged)
@@ -483,6 +485,38 @@ mod tests {
         assert_eq!(clean_name(".."), "_.");
         assert_eq!(clean_name(""), "_");
         assert_eq!(clean_name("frelu-alt"), "frelu-alt");
+    }
+
+    #[test]
+    fn a_checkpoint_cut_short_is_passed_over_quietly_and_a_damaged_one_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let folder = dir.path().join(CHECKPOINT_DIR);
+        std::fs::create_dir_all(&folder).unwrap();
+        let write = |record: &str, epoch: usize| {
+            let file = checkpoint_file(record, epoch);
+            let path = folder.join(&file);
+            std::fs::write(&path, format!("{record} {epoch}")).unwrap();
+            let sum = crate::fsio::digest(&path).unwrap();
+            std::fs::write(folder.join(crate::run_files::checksum_file(&file)), sum).unwrap();
+        };
+        for record in CHECKPOINT_RECORDS {
+            write(record, 1);
+            write(record, 2);
+        }
+        assert_eq!(checkpoints(dir.path()), (2, vec![]));
+        // Epoch 3: killed while saving (the model only).
+        write("model", 3);
+        assert_eq!(checkpoints(dir.path()), (2, vec![]));
+        // Epoch 2's optimiser file changed after it was written.
+        std::fs::write(folder.join("optim-2.bpk"), "optim 9").unwrap();
+        let (k, damaged) = checkpoints(dir.path());
+        assert_eq!(k, 1);
+        assert_eq!(damaged.len(), 1);
+        assert!(
+            damaged[0].contains("epoch 2") && damaged[0].contains("optim-2.bpk"),
+            "{damaged:?}"
+        );
+        assert_eq!(last_checkpoint(dir.path()), 1);
     }
 
     #[test]
