@@ -66,6 +66,10 @@ pub struct GridSpec {
     pub reference: Option<usize>,
     /// Header of the time column (e.g. `s/epoch`, `train s`).
     pub seconds_header: String,
+    /// Equivalence margin of the first paired metric, in its units: each row's difference to
+    /// the reference is tested against ±margin (two one-sided tests). `None`: no such test.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub margin: Option<f64>,
 }
 
 impl GridSpec {

@@ -336,6 +336,7 @@ mod tests {
                 seeds: vec![0],
                 reference: None,
                 seconds_header: "s/epoch".into(),
+                margin: None,
             },
         };
         write_json(&out.join(GRID_MANIFEST), &manifest).unwrap();

@@ -9,7 +9,9 @@ use super::report::EpochRow;
 use super::spec::{GridRow, GridSpec, Metric, RunSummary};
 use crate::analysis::plots::{self, BandSeries};
 use crate::analysis::slopes::{Movement, read_history};
-use crate::analysis::stats::{PairedDiff, fixed, mean, paired_by_seed, std_dev};
+use crate::analysis::stats::{
+    PairedDiff, Verdict, fixed, holm, mean, paired, paired_values, std_dev, tost,
+};
 
 /// A column of the table.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -36,6 +38,27 @@ pub struct MetricResult {
     /// This minus the reference, paired by seed (paired metrics, rows other than the
     /// reference).
     pub delta: Option<PairedDiff>,
+    /// `delta`'s p-value after Holm's adjustment over the rows of the grid (this metric).
+    #[serde(default)]
+    pub p_holm: Option<f64>,
+    /// The equivalence test against the grid's margin (its first paired metric, when the grid
+    /// declares one).
+    #[serde(default)]
+    pub equivalence: Option<Equivalence>,
+    /// What the comparison says at level 0.05 after Holm's adjustment.
+    #[serde(default)]
+    pub verdict: Option<Verdict>,
+}
+
+/// The equivalence test (two one-sided paired t-tests) of a row's difference to the reference.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Equivalence {
+    /// The margin: the difference is tested against ±margin.
+    pub margin: f64,
+    /// The larger of the two one-sided p-values.
+    pub p: f64,
+    /// `p` after Holm's adjustment over the rows of the grid.
+    pub p_holm: f64,
 }
 
 /// One configuration of a finished grid.
@@ -124,26 +147,42 @@ pub fn aggregate_rows<S: RunSummary>(
 ) -> Vec<RowResult> {
     let reference = spec.reference.map(|r| &runs[r]);
     let reference_params = reference.and_then(|r| r.first()).map(|(_, s)| s.params());
-    spec.rows
+    let first_paired = metrics.iter().position(|m| m.paired);
+    let mut rows: Vec<RowResult> = spec
+        .rows
         .iter()
         .enumerate()
         .map(|(i, row)| {
             let mine = &runs[i];
             let metric_results = metrics
                 .iter()
-                .map(|m| {
+                .enumerate()
+                .map(|(k, m)| {
                     let values: Vec<f64> = mine.iter().map(|(_, s)| (m.value)(s)).collect();
-                    let delta = match reference {
+                    let pairs = match reference {
                         Some(r) if m.paired && spec.reference != Some(i) => {
-                            paired_by_seed(r, mine, |s| (m.value)(s))
+                            Some(paired_values(r, mine, |s| (m.value)(s)))
                         }
                         _ => None,
-                    };
+                    }
+                    .filter(|(a, _)| !a.is_empty());
+                    let margin = spec.margin.filter(|_| first_paired == Some(k));
+                    let equivalence = pairs.as_ref().zip(margin).map(|((a, b), margin)| {
+                        let p = tost(a, b, margin);
+                        Equivalence {
+                            margin,
+                            p,
+                            p_holm: f64::NAN,
+                        }
+                    });
                     MetricResult {
                         mean: mean(&values),
                         std: std_dev(&values),
                         values,
-                        delta,
+                        delta: pairs.map(|(a, b)| paired(&a, &b)),
+                        p_holm: None,
+                        equivalence,
+                        verdict: None,
                     }
                 })
                 .collect();
@@ -164,7 +203,36 @@ pub fn aggregate_rows<S: RunSummary>(
                 slopes: None,
             }
         })
-        .collect()
+        .collect();
+    for k in 0..metrics.len() {
+        adjust(&mut rows, k);
+    }
+    rows
+}
+
+/// Holm's adjustment of metric `k`'s comparisons over the rows (the t-tests, and the
+/// equivalence tests apart), then each row's verdict.
+fn adjust(rows: &mut [RowResult], k: usize) {
+    let p: Vec<f64> = rows
+        .iter()
+        .map(|r| r.metrics[k].delta.as_ref().map_or(f64::NAN, |d| d.p_value))
+        .collect();
+    let equivalence: Vec<f64> = rows
+        .iter()
+        .map(|r| r.metrics[k].equivalence.as_ref().map_or(f64::NAN, |e| e.p))
+        .collect();
+    let (p, equivalence) = (holm(&p), holm(&equivalence));
+    for (i, row) in rows.iter_mut().enumerate() {
+        let result = &mut row.metrics[k];
+        let Some(delta) = &result.delta else {
+            continue;
+        };
+        result.p_holm = Some(p[i]);
+        if let Some(e) = &mut result.equivalence {
+            e.p_holm = equivalence[i];
+        }
+        result.verdict = Some(Verdict::of(delta.mean, p[i], equivalence[i]));
+    }
 }
 
 impl GridSummary {
@@ -189,6 +257,13 @@ impl GridSummary {
         }
     }
 
+    /// The equivalence margin of metric `k`, if any row was tested against one.
+    fn margin(&self, k: usize) -> Option<f64> {
+        self.rows
+            .iter()
+            .find_map(|r| r.metrics.get(k)?.equivalence.as_ref().map(|e| e.margin))
+    }
+
     /// The row of configuration `name`.
     pub fn row(&self, name: &str) -> Option<&RowResult> {
         self.rows.iter().find(|r| r.name == name)
@@ -210,9 +285,14 @@ impl GridSummary {
         for m in &self.metrics {
             headers.push(m.header.clone());
         }
-        for m in self.metrics.iter().filter(|m| m.paired) {
+        for (k, m) in self.metrics.iter().enumerate().filter(|(_, m)| m.paired) {
             headers.push(format!("Δ {} vs {reference} [95 % CI]", m.header));
             headers.push("paired p".into());
+            headers.push("Holm p".into());
+            if let Some(margin) = self.margin(k) {
+                headers.push(format!("equivalence p (±{margin}), Holm"));
+            }
+            headers.push("verdict".into());
         }
         headers.push(self.seconds_header.clone());
         headers.push("seeds".into());
@@ -282,12 +362,14 @@ impl GridSummary {
                 _ => fixed(v.mean, m.digits),
             });
         }
-        for (m, v) in self
+        for (k, (m, v)) in self
             .metrics
             .iter()
             .zip(&r.metrics)
-            .filter(|(m, _)| m.paired)
+            .enumerate()
+            .filter(|(_, (m, _))| m.paired)
         {
+            let with_margin = self.margin(k).is_some();
             match &v.delta {
                 Some(d) => {
                     cells.push(format!(
@@ -297,8 +379,17 @@ impl GridSummary {
                         fixed(d.ci_high, m.digits)
                     ));
                     cells.push(fixed(d.p_value, 3));
+                    cells.push(fixed(v.p_holm.unwrap_or(f64::NAN), 3));
+                    if with_margin {
+                        let e = v.equivalence.as_ref();
+                        cells.push(fixed(e.map_or(f64::NAN, |e| e.p_holm), 3));
+                    }
+                    cells.push(v.verdict.map_or("—".into(), |v| v.to_string()));
                 }
-                None => cells.extend(["—".to_string(), "—".to_string()]),
+                None => {
+                    let n = if with_margin { 5 } else { 4 };
+                    cells.extend(std::iter::repeat_n("—".to_string(), n));
+                }
             }
         }
         cells.push(fixed(r.seconds, 1));
@@ -319,8 +410,17 @@ impl GridSummary {
             header.extend([format!("{}_mean", m.key), format!("{}_std", m.key)]);
             if m.paired {
                 header.extend(
-                    ["delta", "delta_ci_low", "delta_ci_high", "p_value"]
-                        .map(|x| format!("{}_{x}", m.key)),
+                    [
+                        "delta",
+                        "delta_ci_low",
+                        "delta_ci_high",
+                        "p_value",
+                        "p_holm",
+                        "tost_p",
+                        "tost_p_holm",
+                        "verdict",
+                    ]
+                    .map(|x| format!("{}_{x}", m.key)),
                 );
             }
         }
@@ -344,6 +444,13 @@ impl GridSummary {
                         format!("{:.4}", get(|d| d.ci_low)),
                         format!("{:.4}", get(|d| d.ci_high)),
                         format!("{:.5}", get(|d| d.p_value)),
+                        format!("{:.5}", v.p_holm.unwrap_or(f64::NAN)),
+                        format!("{:.5}", v.equivalence.as_ref().map_or(f64::NAN, |e| e.p)),
+                        format!(
+                            "{:.5}",
+                            v.equivalence.as_ref().map_or(f64::NAN, |e| e.p_holm)
+                        ),
+                        v.verdict.map_or(String::new(), |v| v.to_string()),
                     ]);
                 }
             }
@@ -448,4 +555,142 @@ fn slope_plots(
         files.extend(plots::slope_trajectories(&stem("trajectories"), &history)?);
     }
     Ok(files)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Serialize, Deserialize)]
+    struct Run(f64);
+
+    impl RunSummary for Run {
+        fn epochs(&self) -> &[EpochRow] {
+            &[]
+        }
+        fn params(&self) -> usize {
+            100
+        }
+        fn seconds(&self) -> f64 {
+            1.0
+        }
+    }
+
+    #[test]
+    fn every_row_gets_holm_adjusted_p_an_equivalence_test_and_a_verdict() {
+        let fixture: serde_json::Value =
+            serde_json::from_str(include_str!("../analysis/fixtures/stats_reference.json"))
+                .unwrap();
+        let values = |case: &str, side: &str| -> Vec<f64> {
+            fixture["cases"][case][side]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v.as_f64().unwrap())
+                .collect()
+        };
+        let runs_of = |v: Vec<f64>| -> Vec<(u64, Run)> {
+            v.into_iter()
+                .enumerate()
+                .map(|(seed, x)| (seed as u64, Run(x)))
+                .collect()
+        };
+        let names = ["relu", "better", "equivalent", "undecided"];
+        let row = |name: &str| GridRow {
+            name: name.into(),
+            labels: vec![name.into()],
+            learnable: false,
+            runs_from: None,
+        };
+        let spec = GridSpec {
+            title: "t".into(),
+            label_headers: vec!["activation".into()],
+            rows: names.iter().map(|n| row(n)).collect(),
+            seeds: (0..10).collect(),
+            reference: Some(0),
+            seconds_header: "s".into(),
+            margin: Some(0.15),
+        };
+        let runs = vec![
+            runs_of(values("better", "a")),
+            runs_of(values("better", "b")),
+            runs_of(values("equivalent", "b")),
+            runs_of(values("undecided", "b")),
+        ];
+        let metrics = [
+            Metric {
+                key: "final_acc",
+                header: "acc",
+                digits: 2,
+                value: |r: &Run| r.0,
+                paired: true,
+            },
+            Metric {
+                key: "best_acc",
+                header: "best",
+                digits: 2,
+                value: |r: &Run| r.0,
+                paired: false,
+            },
+        ];
+        let rows = aggregate_rows(&spec, &runs, &[vec![], vec![], vec![], vec![]], &metrics);
+        let verdicts: Vec<Option<Verdict>> = rows.iter().map(|r| r.metrics[0].verdict).collect();
+        assert_eq!(
+            verdicts,
+            [
+                None,
+                Some(Verdict::Better),
+                Some(Verdict::Equivalent),
+                Some(Verdict::Undecided)
+            ]
+        );
+        // Holm over the three comparisons: the smallest p times 3, at least.
+        let p: Vec<f64> = rows[1..]
+            .iter()
+            .map(|r| r.metrics[0].delta.as_ref().unwrap().p_value)
+            .collect();
+        let adjusted = holm(&p);
+        for (r, a) in rows[1..].iter().zip(&adjusted) {
+            assert_eq!(r.metrics[0].p_holm, Some(*a));
+            assert!(
+                r.metrics[0]
+                    .equivalence
+                    .as_ref()
+                    .unwrap()
+                    .p_holm
+                    .is_finite()
+            );
+        }
+        // The unpaired metric has none of it.
+        assert!(rows[1].metrics[1].verdict.is_none() && rows[1].metrics[1].p_holm.is_none());
+        let summary = GridSummary::new(&spec, &metrics, rows);
+        let md = summary.markdown();
+        assert!(
+            md.contains("| Holm p | equivalence p (±0.15), Holm | verdict |"),
+            "{md}"
+        );
+        let line = |name: &str| md.lines().find(|l| l.starts_with(&format!("| {name} |")));
+        assert!(line("better").unwrap().contains("| better |"), "{md}");
+        assert!(
+            line("equivalent")
+                .unwrap()
+                .ends_with("| equivalent | 1.0 | 10 |"),
+            "{md}"
+        );
+        assert!(
+            line("relu").unwrap().contains("| — | — | — | — | — |"),
+            "{md}"
+        );
+        let csv = summary.csv();
+        assert!(
+            csv.lines()
+                .next()
+                .unwrap()
+                .contains("final_acc_tost_p_holm,final_acc_verdict")
+        );
+        assert!(
+            csv.lines()
+                .any(|l| l.starts_with("undecided,") && l.contains(",undecided,"))
+        );
+    }
 }

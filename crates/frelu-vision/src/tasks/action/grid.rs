@@ -51,6 +51,7 @@ impl ActionGrid<'_> {
                 .iter()
                 .position(|(m, a)| *m == VideoModel::Tsm && *a == ActivationConfig::Relu),
             seconds_header: "train s".into(),
+            margin: None,
         }
     }
 }

@@ -75,6 +75,7 @@ impl Protocol {
             rows,
             seeds: self.seeds.clone(),
             seconds_header: "s/epoch".into(),
+            margin: self.margin,
         }
     }
 }
@@ -283,6 +284,7 @@ mod tests {
             ],
             seeds: vec![0, 1],
             reference: None,
+            margin: None,
         }
     }
 

@@ -38,6 +38,11 @@ pub struct Protocol {
     /// `relu` (if any).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reference: Option<String>,
+    /// The equivalence margin of the first paired metric (final test accuracy, in percentage
+    /// points): the summary tests every row's difference to the reference against ±margin
+    /// (two one-sided tests) and gives a verdict. `None`: no equivalence test.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub margin: Option<f64>,
 }
 
 /// Epochs of the `mobilenet` protocol: the longest budget whose run takes under about 40
@@ -100,6 +105,7 @@ impl Protocol {
             configs,
             seeds: vec![0, 1, 2],
             reference: None,
+            margin: None,
         }
     }
 
@@ -124,6 +130,7 @@ impl Protocol {
             ],
             seeds: vec![0, 1, 2],
             reference: None,
+            margin: None,
         }
     }
 
@@ -147,6 +154,7 @@ impl Protocol {
             ],
             seeds: vec![0, 1, 2],
             reference: None,
+            margin: None,
         }
     }
 
@@ -172,6 +180,7 @@ impl Protocol {
             configs,
             seeds: vec![0, 1, 2],
             reference: None,
+            margin: None,
         }
     }
 
@@ -205,6 +214,7 @@ impl Protocol {
             ],
             seeds: vec![0, 1, 2],
             reference: None,
+            margin: None,
         }
     }
 
@@ -232,6 +242,7 @@ impl Protocol {
             configs,
             seeds: vec![0, 1, 2, 3, 4],
             reference: None,
+            margin: None,
         }
     }
 
@@ -325,6 +336,14 @@ impl Protocol {
             );
         }
         spec.validate()?;
+        if let Some(margin) = self.margin {
+            crate::error::ensure!(
+                margin.is_finite() && margin > 0.0,
+                "the equivalence margin of protocol `{}` must be a positive number of \
+                 percentage points, got {margin}",
+                self.name
+            );
+        }
         self.base.validate()?;
         // Every configuration as it will run, so that a bad row stops the grid before anything
         // is trained instead of failing when its turn comes.
@@ -358,6 +377,7 @@ impl Protocol {
 /// init_from = "results/converge/runs/relu-s{seed}"   # optional: start every run from it
 /// seeds = [0, 1, 2]
 /// reference = "relu"          # the row the others are compared with (default: `relu`)
+/// margin = 0.15               # optional: equivalence margin of final accuracy, in pp
 ///
 /// [[configs]]
 /// name = "relu"
@@ -390,6 +410,7 @@ pub struct ProtocolFile {
     init_from: Option<PathBuf>,
     seeds: Option<Vec<u64>>,
     reference: Option<String>,
+    margin: Option<f64>,
     configs: Vec<ConfigEntry>,
 }
 
@@ -477,6 +498,7 @@ impl ProtocolFile {
             configs,
             seeds: self.seeds.unwrap_or_else(|| vec![0]),
             reference: self.reference,
+            margin: self.margin,
         };
         protocol.validate()?;
         Ok(protocol)

@@ -50,6 +50,7 @@ impl DetectGrid<'_> {
                 .iter()
                 .position(|a| *a == ActivationConfig::Relu),
             seconds_header: "train s".into(),
+            margin: None,
         }
     }
 }
