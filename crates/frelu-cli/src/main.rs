@@ -20,9 +20,12 @@ mod output;
 mod action;
 mod demo;
 mod detect;
+mod evaluate;
 mod export;
+mod import;
 mod predict;
 mod terminal;
+mod utilities;
 mod workers;
 
 use terminal::Terminal;
@@ -60,102 +63,22 @@ enum Command {
     Export(export::ExportArgs),
     /// The classes a trained run gives image files (PNG/JPEG files or folders).
     Predict(predict::PredictArgs),
+    /// A classification run's test accuracy, loss and confusion matrix (on its own data or
+    /// `--data`).
+    Eval(evaluate::EvalArgs),
+    /// A network trained elsewhere (PyTorch weights) as a run folder, for predict, eval,
+    /// export and analyze.
+    Import(import::ImportArgs),
     /// Parameter count of a model, and what its activation adds.
-    Params(ParamsArgs),
+    Params(utilities::ParamsArgs),
     /// Write a small generated ImageNet-style folder (for trying --dataset imagefolder).
-    MakeImagefolder(MakeFolderArgs),
+    MakeImagefolder(utilities::MakeFolderArgs),
     /// Object detection: make-data, train, eval, predict, compare.
     #[command(subcommand)]
     Detect(detect::DetectCommand),
     /// Action recognition in video: make-data, train, compare.
     #[command(subcommand)]
     Action(action::ActionCommand),
-}
-
-/// Options of `frelu params`.
-#[derive(Args, Debug, Clone)]
-pub struct ParamsArgs {
-    /// Model name (as for `frelu train`).
-    #[arg(long)]
-    model: Architecture,
-    /// Activation.
-    #[arg(long, default_value = "relu")]
-    act: ActivationConfig,
-    /// Number of classes.
-    #[arg(long, default_value_t = 1000)]
-    classes: usize,
-    /// Input channels.
-    #[arg(long, default_value_t = 3)]
-    in_channels: usize,
-    /// MobileNet width multiplier.
-    #[arg(long, default_value_t = 1.0)]
-    width: f64,
-}
-
-/// Options of `frelu make-imagefolder`.
-#[derive(Args, Debug, Clone)]
-pub struct MakeFolderArgs {
-    /// Output folder (gets train/ and val/).
-    #[arg(long)]
-    out: PathBuf,
-    /// Number of classes.
-    #[arg(long, default_value_t = 4)]
-    classes: usize,
-    /// Images per class and split.
-    #[arg(long, default_value_t = 32)]
-    per_class: usize,
-    /// Image side in pixels.
-    #[arg(long, default_value_t = 48)]
-    size: u32,
-    /// Also write one corrupt file into train/ (to see it skipped and reported).
-    #[arg(long)]
-    corrupt: bool,
-}
-
-fn run_params(args: &ParamsArgs) -> anyhow::Result<()> {
-    use burn::tensor::Device;
-    use frelu_vision::models::{ModelConfig, trainable_params};
-    anyhow::ensure!(args.width > 0.0, "--width must be positive");
-    let build = |act: &ActivationConfig| {
-        let config = ModelConfig {
-            width: args.width,
-            ..ModelConfig::new(args.model, args.in_channels, args.classes, act.clone())
-        };
-        anyhow::Ok(trainable_params(&config.init(&Device::flex())?))
-    };
-    let total = build(&args.act)?;
-    let relu = build(&ActivationConfig::Relu)?;
-    say!(
-        "{} with {} and {} classes: {total} trainable parameters ({} added by the activation over ReLU)",
-        args.model,
-        args.act,
-        args.classes,
-        total - relu
-    );
-    Ok(())
-}
-
-fn run_make_folder(args: &MakeFolderArgs) -> anyhow::Result<()> {
-    anyhow::ensure!(
-        args.classes >= 1 && args.per_class >= 1 && args.size >= 8,
-        "need at least one class and image, of at least 8 pixels"
-    );
-    frelu_vision::data::synth::write_synthetic(
-        &args.out,
-        args.classes,
-        args.per_class,
-        args.size,
-        args.corrupt,
-    )
-    .with_context(|| format!("cannot write into {}", args.out.display()))?;
-    say!(
-        "wrote {} classes × {} images into {}/train and {}/val",
-        args.classes,
-        args.per_class,
-        args.out.display(),
-        args.out.display()
-    );
-    Ok(())
 }
 
 /// Options of `frelu compare`.
@@ -468,8 +391,10 @@ pub struct TrainArgs {
     /// Stop when the training loss passes this many times its start (0 = never).
     #[arg(long, default_value_t = defaults().max_loss_growth)]
     max_loss_growth: f64,
-    /// Start from the weights of a trained run (its folder, or a model.bpk); activation
-    /// parameters it lacks start as ReLU, so ReLU → FReLU computes the same function at step 0.
+    /// Start from weights: a run folder (of `frelu train` or `frelu import`), a Burn
+    /// `model.bpk`, or PyTorch weights (`.pth`, `.pt`, `.safetensors`) in torchvision's ResNet /
+    /// VGG-16-BN or timm's MobileNetV1 key layout. Activation parameters they lack start as
+    /// ReLU, so ReLU → FReLU computes the same function at step 0.
     #[arg(long)]
     init_from: Option<PathBuf>,
     /// Output folder (default runs/DATASET-MODEL-ACT-sSEED).
@@ -576,8 +501,10 @@ fn main() -> ExitCode {
         Command::Analyze(args) => run_analyze(args),
         Command::Export(args) => export::run(args),
         Command::Predict(args) => predict::run(args),
-        Command::Params(args) => run_params(args),
-        Command::MakeImagefolder(args) => run_make_folder(args),
+        Command::Eval(args) => evaluate::run(args),
+        Command::Import(args) => import::run(args),
+        Command::Params(args) => utilities::run_params(args),
+        Command::MakeImagefolder(args) => utilities::run_make_folder(args),
         Command::Detect(command) => detect::run(command),
         Command::Action(command) => action::run(command),
     };

@@ -34,7 +34,7 @@ pub fn run(args: &PredictArgs) -> anyhow::Result<()> {
     if args.json {
         say!("{}", serde_json::to_string_pretty(&predictions)?);
     } else {
-        print!("{}", markdown(&predictions));
+        say!("{}", markdown(&predictions).trim_end());
     }
     Ok(())
 }

@@ -95,7 +95,7 @@ pub fn run_status(args: &StatusArgs) -> anyhow::Result<()> {
     if args.json {
         say!("{}", serde_json::to_string_pretty(&status)?);
     } else {
-        print!("{}", status.markdown());
+        say!("{}", status.markdown().trim_end());
     }
     Ok(())
 }

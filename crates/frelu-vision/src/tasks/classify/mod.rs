@@ -2,8 +2,10 @@
 //! its training through `tasks::launch` ([`train`]), and its row of the comparison grid
 //! ([`grid`], with the protocols of `frelu compare` in [`protocol`]).
 
+pub mod evaluate;
 pub mod export;
 pub mod grid;
+pub mod import;
 pub mod predict;
 pub mod protocol;
 mod train;
