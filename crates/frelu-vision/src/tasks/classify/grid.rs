@@ -409,6 +409,35 @@ mod tests {
     }
 
     #[test]
+    fn a_run_that_failed_before_it_started_is_tried_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut protocol = tiny();
+        protocol.configs.truncate(1);
+        protocol.seeds = vec![0];
+        // An older version recorded a refused row as failed before writing its settings; the
+        // row has been fixed since.
+        let run = dir
+            .path()
+            .join("runs")
+            .join(run_name(&protocol.configs[0].name, 0));
+        std::fs::create_dir_all(&run).unwrap();
+        std::fs::write(
+            run.join("failed.json"),
+            r#"{"error": "--slope-lr-mult must be ≥ 0"}"#,
+        )
+        .unwrap();
+        let collect = Collect::default();
+        let summary = grid_of(&protocol, dir.path(), &collect).unwrap();
+        let lines = collect.lines();
+        assert!(
+            lines.iter().any(|l| l.contains("failed before it started")),
+            "{lines:?}"
+        );
+        assert!(run.join("summary.json").is_file() && !run.join("failed.json").exists());
+        assert_eq!(summary.rows[0].seeds, vec![0]);
+    }
+
+    #[test]
     fn an_interrupted_grid_finishes_without_redoing_finished_runs() {
         let dir = tempfile::tempdir().unwrap();
         let out = dir.path();
