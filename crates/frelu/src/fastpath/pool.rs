@@ -13,9 +13,21 @@ use super::geometry::ConvGeometry;
 use super::matmul::with_scratch;
 use super::simd::multiversion;
 
+/// Whether the windows are 2×2 with stride 2, no padding and no dilation: they tile the image
+/// (floor mode: a last odd row or column is left out), and both passes run a kernel of their own.
+fn two_by_two(g: &ConvGeometry) -> bool {
+    (g.kh, g.kw) == (2, 2) && g.stride == [2, 2] && g.padding == [(0, 0); 2] && g.dilation == [1, 1]
+}
+
 /// `out = max over each window of x` (every element written; a window with no input inside
 /// the image gives −∞).
 pub fn max_forward(x: &[f32], g: &ConvGeometry, out: &mut [MaybeUninit<f32>]) {
+    if two_by_two(g) {
+        out.par_chunks_mut(g.out_plane().max(1))
+            .zip(x.par_chunks(g.in_plane().max(1)))
+            .for_each(|(dst, src)| max_plane_2x2(dst, src, g));
+        return;
+    }
     out.par_chunks_mut(g.out_plane().max(1))
         .zip(x.par_chunks(g.in_plane().max(1)))
         .for_each(|(dst, src)| {
@@ -43,6 +55,22 @@ multiversion! {
                 }
             }
         })
+    }
+}
+
+multiversion! {
+    /// One plane of [`max_forward`] for 2×2 windows of stride 2: two input rows at a time, the
+    /// same comparisons in the same order as [`max_plane`] (so the same result, NaN included),
+    /// without bounds checks, so that the compiler vectorises them.
+    fn max_plane_2x2(dst: &mut [MaybeUninit<f32>], src: &[f32], g: &ConvGeometry) {
+        let pick = |best: f32, v: f32| if v > best { v } else { best };
+        for (oy, out) in dst.chunks_exact_mut(g.ow).enumerate().take(g.oh) {
+            let (top, bottom) = src[2 * oy * g.w..][..2 * g.w].split_at(g.w);
+            for ((o, t), b) in out.iter_mut().zip(top.chunks_exact(2)).zip(bottom.chunks_exact(2)) {
+                let best = pick(pick(f32::NEG_INFINITY, t[0]), t[1]);
+                o.write(pick(pick(best, b[0]), b[1]));
+            }
+        }
     }
 }
 
@@ -117,17 +145,18 @@ multiversion! {
             if (kh, kw) == (2, 2) {
                 let (top, bottom) = src[rows..][..2 * g.w].split_at(g.w);
                 let (out_top, out_bottom) = dst[rows..][..2 * g.w].split_at_mut(g.w);
-                for ox in 0..g.ow {
-                    let (a, b) = (top[2 * ox], top[2 * ox + 1]);
-                    let (c, e) = (bottom[2 * ox], bottom[2 * ox + 1]);
-                    let (hit_a, hit_b, hit_c) = (a == m[ox], b == m[ox], c == m[ox]);
+                // Iterators, not indices: no bounds checks, so the loop vectorises.
+                let inputs = top.chunks_exact(2).zip(bottom.chunks_exact(2));
+                let outputs = out_top.chunks_exact_mut(2).zip(out_bottom.chunks_exact_mut(2));
+                for (((t, b), (ot, ob)), (&mx, &dv)) in inputs.zip(outputs).zip(m.iter().zip(d)) {
+                    let (hit_a, hit_b, hit_c) = (t[0] == mx, t[1] == mx, b[0] == mx);
                     let to_b = !hit_a & hit_b;
                     let to_c = !hit_a & !hit_b & hit_c;
-                    let to_e = !hit_a & !hit_b & !hit_c & (e == m[ox]);
-                    out_top[2 * ox].write(if hit_a { d[ox] } else { 0.0 });
-                    out_top[2 * ox + 1].write(if to_b { d[ox] } else { 0.0 });
-                    out_bottom[2 * ox].write(if to_c { d[ox] } else { 0.0 });
-                    out_bottom[2 * ox + 1].write(if to_e { d[ox] } else { 0.0 });
+                    let to_e = !hit_a & !hit_b & !hit_c & (b[1] == mx);
+                    ot[0].write(if hit_a { dv } else { 0.0 });
+                    ot[1].write(if to_b { dv } else { 0.0 });
+                    ob[0].write(if to_c { dv } else { 0.0 });
+                    ob[1].write(if to_e { dv } else { 0.0 });
                 }
                 continue;
             }
@@ -212,6 +241,34 @@ mod tests {
                 .map(|v| unsafe { v.assume_init() })
                 .collect();
             assert_eq!(fast, general, "{shape:?} k{k}");
+        }
+    }
+
+    #[test]
+    fn the_two_by_two_forward_equals_the_general_one() {
+        for shape in [[2, 3, 9, 8], [1, 2, 4, 4], [3, 1, 7, 5]] {
+            let g = pool_geometry(shape, 2, 2, 0);
+            assert!(two_by_two(&g));
+            let mut x = values(5, g.n * g.in_image());
+            x[3] = f32::NAN;
+            let mut fast = vec![MaybeUninit::uninit(); g.n * g.out_image()];
+            max_forward(&x, &g, &mut fast);
+            let mut general = vec![f32::NEG_INFINITY; g.n * g.out_image()];
+            for (dst, src) in general
+                .chunks_mut(g.out_plane())
+                .zip(x.chunks(g.in_plane()))
+            {
+                max_plane(dst, src, &g);
+            }
+            let fast: Vec<f32> = fast
+                .into_iter()
+                .map(|v| unsafe { v.assume_init() })
+                .collect();
+            let same = |a: &f32, b: &f32| a == b || (a.is_nan() && b.is_nan());
+            assert!(
+                fast.iter().zip(&general).all(|(a, b)| same(a, b)),
+                "{shape:?}"
+            );
         }
     }
 
