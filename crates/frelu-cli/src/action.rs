@@ -240,7 +240,9 @@ pub fn run(command: &ActionCommand) -> anyhow::Result<()> {
                 return Ok(());
             }
             let worker = a.worker.worker()?;
-            let outcome = action::grid::compare(&base, &configs, &a.seeds, &a.out, &worker, &*log)?;
+            let margin = a.worker.margin;
+            let outcome =
+                action::grid::compare(&base, &configs, &a.seeds, &a.out, &worker, margin, &*log)?;
             crate::workers::print_outcome(outcome, &a.out);
             Ok(())
         }

@@ -252,7 +252,9 @@ pub fn run(command: &DetectCommand) -> anyhow::Result<()> {
             }
             let worker = a.worker.worker()?;
             let log = Terminal::log();
-            let outcome = detect::grid::compare(&base, &a.acts, &a.seeds, &a.out, &worker, &*log)?;
+            let margin = a.worker.margin;
+            let outcome =
+                detect::grid::compare(&base, &a.acts, &a.seeds, &a.out, &worker, margin, &*log)?;
             crate::workers::print_outcome(outcome, &a.out);
             Ok(())
         }

@@ -142,6 +142,9 @@ fn run_compare(args: &CompareArgs) -> anyhow::Result<()> {
     if let Some(from) = &args.init_from {
         protocol.base.init_from = Some(from.clone());
     }
+    if let Some(margin) = args.worker.margin {
+        protocol.margin = Some(margin);
+    }
     if let Some(reference) = &args.reference {
         protocol.reference = Some(reference.clone());
     }
@@ -150,7 +153,8 @@ fn run_compare(args: &CompareArgs) -> anyhow::Result<()> {
         .clone()
         .unwrap_or_else(|| PathBuf::from("results").join(&protocol.name));
     if args.aggregate_only {
-        let comparison = grid::aggregate(&out, args.reference.as_deref(), &*Terminal::log())?;
+        let overrides = (args.reference.as_deref(), args.worker.margin);
+        let comparison = grid::aggregate(&out, overrides, &*Terminal::log())?;
         say!("{}", comparison.markdown());
     } else if !args.worker.listed(&protocol.grid_spec()) {
         let worker = args.worker.worker()?;

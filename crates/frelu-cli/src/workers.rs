@@ -24,6 +24,11 @@ pub struct WorkerArgs {
     /// over and resumes it (cover clock differences between machines too).
     #[arg(long, default_value_t = DEFAULT_GRACE.as_secs())]
     claim_grace: u64,
+    /// Equivalence margin of the grid's first paired metric (accuracy in percentage points, AP,
+    /// top-1), overriding the protocol's: each row's difference to the reference is tested
+    /// against ±margin (two one-sided tests) and given a verdict.
+    #[arg(long)]
+    pub margin: Option<f64>,
     /// Print the grid's run folders, one per line, and train nothing (their count is the size
     /// of a Slurm array with one run per task: scripts/slurm/submit.sh).
     #[arg(long)]

@@ -58,6 +58,28 @@ fn every_run_of_a_grid_writes_its_own_experiment_log() {
         relu_row.contains("[—, —]"),
         "one seed: a difference, no interval: {relu_row}"
     );
+    // Re-tabulated with an equivalence margin: its column and a verdict per row.
+    let with_margin = Command::new(env!("CARGO_BIN_EXE_frelu"))
+        .args(["compare", "--aggregate-only", "--margin", "0.5", "--out"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    let table = String::from_utf8_lossy(&with_margin.stdout);
+    assert!(with_margin.status.success(), "{table}");
+    assert!(
+        table.contains("equivalence p (±0.5), Holm | verdict"),
+        "{table}"
+    );
+    let bad_margin = Command::new(env!("CARGO_BIN_EXE_frelu"))
+        .args(["compare", "--aggregate-only", "--margin=-1", "--out"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&bad_margin.stderr);
+    assert!(
+        !bad_margin.status.success() && err.contains("margin"),
+        "{err}"
+    );
     let unknown = again("gelu");
     let err = String::from_utf8_lossy(&unknown.stderr);
     assert!(!unknown.status.success());

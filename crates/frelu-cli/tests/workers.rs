@@ -146,6 +146,13 @@ fn three_workers_finish_a_grid_together_each_run_trained_once() {
     assert_eq!(table_without_times(&out), table_without_times(&alone));
 }
 
+/// Whether epoch 1's checkpoint is whole: its three records are written independently.
+fn complete_checkpoint(run: &Path) -> bool {
+    ["model", "optim", "scheduler"]
+        .iter()
+        .all(|r| run.join(format!("checkpoint/{r}-1.bpk")).exists())
+}
+
 fn wait_for(what: &str, timeout: Duration, mut done: impl FnMut() -> bool) {
     let start = Instant::now();
     while !done() {
@@ -167,9 +174,11 @@ fn a_killed_workers_run_is_taken_over_after_the_grace_period_and_resumed_exactly
         .spawn()
         .unwrap();
     let run = out.join("runs/relu-s0");
-    wait_for("a first checkpoint", Duration::from_secs(300), || {
-        run.join("checkpoint/scheduler-1.bpk").exists()
-    });
+    wait_for(
+        "a first complete checkpoint",
+        Duration::from_secs(300),
+        || complete_checkpoint(&run),
+    );
     first.kill().unwrap(); // SIGKILL: no clean-up of any kind.
     first.wait().unwrap();
     assert!(run.join("claim.json").exists());
@@ -339,9 +348,11 @@ fn a_worker_killed_on_this_host_is_taken_over_at_once() {
         .spawn()
         .unwrap();
     let run = out.join("runs/relu-s0");
-    wait_for("a first checkpoint", Duration::from_secs(300), || {
-        run.join("checkpoint/scheduler-1.bpk").exists()
-    });
+    wait_for(
+        "a first complete checkpoint",
+        Duration::from_secs(300),
+        || complete_checkpoint(&run),
+    );
     first.kill().unwrap();
     first.wait().unwrap();
     // The default grace period is 10 minutes; the dead pid is enough.

@@ -113,11 +113,20 @@ pub fn compare(
     seeds: &[u64],
     out: &Path,
     worker: &Worker,
+    margin: Option<f64>,
     reporter: &dyn crate::progress::Reporter,
 ) -> crate::Result<GridOutcome> {
     base.validate()?;
+    crate::error::ensure!(
+        margin.is_none_or(|m| m.is_finite() && m > 0.0),
+        "--margin must be a positive number"
+    );
     let task = ActionGrid { base, configs };
-    grid::run(&task, &task.spec(seeds), out, worker, reporter)
+    let spec = GridSpec {
+        margin,
+        ..task.spec(seeds)
+    };
+    grid::run(&task, &spec, out, worker, reporter)
 }
 
 #[cfg(test)]
@@ -189,6 +198,7 @@ mod tests {
             &[0],
             &out,
             &Worker::default(),
+            None,
             &crate::progress::Silent,
         )
         .unwrap()
@@ -218,6 +228,7 @@ mod tests {
             &[0],
             &out,
             &Worker::default(),
+            None,
             &crate::progress::Silent,
         )
         .unwrap_err()

@@ -220,16 +220,22 @@ fn missing_sources(protocol: &Protocol, spec: &GridSpec, out: &Path) -> Vec<Path
 }
 
 /// Rebuilds `summary.*` and the plots of the grid in `out` from its finished runs, compared
-/// with `reference` (a configuration's name) instead of the stored protocol's reference if given;
+/// with `reference` (a configuration's name) instead of the stored protocol's reference, and
+/// tested for equivalence against `margin` instead of the stored protocol's, where given;
 /// damaged runs it leaves out are warnings to `reporter`.
 pub fn aggregate(
     out: &Path,
-    reference: Option<&str>,
+    (reference, margin): (Option<&str>, Option<f64>),
     reporter: &dyn Reporter,
 ) -> crate::Result<GridSummary> {
     let mut protocol: Protocol = read_json(&out.join(PROTOCOL_FILE))?;
     if let Some(name) = reference {
         protocol.reference = Some(name.to_string());
+    }
+    if margin.is_some() {
+        protocol.margin = margin;
+    }
+    if reference.is_some() || margin.is_some() {
         protocol.validate()?;
     }
     let task = ClassifyGrid {
@@ -378,7 +384,7 @@ mod tests {
             "its own epochs are not drawn"
         );
         // Each configuration against its starting network: the change the fine-tuning made.
-        let from_start = aggregate(&out, Some(START_ROW), &Silent).unwrap();
+        let from_start = aggregate(&out, (Some(START_ROW), None), &Silent).unwrap();
         for row in 0..4 {
             let change = acc(&from_start, row).delta.unwrap().mean;
             let expected = acc(&summary, row).values[0] - source.final_test_acc;
@@ -516,11 +522,11 @@ mod tests {
         );
         // Re-aggregating gives the same table.
         assert_eq!(
-            aggregate(out, None, &Silent).unwrap().markdown(),
+            aggregate(out, (None, None), &Silent).unwrap().markdown(),
             summary.markdown()
         );
         // Against another reference: the same pairs, the other way round.
-        let against_alt = aggregate(out, Some("frelu-alt"), &Silent).unwrap();
+        let against_alt = aggregate(out, (Some("frelu-alt"), None), &Silent).unwrap();
         assert_eq!(against_alt.reference.as_deref(), Some("frelu-alt"));
         let relu_vs_alt = against_alt
             .metric(&against_alt.rows[0], "final_acc")
@@ -538,7 +544,7 @@ mod tests {
                 .delta
                 .is_none()
         );
-        let err = aggregate(out, Some("gelu"), &Silent)
+        let err = aggregate(out, (Some("gelu"), None), &Silent)
             .unwrap_err()
             .to_string();
         assert!(

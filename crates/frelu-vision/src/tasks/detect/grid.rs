@@ -125,9 +125,18 @@ pub fn compare(
     seeds: &[u64],
     out: &Path,
     worker: &Worker,
+    margin: Option<f64>,
     reporter: &dyn crate::progress::Reporter,
 ) -> crate::Result<GridOutcome> {
     base.validate()?;
+    crate::error::ensure!(
+        margin.is_none_or(|m| m.is_finite() && m > 0.0),
+        "--margin must be a positive number"
+    );
     let task = DetectGrid { base, activations };
-    grid::run(&task, &task.spec(seeds), out, worker, reporter)
+    let spec = GridSpec {
+        margin,
+        ..task.spec(seeds)
+    };
+    grid::run(&task, &spec, out, worker, reporter)
 }
