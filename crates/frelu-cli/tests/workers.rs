@@ -153,6 +153,26 @@ fn complete_checkpoint(run: &Path) -> bool {
         .all(|r| run.join(format!("checkpoint/{r}-1.bpk")).exists())
 }
 
+/// Starts a worker on the grid in `out` and SIGKILLs it (no clean-up of any kind) once the run
+/// it took first — relu-s0, the grid's first, the one the next workers meet first — has a whole
+/// checkpoint; returns that run's folder.
+fn killed_after_first_checkpoint(protocol: &Path, out: &Path, extra: &[&str]) -> PathBuf {
+    let mut first = compare(protocol, out, extra)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let run = out.join("runs/relu-s0");
+    wait_for(
+        "a first complete checkpoint",
+        Duration::from_secs(300),
+        || complete_checkpoint(&run),
+    );
+    first.kill().unwrap();
+    first.wait().unwrap();
+    run
+}
+
 fn wait_for(what: &str, timeout: Duration, mut done: impl FnMut() -> bool) {
     let start = Instant::now();
     while !done() {
@@ -167,20 +187,7 @@ fn a_killed_workers_run_is_taken_over_after_the_grace_period_and_resumed_exactly
     let protocol = protocol(dir.path(), "long", 6, "0");
     let out = dir.path().join("grid");
     let grace = ["--claim-grace", "2"];
-    // The first worker takes relu-s0, the grid's first run: the one the next workers meet first.
-    let mut first = compare(&protocol, &out, &grace)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let run = out.join("runs/relu-s0");
-    wait_for(
-        "a first complete checkpoint",
-        Duration::from_secs(300),
-        || complete_checkpoint(&run),
-    );
-    first.kill().unwrap(); // SIGKILL: no clean-up of any kind.
-    first.wait().unwrap();
+    let run = killed_after_first_checkpoint(&protocol, &out, &grace);
     assert!(run.join("claim.json").exists());
     assert!(!run.join("summary.json").exists(), "killed too late");
     // A worker that died on this host is known to be gone at once (its pid is); one on another
@@ -342,19 +349,7 @@ fn a_worker_killed_on_this_host_is_taken_over_at_once() {
     let dir = tempfile::tempdir().unwrap();
     let protocol = protocol(dir.path(), "long", 6, "0");
     let out = dir.path().join("grid");
-    let mut first = compare(&protocol, &out, &[])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let run = out.join("runs/relu-s0");
-    wait_for(
-        "a first complete checkpoint",
-        Duration::from_secs(300),
-        || complete_checkpoint(&run),
-    );
-    first.kill().unwrap();
-    first.wait().unwrap();
+    killed_after_first_checkpoint(&protocol, &out, &[]);
     // The default grace period is 10 minutes; the dead pid is enough.
     let next = compare(&protocol, &out, &[]).output().unwrap();
     let log = text(&next);

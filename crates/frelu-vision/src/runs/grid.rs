@@ -337,6 +337,8 @@ fn finish<T: GridTask>(
         .cells()
         .into_iter()
         .filter(|&(row, seed)| {
+            // Unlike `done`, any failure counts: a run that failed before it started is tried
+            // again by the next pass, but is not waited for here (the table lists it as failed).
             let state = folder::state(&spec.run_dir(out, row, seed));
             !matches!(state, RunState::Finished | RunState::Failed)
         })

@@ -10,7 +10,6 @@ use burn::nn::loss::CrossEntropyLossConfig;
 use burn::tensor::Device;
 use serde::{Deserialize, Serialize};
 
-use super::TrainConfig;
 use super::predict::Predictor;
 use crate::data::{Augment, ImageBatcher};
 use crate::error::ensure;
@@ -51,8 +50,7 @@ pub fn evaluate(
 ) -> crate::Result<Evaluation> {
     let device = Device::flex();
     let predictor = Predictor::load(run, &device)?;
-    let config: TrainConfig = crate::fsio::read_json(&run.join(crate::run_files::CONFIG))?;
-    let p = &predictor.preprocess;
+    let (config, p) = (&predictor.config, &predictor.preprocess);
     let data_dir = data
         .map(Path::to_path_buf)
         .or_else(|| config.data_dir.clone());
@@ -155,7 +153,7 @@ impl Evaluation {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tasks::classify::{RunOptions, train};
+    use crate::tasks::classify::{RunOptions, TrainConfig, train};
 
     #[test]
     fn a_runs_evaluation_is_its_own_final_test_pass() {

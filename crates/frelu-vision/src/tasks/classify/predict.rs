@@ -38,6 +38,8 @@ pub struct Predictor {
     pub net: Net,
     /// The run's preprocessing.
     pub preprocess: Preprocess,
+    /// The run's settings (`config.json`).
+    pub config: TrainConfig,
 }
 
 impl Predictor {
@@ -77,7 +79,11 @@ impl Predictor {
         let net = model
             .try_load_record(record)
             .with_context(|| format!("{} does not fit the run's settings", file.display()))?;
-        Ok(Self { net, preprocess })
+        Ok(Self {
+            net,
+            preprocess,
+            config,
+        })
     }
 
     /// The `top_k` classes of each image, in batches of 64. An unreadable image is an error
