@@ -42,6 +42,9 @@ pub struct DetItem {
     pub index: usize,
     /// Letterbox scale: letterboxed = original × scale.
     pub scale: f32,
+    /// Seed of the detector's samplers for this image, drawn from (seed, epoch, index) so that
+    /// a resumed run samples as the uninterrupted one.
+    pub seed: u64,
 }
 
 /// Letterboxing: scale the longer side to `size`, pad the right and bottom with black.
@@ -120,12 +123,14 @@ impl Dataset<DetItem> for DetectionDataset {
                 *v *= scale;
             }
         }
+        let mut rng = item_rng(self.seed, self.clock.get(), index);
         if self.train {
-            let flip_it = item_rng(self.seed, self.clock.get(), index).random_bool(0.5);
+            let flip_it = rng.random_bool(0.5);
             if flip_it {
                 image = flip(&image, &mut boxes);
             }
         }
+        let seed = rng.random::<u64>();
         let plane = self.size * self.size;
         let mut pixels = vec![0u8; 3 * plane];
         for (i, p) in image.pixels().enumerate() {
@@ -140,6 +145,7 @@ impl Dataset<DetItem> for DetectionDataset {
             labels,
             index,
             scale,
+            seed,
         })
     }
 
@@ -187,6 +193,45 @@ pub struct DetBatch {
     pub num_objects: usize,
     /// Dataset indices and letterbox scales of the images (for evaluation).
     pub meta: Vec<(usize, f32)>,
+    /// Ground-truth boxes per image, `[x1, y1, x2, y2]` in letterboxed pixels (any count).
+    pub boxes: Vec<Vec<[f32; 4]>>,
+    /// Their contiguous labels.
+    pub labels: Vec<Vec<usize>>,
+    /// Sampler seed per image ([`DetItem::seed`]).
+    pub seeds: Vec<u64>,
+}
+
+/// Per-channel normalisation of pixels in [0, 1]: `(p − mean) / std`.
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct PixelNorm {
+    /// Mean per channel (RGB).
+    pub mean: [f32; 3],
+    /// Standard deviation per channel.
+    pub std: [f32; 3],
+}
+
+impl Default for PixelNorm {
+    /// Mean 0.5, std 0.5: pixels to [−1, 1], what this tool's detectors train with.
+    fn default() -> Self {
+        Self {
+            mean: [0.5; 3],
+            std: [0.5; 3],
+        }
+    }
+}
+
+impl PixelNorm {
+    /// ImageNet's statistics, which torchvision's detectors expect.
+    pub const IMAGENET: Self = Self {
+        mean: [0.485, 0.456, 0.406],
+        std: [0.229, 0.224, 0.225],
+    };
+
+    /// Whether every std is positive and every value finite.
+    pub fn is_valid(&self) -> bool {
+        self.mean.iter().all(|m| m.is_finite())
+            && self.std.iter().all(|s| s.is_finite() && *s > 0.0)
+    }
 }
 
 /// Builds [`DetBatch`]es.
@@ -196,6 +241,8 @@ pub struct DetBatcher {
     pub num_classes: usize,
     /// Output stride of the detector.
     pub stride: usize,
+    /// Pixel normalisation.
+    pub normalize: PixelNorm,
 }
 
 impl Batcher<DetItem, DetBatch> for DetBatcher {
@@ -215,8 +262,15 @@ impl Batcher<DetItem, DetBatch> for DetBatcher {
                 item.size, s,
                 "all images of a batch must have the same size"
             );
-            // Pixels to [-1, 1].
-            images.extend(item.pixels.iter().map(|&p| p as f32 / 127.5 - 1.0));
+            if self.normalize == PixelNorm::default() {
+                // The same arithmetic as before the option existed, bit for bit.
+                images.extend(item.pixels.iter().map(|&p| p as f32 / 127.5 - 1.0));
+            } else {
+                for (c, plane) in item.pixels.chunks(s * s).enumerate() {
+                    let (mean, std) = (self.normalize.mean[c], self.normalize.std[c]);
+                    images.extend(plane.iter().map(|&p| (p as f32 / 255.0 - mean) / std));
+                }
+            }
             for (bx, &label) in item.boxes.iter().zip(&item.labels) {
                 let stride = self.stride as f32;
                 let (bw, bh) = ((bx[2] - bx[0]) / stride, (bx[3] - bx[1]) / stride);
@@ -263,6 +317,9 @@ impl Batcher<DetItem, DetBatch> for DetBatcher {
             mask: Tensor::from_data(TensorData::new(mask, [n, 1, h, w]), device),
             num_objects,
             meta: items.iter().map(|i| (i.index, i.scale)).collect(),
+            boxes: items.iter().map(|i| i.boxes.clone()).collect(),
+            labels: items.iter().map(|i| i.labels.clone()).collect(),
+            seeds: items.iter().map(|i| i.seed).collect(),
         }
     }
 }
@@ -310,10 +367,12 @@ mod tests {
             labels: vec![2],
             index: 0,
             scale: 1.0,
+            seed: 0,
         };
         let batch = DetBatcher {
             num_classes: 3,
             stride: 4,
+            normalize: PixelNorm::default(),
         }
         .batch(vec![item], &Device::flex());
         assert_eq!(batch.heatmap.dims(), [1, 3, 8, 8]);

@@ -26,6 +26,9 @@ use burn::store::{
     ApplyError, ApplyResult, ModuleSnapshot, PyTorchToBurnAdapter, PytorchStore, SafetensorsStore,
 };
 
+use burn::module::Module;
+
+use super::detection::faster_rcnn::FasterRcnn;
 use super::{ModelError, Net};
 
 /// What an import did, for the user.
@@ -142,6 +145,13 @@ fn remappings(net: &Net) -> Result<Vec<(String, String)>, ModelError> {
             n += 1;
         }
     }
+    pairs.extend(block_fields(r"blocks\.\d+", bottleneck));
+    Ok(pairs)
+}
+
+/// The renames inside torchvision's residual blocks, for blocks whose (already remapped) path
+/// matches `block` (a regex).
+fn block_fields(block: &str, bottleneck: bool) -> Vec<(String, String)> {
     let fields: &[(&str, &str)] = if bottleneck {
         &[
             ("conv1", "reduce.conv"),
@@ -158,13 +168,77 @@ fn remappings(net: &Net) -> Result<Vec<(String, String)>, ModelError> {
         ("downsample.0", "shortcut.conv"),
         ("downsample.1", "shortcut.bn"),
     ];
-    for (from, to) in fields.iter().chain(&shortcut) {
+    fields
+        .iter()
+        .chain(&shortcut)
+        .map(|(from, to)| {
+            (
+                format!(r"^({block})\.{}\.", regex_escape(from)),
+                format!("${{1}}.{to}."),
+            )
+        })
+        .collect()
+}
+
+/// torchvision's `fasterrcnn_resnet50_fpn` layout (any ResNet depth and width under the same
+/// names) onto [`FasterRcnn`]:
+///
+/// | torchvision | here |
+/// |---|---|
+/// | `backbone.body.conv1`, `bn1` | `backbone.stem.conv`, `.bn` |
+/// | `backbone.body.layer{s}.{i}` | `backbone.layers.{s−1}.{i}` (block fields as above) |
+/// | `backbone.fpn.{inner,layer}_blocks.{i}[.0]` | `backbone.fpn.{inner,layer}_blocks.{i}` |
+/// | `rpn.head.conv[.0.0]`, `rpn.head.{cls_logits,bbox_pred}` | `rpn.conv`, `rpn.{…}` |
+/// | `roi_heads.box_head.fc6/fc7`, `roi_heads.box_predictor.*` | `box_head.fc6/fc7`, `box_head.*` |
+///
+/// Both the newer keys (with `.0` / `.0.0`, torchvision ≥ 0.13) and the older ones are read.
+fn faster_rcnn_remappings(net: &FasterRcnn) -> Vec<(String, String)> {
+    let mut pairs: Vec<(String, String)> = vec![
+        (
+            r"^backbone\.body\.conv1\.".into(),
+            "backbone.stem.conv.".into(),
+        ),
+        (r"^backbone\.body\.bn1\.".into(), "backbone.stem.bn.".into()),
+    ];
+    for stage in 0..4 {
         pairs.push((
-            format!(r"^(blocks\.\d+)\.{}\.", regex_escape(from)),
-            format!("${{1}}.{to}."),
+            format!(r"^backbone\.body\.layer{}\.", stage + 1),
+            format!("backbone.layers.{stage}."),
         ));
     }
-    Ok(pairs)
+    pairs.extend(block_fields(
+        r"backbone\.layers\.\d+\.\d+",
+        net.config.backbone.depth == 50,
+    ));
+    pairs.extend([
+        (
+            r"^backbone\.fpn\.(inner_blocks|layer_blocks)\.(\d+)\.0\.".into(),
+            "backbone.fpn.${1}.${2}.".into(),
+        ),
+        (r"^rpn\.head\.conv\.0\.0\.".into(), "rpn.conv.".into()),
+        (r"^rpn\.head\.".into(), "rpn.".into()),
+        (r"^roi_heads\.box_head\.".into(), "box_head.".into()),
+        (r"^roi_heads\.box_predictor\.".into(), "box_head.".into()),
+    ]);
+    pairs
+}
+
+/// Whether `path` is a Faster R-CNN predictor parameter (left at its initialisation when the
+/// class count differs).
+fn is_detection_head(path: &str) -> bool {
+    path.starts_with("box_head.cls_score.") || path.starts_with("box_head.bbox_pred.")
+}
+
+/// Reads torchvision-layout Faster R-CNN weights (`fasterrcnn_resnet50_fpn`'s state dict, or the
+/// same network at another depth or width) into `net`. The predictor of a file with another
+/// class count is left at its initialisation and reported (counts include the background);
+/// everything else must fit. Activation parameters start as ReLU.
+pub fn load_faster_rcnn(
+    net: FasterRcnn,
+    path: &Path,
+) -> Result<(FasterRcnn, ImportReport), ModelError> {
+    let pairs = faster_rcnn_remappings(&net);
+    load_mapped(net, path, &pairs, (is_detection_head, "cls_score.bias"))
 }
 
 /// Whether `path` is a classifier head's parameter (ResNets' `head`, VGG's last linear layer).
@@ -189,14 +263,25 @@ fn regex_escape(text: &str) -> String {
 /// the model lacks, parameters the file lacks (other than activation parameters) and shapes
 /// that differ are errors naming the keys, except a classifier head with another class count,
 /// which is left at its initialisation and reported.
-pub fn load_pytorch(mut net: Net, path: &Path) -> Result<(Net, ImportReport), ModelError> {
+pub fn load_pytorch(net: Net, path: &Path) -> Result<(Net, ImportReport), ModelError> {
+    let pairs = remappings(&net)?;
+    load_mapped(net, path, &pairs, (is_head, "bias"))
+}
+
+/// Reads `path` into `net` through the key `pairs`; `head` says which parameters may differ in
+/// shape (a head with another class count) and which of them (by suffix) gives the counts.
+fn load_mapped<M: Module>(
+    mut net: M,
+    path: &Path,
+    pairs: &[(String, String)],
+    head: (fn(&str) -> bool, &str),
+) -> Result<(M, ImportReport), ModelError> {
     let fail = |message: String| {
         ModelError::config("--init-from", format!("{}: {message}", path.display()))
     };
     if !path.is_file() {
         return Err(fail("no such file".into()));
     }
-    let pairs = remappings(&net)?;
     let safetensors = path.extension().is_some_and(|e| e == "safetensors");
     // The same options and remappings on either reader.
     macro_rules! load_with {
@@ -206,7 +291,7 @@ pub fn load_pytorch(mut net: Net, path: &Path) -> Result<(Net, ImportReport), Mo
                 .allow_partial(true)
                 .skip_enum_variants(true)
                 .map_indices_contiguous(false);
-            for (from, to) in &pairs {
+            for (from, to) in pairs {
                 store = store.with_key_remapping(from, to.as_str());
             }
             net.load_from(&mut store).map_err(|e| fail(e.to_string()))?
@@ -217,12 +302,16 @@ pub fn load_pytorch(mut net: Net, path: &Path) -> Result<(Net, ImportReport), Mo
     } else {
         load_with!(PytorchStore::from_file(path))
     };
-    let report = check(&result).map_err(fail)?;
+    let report = check(&result, head).map_err(fail)?;
     Ok((net, report))
 }
 
 /// Turns burn-store's result into a report, or the message naming what does not fit.
-fn check(result: &ApplyResult) -> Result<ImportReport, String> {
+fn check(
+    result: &ApplyResult,
+    head_rule: (fn(&str) -> bool, &str),
+) -> Result<ImportReport, String> {
+    let (is_head, count_suffix) = head_rule;
     let markers = frelu::activation::learnable_markers();
     let missing: Vec<&str> = result
         .missing
@@ -245,7 +334,7 @@ fn check(result: &ApplyResult) -> Result<ImportReport, String> {
                 expected,
                 found,
             } if is_head(path) => {
-                if path.ends_with("bias") {
+                if path.ends_with(count_suffix) {
                     head = Some((found.num_elements(), expected.num_elements()));
                 }
             }

@@ -2,7 +2,7 @@
 //! names a concrete one.
 
 pub mod common;
-pub mod detector;
+pub mod detection;
 mod error;
 pub mod import;
 pub mod mobilenet;
@@ -384,16 +384,30 @@ mod tests {
         let device = Device::flex().autodiff();
         for name in frelu::activation::peers() {
             let act: ActivationConfig = name.parse().unwrap();
-            let detector = detector::CenterNetConfig::new(3)
+            let detector = detection::centernet::CenterNetConfig::new(3)
                 .with_widths([8, 8, 8, 8])
                 .with_head_width(8)
                 .with_activation(act.clone())
                 .init(&device);
             let x = Tensor::<4>::random([2, 3, 32, 32], Distribution::Default, &device);
-            let out = detector.forward(x);
+            let out = detector.forward(x.clone());
             let loss = out.heat.powf_scalar(2.0).mean() + out.size.powf_scalar(2.0).mean();
             let seen = assert_activation_grads(&detector, &loss.backward(), name);
             assert_eq!(seen > 0, act.is_learnable(), "detector {name}");
+            let backbone = detection::backbone::BackboneConfig::new()
+                .with_base_width(4)
+                .with_fpn_channels(8);
+            let two_stage = detection::faster_rcnn::FasterRcnnConfig::new(2, act.clone(), backbone)
+                .init(&device)
+                .unwrap();
+            let targets = detection::faster_rcnn::Targets {
+                boxes: &[vec![[2.0, 3.0, 20.0, 24.0]], vec![]],
+                labels: &[vec![1], vec![]],
+                seeds: &[0, 1],
+            };
+            let loss = two_stage.loss(x.clone(), &targets).total();
+            let seen = assert_activation_grads(&two_stage, &loss.backward(), name);
+            assert_eq!(seen > 0, act.is_learnable(), "Faster R-CNN {name}");
             for shift in [true, false] {
                 let video = tsm::VideoNetConfig::new(4)
                     .with_segments(2)

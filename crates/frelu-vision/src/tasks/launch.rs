@@ -154,6 +154,26 @@ pub struct Fit<'a, F> {
     pub max_loss_growth: f64,
 }
 
+/// `model` with the weights of a run folder (its `model.bpk`) or a Burn `.bpk` file of the same
+/// network; activation parameters the file lacks keep their initial values (ReLU's).
+pub fn load_run_weights<M: burn::module::Module>(
+    model: M,
+    from: &Path,
+    reporter: &dyn Reporter,
+) -> crate::Result<M> {
+    let file = if from.is_dir() {
+        from.join(crate::run_files::MODEL)
+    } else {
+        from.to_path_buf()
+    };
+    let model = crate::models::load_weights(model, &file)?;
+    reporter.info(&format!(
+        "weights from {} (activation parameters it lacks start as ReLU)",
+        file.display()
+    ));
+    Ok(model)
+}
+
 /// Cosine decay to zero over `epochs` epochs after a half-epoch linear warm-up: the curve the
 /// detection and action tasks use.
 pub fn cosine_half_epoch_warmup(lr: f64, iters_per_epoch: u64, epochs: usize) -> LrCurve {

@@ -209,17 +209,7 @@ fn init_from(model: Net, from: &Path, reporter: &dyn Reporter) -> crate::Result<
         }
         return Ok(model);
     }
-    let file = if from.is_dir() {
-        from.join(crate::run_files::MODEL)
-    } else {
-        from.to_path_buf()
-    };
-    let model = crate::models::load_weights(model, &file)?;
-    reporter.info(&format!(
-        "weights from {} (activation parameters it lacks start as ReLU)",
-        file.display()
-    ));
-    Ok(model)
+    crate::tasks::launch::load_run_weights(model, from, reporter)
 }
 
 /// The network of a run, on the autodiff version of `device`; says what it is to `reporter`.

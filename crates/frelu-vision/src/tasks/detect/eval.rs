@@ -16,8 +16,7 @@ use crate::data::detection::{DetBatcher, DetectionDataset};
 use crate::device::parse_device;
 use crate::error::ensure;
 use crate::fsio::{read_json, write_json};
-use crate::models::detector::CenterNetConfig;
-use crate::models::detector::{CenterNet, decode};
+use crate::models::detection::{Detector, PeakDecoding};
 use crate::run_files::{CONFIG, MODEL};
 
 /// The COCO-format detections of the evaluation split, in a detection run.
@@ -57,13 +56,6 @@ pub(super) fn load(config: &DetectConfig) -> crate::Result<(CocoDataset, CocoDat
     Ok((train, val))
 }
 
-/// The detector `config` describes, for `num_classes` classes.
-pub(super) fn model_config(config: &DetectConfig, num_classes: usize) -> CenterNetConfig {
-    CenterNetConfig::new(num_classes)
-        .with_head_width(config.head_width)
-        .with_activation(config.activation.clone())
-}
-
 /// One line of the main COCO numbers.
 pub fn metrics_line(m: &CocoMetrics) -> String {
     format!(
@@ -80,13 +72,14 @@ pub fn metrics_line(m: &CocoMetrics) -> String {
 
 /// Runs the detector over a dataset and returns COCO-format detections in original pixels.
 pub fn detect_all(
-    model: &CenterNet,
+    model: &Detector,
     data: &Arc<CocoDataset>,
     config: &DetectConfig,
 ) -> crate::Result<Vec<CocoDetection>> {
     let batcher = DetBatcher {
         num_classes: data.num_classes(),
-        stride: CenterNet::STRIDE,
+        stride: Detector::HEATMAP_STRIDE,
+        normalize: config.pixel_norm,
     };
     let device = model
         .devices()
@@ -106,12 +99,11 @@ pub fn detect_all(
     let mut out = Vec::new();
     for batch in loader.iter() {
         let batch = batch.map_err(|e| crate::Error::Invalid(format!("evaluation data: {e}")))?;
-        let decoded = decode(
-            &model.forward(batch.images.clone()),
-            100,
-            config.min_score,
-            config.nms_iou,
-        );
+        let peaks = PeakDecoding {
+            min_score: config.min_score,
+            nms_iou: config.nms_iou,
+        };
+        let decoded = model.detect(batch.images.clone(), peaks);
         for ((index, scale), dets) in batch.meta.iter().zip(decoded) {
             let image = &data.file.images[*index];
             let (w, h) = (image.width as f64, image.height as f64);
@@ -137,12 +129,13 @@ pub fn detect_all(
 }
 
 /// Loads a trained run (its `config.json` and `model.bpk`) on the flex device.
-pub fn load_run(run: &Path) -> crate::Result<(DetectConfig, CenterNet, Arc<CocoDataset>)> {
+pub fn load_run(run: &Path) -> crate::Result<(DetectConfig, Detector, Arc<CocoDataset>)> {
     let config: DetectConfig = read_json(&run.join(CONFIG))
         .with_context(|| format!("{} is not a detection run", run.display()))?;
     let (_, val) = load(&config)?;
-    let model = model_config(&config, val.num_classes())
-        .init(&parse_device(&config.device)?)
+    let model = config
+        .model_config(val.num_classes())
+        .init(&parse_device(&config.device)?)?
         .try_load_file(run.join(MODEL))
         .with_context(|| format!("cannot load {}", run.join(MODEL).display()))?;
     Ok((config, model, Arc::new(val)))

@@ -23,8 +23,9 @@ impl DetectGrid<'_> {
         let b = self.base;
         GridSpec {
             title: format!(
-                "Detection (CenterNet) on {}: {} epochs, batch {}, Adam lr {}, images {}×{}, \
+                "Detection ({}) on {}: {} epochs, batch {}, Adam lr {}, images {}×{}, \
                  schedule `{}`, seeds {seeds:?}.",
+                b.detector,
                 b.data.display(),
                 b.epochs,
                 b.batch_size,

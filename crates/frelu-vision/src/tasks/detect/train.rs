@@ -1,4 +1,4 @@
-//! Training one detector: COCO-layout data → CenterNet → `tasks::launch` → evaluation → run
+//! Training one detector: COCO-layout data → CenterNet or Faster R-CNN → `tasks::launch` → evaluation → run
 //! folder.
 
 use std::path::Path;
@@ -12,9 +12,7 @@ use burn::tensor::Tensor;
 use burn::train::metric::{Adaptor, ItemLazy, LossInput};
 use burn::train::{InferenceStep, TrainOutput, TrainStep};
 
-use super::eval::{
-    COCO_METRICS, DETECTIONS, TASK_FILES, detect_all, load, metrics_line, model_config,
-};
+use super::eval::{COCO_METRICS, DETECTIONS, TASK_FILES, detect_all, load, metrics_line};
 use super::{DetectConfig, DetectSummary};
 use crate::analysis::coco_eval::evaluate;
 use crate::data::coco::CocoDataset;
@@ -22,8 +20,9 @@ use crate::data::detection::{DetBatch, DetBatcher, DetectionDataset};
 use crate::data::epochs::{EpochClock, eval_loader, training_loader};
 use crate::device::parse_device;
 use crate::fsio::write_json;
-use crate::models::detector::CenterNet;
+use crate::models::detection::Detector;
 use crate::models::trainable_params;
+use crate::progress::Reporter;
 use crate::runs::folder::{self, save_trained};
 use crate::runs::report::mean_epoch_seconds;
 use crate::tasks::guard::LossValue;
@@ -57,7 +56,7 @@ impl Adaptor<LossValue> for DetOutput {
     }
 }
 
-impl TrainStep for CenterNet {
+impl TrainStep for Detector {
     type Input = DetBatch;
     type Output = DetOutput;
 
@@ -67,7 +66,7 @@ impl TrainStep for CenterNet {
     }
 }
 
-impl InferenceStep for CenterNet {
+impl InferenceStep for Detector {
     type Input = DetBatch;
     type Output = DetOutput;
 
@@ -87,7 +86,8 @@ fn loaders(
 ) -> (Arc<dyn DataLoader<DetBatch>>, Arc<dyn DataLoader<DetBatch>>) {
     let batcher = DetBatcher {
         num_classes: train_set.num_classes(),
-        stride: CenterNet::STRIDE,
+        stride: Detector::HEATMAP_STRIDE,
+        normalize: config.pixel_norm,
     };
     let clock = EpochClock::default();
     let options = loader_options(
@@ -108,6 +108,56 @@ fn loaders(
     (train, eval_loader(batcher, val_set, &options))
 }
 
+/// `model` with the weights of `from`: a detection run folder or `model.bpk` of the same
+/// detector, or torchvision-layout Faster R-CNN weights. Activation parameters the weights lack
+/// start as ReLU.
+fn init_from(model: Detector, from: &Path, reporter: &dyn Reporter) -> crate::Result<Detector> {
+    if crate::models::import::is_pytorch_file(from) {
+        let Detector::FasterRcnn(net) = model else {
+            crate::error::bail!(
+                "{}: PyTorch weights are read into `--detector faster-rcnn` only (torchvision's \
+                 fasterrcnn_resnet50_fpn layout)",
+                from.display()
+            );
+        };
+        let (net, report) = crate::models::import::load_faster_rcnn(net, from)?;
+        reporter.info(&format!(
+            "weights from {} ({} tensors; activation parameters it lacks start as ReLU)",
+            from.display(),
+            report.loaded
+        ));
+        if let Some((file, here)) = report.head_reinitialised {
+            reporter.warn(&format!(
+                "{} predicts {} classes and this run {}: the box predictor (cls_score, \
+                 bbox_pred) is re-initialised, everything else is loaded",
+                from.display(),
+                file.saturating_sub(1),
+                here.saturating_sub(1)
+            ));
+        }
+        return Ok(Detector::FasterRcnn(net));
+    }
+    crate::tasks::launch::load_run_weights(model, from, reporter)
+}
+
+/// The splits and the seeded network of a new run (its weights from `init_from` if given).
+fn prepare(
+    config: &DetectConfig,
+    reporter: &dyn Reporter,
+) -> crate::Result<(CocoDataset, CocoDataset, Detector)> {
+    let (train_set, val_set) = load(config)?;
+    let device = parse_device(&config.device)?;
+    device.seed(config.seed);
+    let model = config
+        .model_config(train_set.num_classes())
+        .init(&device.autodiff())?;
+    let model = match &config.init_from {
+        Some(from) => init_from(model, from, reporter)?,
+        None => model,
+    };
+    Ok((train_set, val_set, model))
+}
+
 /// Trains a detector, evaluates it and writes into `out`: `config.json`, `metrics.csv`,
 /// `model.bpk`, `slopes.json`, `detections.json` (COCO results), `coco_metrics.json`,
 /// `summary.json`.
@@ -124,22 +174,17 @@ pub fn train(
         config,
         options.start,
         &TASK_FILES,
-        || {
-            let (train_set, val_set) = load(config)?;
-            let device = parse_device(&config.device)?;
-            device.seed(config.seed);
-            let model = model_config(config, train_set.num_classes());
-            Ok((train_set, val_set, model.init(&device.autodiff())))
-        },
+        || prepare(config, reporter),
     )?;
     let first_epoch = resume.as_ref().map_or(0, |r| r.epochs);
     let num_classes = train_set.num_classes();
     let params = trainable_params(&model);
     reporter.info(&format!(
-        "detection: {} train / {} val images, {num_classes} classes; CenterNet with {} \
+        "detection: {} train / {} val images, {num_classes} classes; {} with {} \
          ({params} parameters); schedule {}",
         train_set.file.images.len(),
         val_set.file.images.len(),
+        config.detector,
         config.activation,
         config.schedule.schedule
     ));
@@ -200,10 +245,9 @@ mod tests {
     use crate::tasks::detect::{eval_run, predict_run};
     use frelu::ActivationConfig;
 
-    #[test]
-    fn trains_evaluates_predicts_and_writes_coco_results() {
-        let dir = tempfile::tempdir().unwrap();
-        let data = dir.path().join("data");
+    /// A tiny generated benchmark: 48 training and 8 validation canvases of 64 px.
+    fn tiny_benchmark(dir: &Path) -> std::path::PathBuf {
+        let data = dir.join("data");
         let bench = BenchmarkConfig {
             canvas: 64,
             min_size: 16,
@@ -214,8 +258,45 @@ mod tests {
             ..BenchmarkConfig::default()
         };
         make_benchmark(&data, &bench, &Source::Bundled).unwrap();
+        data
+    }
+
+    #[test]
+    fn faster_rcnn_trains_and_its_loss_falls() {
+        let dir = tempfile::tempdir().unwrap();
         let config = DetectConfig {
-            data,
+            data: tiny_benchmark(dir.path()),
+            detector: super::super::DetectorKind::FasterRcnn,
+            backbone_width: 4,
+            activation: ActivationConfig::frelu(),
+            epochs: 3,
+            batch_size: 8,
+            lr: 1e-3,
+            image_size: 64,
+            workers: 0,
+            ..DetectConfig::default()
+        };
+        let run = dir.path().join("run");
+        let summary = train(&config, &run, &RunOptions::quiet()).unwrap();
+        let losses: Vec<f64> = summary.epochs.iter().map(|e| e.train_loss).collect();
+        assert!(losses[2] < losses[0], "{losses:?}");
+        assert!((0.0..=1.0).contains(&summary.metrics.ap50));
+        // The run reloads as a Faster R-CNN: eval reproduces its metrics.
+        assert_eq!(eval_run(&run).unwrap().ap, summary.metrics.ap);
+        // An image size the pyramid cannot take is refused before any work.
+        let odd = DetectConfig {
+            image_size: 80,
+            ..config
+        };
+        let err = train(&odd, &dir.path().join("odd"), &RunOptions::quiet()).unwrap_err();
+        assert!(err.to_string().contains("multiple of 32"), "{err}");
+    }
+
+    #[test]
+    fn trains_evaluates_predicts_and_writes_coco_results() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = DetectConfig {
+            data: tiny_benchmark(dir.path()),
             activation: ActivationConfig::frelu(),
             epochs: 2,
             batch_size: 16,

@@ -17,9 +17,10 @@ use burn::tensor::ops::MaxPoolOptions;
 use burn::tensor::{Device, Tensor};
 use frelu::ActivationConfig;
 
-use super::common::{ConvBnAct, conv};
-use super::resnet::{BasicBlock, ShortcutKind};
+use super::boxes::{Detection, nms};
 use crate::data::detection::DetBatch;
+use crate::models::common::{ConvBnAct, conv};
+use crate::models::resnet::{BasicBlock, ShortcutKind};
 
 /// Configuration of [`CenterNet`].
 #[derive(Config, Debug)]
@@ -161,41 +162,6 @@ impl CenterNet {
     }
 }
 
-/// One decoded detection, in letterboxed pixels.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Detection {
-    /// `[x1, y1, x2, y2]`.
-    pub bbox: [f32; 4],
-    /// Contiguous class label.
-    pub label: usize,
-    /// Peak probability.
-    pub score: f32,
-}
-
-fn iou(a: &[f32; 4], b: &[f32; 4]) -> f32 {
-    let iw = (a[2].min(b[2]) - a[0].max(b[0])).max(0.0);
-    let ih = (a[3].min(b[3]) - a[1].max(b[1])).max(0.0);
-    let inter = iw * ih;
-    let union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter;
-    if union <= 0.0 { 0.0 } else { inter / union }
-}
-
-/// Class-wise greedy non-maximum suppression: keeps, by decreasing score, each box that
-/// overlaps no kept box of its class by more than `threshold` IoU.
-pub fn nms(mut detections: Vec<Detection>, threshold: f32) -> Vec<Detection> {
-    detections.sort_by(|a, b| b.score.total_cmp(&a.score));
-    let mut kept: Vec<Detection> = Vec::new();
-    for d in detections {
-        if kept
-            .iter()
-            .all(|k| k.label != d.label || iou(&k.bbox, &d.bbox) <= threshold)
-        {
-            kept.push(d);
-        }
-    }
-    kept
-}
-
 /// Decodes every image of the batch (one list per image): heatmap peaks (3×3 local maxima)
 /// above `min_score`, the `top_k` best, with their boxes, then NMS at `nms_iou`.
 pub fn decode(
@@ -296,25 +262,6 @@ mod tests {
         logits.sort_by(f32::total_cmp);
         let median = logits[logits.len() / 2];
         assert!((median + 2.19).abs() < 0.7, "median logit {median}");
-    }
-
-    #[test]
-    fn nms_keeps_the_best_of_overlapping_boxes_per_class() {
-        let d = |x: f32, label, score| Detection {
-            bbox: [x, 0.0, x + 10.0, 10.0],
-            label,
-            score,
-        };
-        let kept = nms(
-            vec![
-                d(0.0, 0, 0.5),
-                d(1.0, 0, 0.9),
-                d(1.0, 1, 0.8),
-                d(30.0, 0, 0.1),
-            ],
-            0.5,
-        );
-        assert_eq!(kept, vec![d(1.0, 0, 0.9), d(1.0, 1, 0.8), d(30.0, 0, 0.1)]);
     }
 
     #[test]
