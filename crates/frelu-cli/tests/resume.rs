@@ -1,5 +1,6 @@
-//! The kill test: a `frelu train` run killed with SIGKILL after its first epoch's checkpoint,
-//! then resumed with `--resume`, ends exactly as the same run uninterrupted.
+//! The kill test: a `frelu train` run (and a Faster R-CNN `frelu detect train` run) killed with
+//! SIGKILL after its first epoch's checkpoint, then resumed with `--resume`, ends exactly as the
+//! same run uninterrupted.
 
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -111,6 +112,93 @@ fn a_killed_run_resumes_to_the_same_weights_and_metrics() {
     assert_eq!(rows, metrics_without_timing(&whole));
     // (model.bpk is not compared byte for byte: it stores the random ids of the parameters.)
     for file in ["slopes.json", "slopes_history.jsonl"] {
+        assert!(
+            std::fs::read(whole.join(file)).unwrap() == std::fs::read(cut.join(file)).unwrap(),
+            "{file} differs between the resumed and the uninterrupted run"
+        );
+    }
+}
+
+/// A small Faster R-CNN run with FReLU (alternate schedule) on a tiny generated benchmark: its
+/// samplers draw from (seed, epoch, image), so a resumed run samples as the uninterrupted one.
+fn detect_args(data: &Path, out: &Path) -> Vec<String> {
+    let mut args: Vec<String> = [
+        "detect",
+        "train",
+        "--detector",
+        "faster-rcnn",
+        "--backbone-width",
+        "4",
+        "--fpn-channels",
+        "8",
+        "--box-head-width",
+        "32",
+        "--act",
+        "frelu",
+        "--image-size",
+        "64",
+        "--epochs",
+        "4",
+        "--batch",
+        "8",
+        "--workers",
+        "0",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    args.extend(["--data".into(), data.display().to_string()]);
+    args.extend(["--out".into(), out.display().to_string()]);
+    args
+}
+
+#[test]
+fn a_killed_faster_rcnn_run_resumes_to_the_same_metrics_and_detections() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let made = Command::new(FRELU)
+        .args([
+            "detect",
+            "make-data",
+            "--train",
+            "96",
+            "--val",
+            "16",
+            "--canvas",
+            "96",
+        ])
+        .arg("--out")
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    let whole = dir.path().join("whole");
+    let status = Command::new(FRELU)
+        .args(detect_args(&data, &whole))
+        .stdout(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let cut = dir.path().join("cut");
+    kill_after_first_checkpoint(&detect_args(&data, &cut), &cut);
+    let resumed = Command::new(FRELU)
+        .args(detect_args(&data, &cut))
+        .arg("--resume")
+        .output()
+        .unwrap();
+    assert!(
+        resumed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&resumed.stderr)
+    );
+    let rows = metrics_without_timing(&cut);
+    assert_eq!(rows.len(), 5, "{rows:?}");
+    assert_eq!(rows, metrics_without_timing(&whole));
+    for file in ["slopes.json", "detections.json", "coco_metrics.json"] {
         assert!(
             std::fs::read(whole.join(file)).unwrap() == std::fs::read(cut.join(file)).unwrap(),
             "{file} differs between the resumed and the uninterrupted run"

@@ -34,6 +34,17 @@ pub fn conv(
         .init(device)
 }
 
+/// Sets every channel of `layer`'s bias to `value`, as a new trainable parameter.
+///
+/// (`Param::map` over a fresh tensor would not do: the parameter takes the tracking state of the
+/// tensor it is given, and a fresh tensor is not tracked, so the bias would never learn.)
+pub fn set_bias(layer: &mut Conv2d, value: f64) {
+    if let Some(bias) = layer.bias.take() {
+        let fresh = bias.val().zeros_like().add_scalar(value);
+        layer.bias = Some(burn::module::Param::from_tensor(fresh));
+    }
+}
+
 /// Batch normalisation with γ = 1, β = 0 (Burn's defaults, as torchvision's).
 pub fn batch_norm(channels: usize, device: &Device) -> BatchNorm {
     BatchNormConfig::new(channels).init(device)

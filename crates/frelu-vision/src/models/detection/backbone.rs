@@ -15,7 +15,7 @@ use burn::tensor::{Device, Tensor};
 use frelu::ActivationConfig;
 
 use crate::models::ModelError;
-use crate::models::common::ConvBnAct;
+use crate::models::common::{ConvBnAct, set_bias};
 use crate::models::resnet::{BasicBlock, Bottleneck, ResBlock, ResNetConfig, ShortcutKind};
 
 /// Configuration of [`Backbone`].
@@ -135,7 +135,7 @@ impl BackboneConfig {
                         fan_out_only: false,
                     })
                     .init(device);
-                layer.bias = layer.bias.map(|b| b.map(|t| t.zeros_like()));
+                set_bias(&mut layer, 0.0);
                 layer
             };
             let c = self.fpn_channels;

@@ -19,7 +19,7 @@ use frelu::ActivationConfig;
 
 use super::boxes::{Detection, nms};
 use crate::data::detection::DetBatch;
-use crate::models::common::{ConvBnAct, conv};
+use crate::models::common::{ConvBnAct, conv, set_bias};
 use crate::models::resnet::{BasicBlock, ShortcutKind};
 
 /// Configuration of [`CenterNet`].
@@ -88,9 +88,7 @@ impl CenterNetConfig {
         let block = |i, o, s| BasicBlock::new(i, o, s, ShortcutKind::B, act, device);
         let head = |out: usize, bias: f64| {
             let mut layer = Conv2dConfig::new([h, out], [1, 1]).init(device);
-            layer.bias = layer
-                .bias
-                .map(|b| b.map(|t| t.zeros_like().add_scalar(bias)));
+            set_bias(&mut layer, bias);
             layer
         };
         CenterNet {
@@ -262,6 +260,27 @@ mod tests {
         logits.sort_by(f32::total_cmp);
         let median = logits[logits.len() / 2];
         assert!((median + 2.19).abs() < 0.7, "median logit {median}");
+    }
+
+    #[test]
+    fn every_parameter_learns_the_head_biases_included() {
+        let device = Device::flex().autodiff();
+        let net = CenterNetConfig::new(3)
+            .with_widths([4, 4, 4, 4])
+            .with_head_width(4)
+            .init(&device);
+        let out = net.forward(Tensor::random(
+            [1, 3, 32, 32],
+            Distribution::Default,
+            &device,
+        ));
+        let loss = out.heat.mean() + out.size.mean() + out.offset.mean();
+        let grads = loss.backward();
+        let (count, without) = super::super::faster_rcnn::params_without_grad(&net, &grads);
+        assert!(
+            count > 20 && without == 0,
+            "{without} of {count} parameters have no gradient"
+        );
     }
 
     #[test]

@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use super::boxes::{BoxCoder, BoxXyxy, batched_nms, clip, iou_matrix, is_large_enough};
 use super::matcher::{Match, Matcher, Sampler};
+use crate::models::common::set_bias;
 
 /// Settings of the RPN that are not weights. [`RpnConfig::default`] is their one home.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -86,7 +87,7 @@ impl RpnHead {
                     std: 0.01,
                 })
                 .init(device);
-            layer.bias = layer.bias.map(|b| b.map(|t| t.zeros_like()));
+            set_bias(&mut layer, 0.0);
             layer
         };
         Self {
