@@ -356,6 +356,37 @@ impl ResBlock {
     }
 }
 
+/// Stage `stage` (0-based) of an ImageNet-style ResNet: `count` blocks of width `width` taking
+/// `channels` channels, the first with stride 2 after stage 0 (torchvision's `_make_layer`).
+/// Returns the blocks and the channels they output.
+pub fn make_stage(
+    channels: usize,
+    (stage, width, count): (usize, usize, usize),
+    bottleneck: bool,
+    act: &ActivationConfig,
+    device: &Device,
+) -> (Vec<ResBlock>, usize) {
+    let mut channels = channels;
+    let mut blocks = Vec::with_capacity(count);
+    for i in 0..count {
+        let stride = if stage > 0 && i == 0 { 2 } else { 1 };
+        blocks.push(if bottleneck {
+            ResBlock::Bottleneck(Bottleneck::new(channels, width, stride, act, device))
+        } else {
+            ResBlock::Basic(BasicBlock::new(
+                channels,
+                width,
+                stride,
+                ShortcutKind::B,
+                act,
+                device,
+            ))
+        });
+        channels = if bottleneck { 4 * width } else { width };
+    }
+    (blocks, channels)
+}
+
 /// Configuration of an ImageNet-style ResNet.
 #[derive(Config, Debug)]
 pub struct ResNetConfig {
@@ -404,25 +435,16 @@ impl ResNetConfig {
         }
         let mut channels = base;
         let mut blocks = Vec::new();
-        let widths = [base, 2 * base, 4 * base, 8 * base];
-        for (stage, (&count, width)) in counts.iter().zip(widths).enumerate() {
-            for i in 0..count {
-                let stride = if stage > 0 && i == 0 { 2 } else { 1 };
-                let block = if bottleneck {
-                    ResBlock::Bottleneck(Bottleneck::new(channels, width, stride, act, device))
-                } else {
-                    ResBlock::Basic(BasicBlock::new(
-                        channels,
-                        width,
-                        stride,
-                        ShortcutKind::B,
-                        act,
-                        device,
-                    ))
-                };
-                blocks.push(block);
-                channels = if bottleneck { 4 * width } else { width };
-            }
+        for (stage, &count) in counts.iter().enumerate() {
+            let (stage_blocks, out) = make_stage(
+                channels,
+                (stage, base << stage, count),
+                bottleneck,
+                act,
+                device,
+            );
+            blocks.extend(stage_blocks);
+            channels = out;
         }
         Ok(ResNet {
             stem: ConvBnAct::new(self.in_channels, base, 7, 2, act, device),

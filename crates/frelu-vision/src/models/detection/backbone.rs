@@ -16,7 +16,7 @@ use frelu::ActivationConfig;
 
 use crate::models::ModelError;
 use crate::models::common::{ConvBnAct, set_bias};
-use crate::models::resnet::{BasicBlock, Bottleneck, ResBlock, ResNetConfig, ShortcutKind};
+use crate::models::resnet::{ResBlock, ResNetConfig, make_stage};
 
 /// Configuration of [`Backbone`].
 #[derive(Config, Debug, PartialEq)]
@@ -100,26 +100,16 @@ impl BackboneConfig {
         let mut layers = Vec::new();
         let mut stage_channels = Vec::new();
         for (stage, &count) in counts.iter().enumerate().take(stages) {
-            let width = base << stage;
-            let mut blocks = Vec::new();
-            for i in 0..count {
-                let stride = if stage > 0 && i == 0 { 2 } else { 1 };
-                blocks.push(if bottleneck {
-                    ResBlock::Bottleneck(Bottleneck::new(channels, width, stride, act, device))
-                } else {
-                    ResBlock::Basic(BasicBlock::new(
-                        channels,
-                        width,
-                        stride,
-                        ShortcutKind::B,
-                        act,
-                        device,
-                    ))
-                });
-                channels = if bottleneck { 4 * width } else { width };
-            }
+            let (blocks, out) = make_stage(
+                channels,
+                (stage, base << stage, count),
+                bottleneck,
+                act,
+                device,
+            );
             layers.push(blocks);
-            stage_channels.push(channels);
+            stage_channels.push(out);
+            channels = out;
         }
         if !self.fpn {
             layers.push(Vec::new());
