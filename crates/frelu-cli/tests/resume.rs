@@ -95,8 +95,26 @@ fn a_killed_run_resumes_to_the_same_weights_and_metrics() {
         "{message}"
     );
 
+    // Three epochs, the same losses and accuracies, the same weights and slopes.
+    // (model.bpk is not compared byte for byte: it stores the random ids of the parameters.)
+    resume_and_compare(
+        &train_args(&cut),
+        (&whole, &cut),
+        3,
+        &["slopes.json", "slopes_history.jsonl"],
+    );
+}
+
+/// Resumes the killed run `cut` with `args` + `--resume`, then checks that its per-epoch
+/// metrics (`epochs` rows, timing aside) and `files` equal those of the uninterrupted `whole`.
+fn resume_and_compare(
+    args: &[String],
+    (whole, cut): (&Path, &Path),
+    epochs: usize,
+    files: &[&str],
+) {
     let resumed = Command::new(FRELU)
-        .args(train_args(&cut))
+        .args(args)
         .arg("--resume")
         .output()
         .unwrap();
@@ -105,13 +123,10 @@ fn a_killed_run_resumes_to_the_same_weights_and_metrics() {
         "{}",
         String::from_utf8_lossy(&resumed.stderr)
     );
-
-    // Three epochs, the same losses and accuracies, the same weights and slopes.
-    let rows = metrics_without_timing(&cut);
-    assert_eq!(rows.len(), 4, "{rows:?}");
-    assert_eq!(rows, metrics_without_timing(&whole));
-    // (model.bpk is not compared byte for byte: it stores the random ids of the parameters.)
-    for file in ["slopes.json", "slopes_history.jsonl"] {
+    let rows = metrics_without_timing(cut);
+    assert_eq!(rows.len(), epochs + 1, "{rows:?}");
+    assert_eq!(rows, metrics_without_timing(whole));
+    for file in files {
         assert!(
             std::fs::read(whole.join(file)).unwrap() == std::fs::read(cut.join(file)).unwrap(),
             "{file} differs between the resumed and the uninterrupted run"
@@ -185,23 +200,10 @@ fn a_killed_faster_rcnn_run_resumes_to_the_same_metrics_and_detections() {
     assert!(status.success());
     let cut = dir.path().join("cut");
     kill_after_first_checkpoint(&detect_args(&data, &cut), &cut);
-    let resumed = Command::new(FRELU)
-        .args(detect_args(&data, &cut))
-        .arg("--resume")
-        .output()
-        .unwrap();
-    assert!(
-        resumed.status.success(),
-        "{}",
-        String::from_utf8_lossy(&resumed.stderr)
+    resume_and_compare(
+        &detect_args(&data, &cut),
+        (&whole, &cut),
+        4,
+        &["slopes.json", "detections.json", "coco_metrics.json"],
     );
-    let rows = metrics_without_timing(&cut);
-    assert_eq!(rows.len(), 5, "{rows:?}");
-    assert_eq!(rows, metrics_without_timing(&whole));
-    for file in ["slopes.json", "detections.json", "coco_metrics.json"] {
-        assert!(
-            std::fs::read(whole.join(file)).unwrap() == std::fs::read(cut.join(file)).unwrap(),
-            "{file} differs between the resumed and the uninterrupted run"
-        );
-    }
 }

@@ -10,7 +10,7 @@ use frelu::{Activation, ActivationConfig};
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 
-use super::boxes::{BoxCoder, BoxXyxy, Detection, batched_nms, clip, iou_matrix, is_large_enough};
+use super::boxes::{BoxCoder, BoxXyxy, Detection, clip, iou_matrix, is_large_enough, nms};
 use super::matcher::{Match, Matcher, Sampler};
 use super::rpn::{SMOOTH_L1_BETA, smooth_l1};
 
@@ -241,12 +241,9 @@ pub fn postprocess(
     per_image
         .into_iter()
         .map(|dets| {
-            let boxes: Vec<BoxXyxy> = dets.iter().map(|d| d.bbox).collect();
-            let scores: Vec<f32> = dets.iter().map(|d| d.score).collect();
-            let labels: Vec<usize> = dets.iter().map(|d| d.label).collect();
-            let mut keep = batched_nms(&boxes, &scores, &labels, config.nms_threshold);
-            keep.truncate(config.detections_per_image);
-            keep.into_iter().map(|i| dets[i].clone()).collect()
+            let mut kept = nms(dets, config.nms_threshold);
+            kept.truncate(config.detections_per_image);
+            kept
         })
         .collect()
 }
