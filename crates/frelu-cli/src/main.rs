@@ -329,6 +329,10 @@ pub struct TrainArgs {
     /// Apply weight decay to the slopes too.
     #[arg(long)]
     slope_wd: bool,
+    /// Weight decay of the activation parameters = this × --wd (overrides --slope-wd): a
+    /// paper's recipe, e.g. MPELU's 10.
+    #[arg(long)]
+    slope_wd_mult: Option<f64>,
     /// Number of epochs.
     #[arg(long, default_value_t = defaults().epochs)]
     epochs: usize,
@@ -426,6 +430,7 @@ impl TrainArgs {
                 warmup: self.warmup,
                 slope_lr_mult: self.slope_lr_mult,
                 slope_weight_decay: self.slope_wd,
+                slope_wd_mult: self.slope_wd_mult,
             },
             epochs: self.epochs,
             batch_size: self.batch,

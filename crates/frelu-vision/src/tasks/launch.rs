@@ -13,6 +13,7 @@ use burn::data::dataloader::DataLoader;
 use burn::optim::Optimizer;
 use burn::train::metric::{Adaptor, LossInput, LossMetric};
 use burn::train::{InferenceStep, Learner, LearnerModel, SupervisedTraining, TrainStep};
+use frelu::activation::ParamProjection;
 use frelu::schedule::{self, LrCurve, LrShape, ScheduleConfig};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -131,6 +132,8 @@ pub struct Fit<'a, F> {
     pub out: &'a Path,
     /// Slope schedule (alternate / joint / frozen, phase lengths, slope LR multiplier).
     pub schedule: &'a ScheduleConfig,
+    /// The activation's projections after each step ([`frelu::ActivationConfig::projections`]).
+    pub projections: Vec<ParamProjection>,
     /// Builds the optimiser for a weight decay: called once for the weights and once for the
     /// slopes (with [`ScheduleConfig::slope_decay`]).
     pub optimizer: F,
@@ -213,6 +216,7 @@ where
         (fit.optimizer)(slope_decay),
         fit.curve,
         fit.iters_per_epoch,
+        &fit.projections,
     );
     let mut report =
         EpochReport::new(Some(fit.out.to_path_buf()), fit.label).reporter(fit.reporter.clone());

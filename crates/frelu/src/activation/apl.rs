@@ -6,10 +6,17 @@ use burn::tensor::{Device, Distribution, Tensor};
 
 use super::common::{check_input, drawn, on_channels};
 
-/// Configuration of an [`Apl`] layer.
 /// The default number of hinges of [`AplConfig`] (the authors' CIFAR-10 setting).
 pub const APL_HINGES: usize = 5;
+/// The half-width of the hinge slopes' draw in the project's layer before issue 30 (the
+/// authors' paper-era files and README: `U(−0.2, 0.2)`).
+pub const APL_LEGACY_A_RANGE: f64 = 0.2;
 
+/// Configuration of an [`Apl`] layer.
+///
+/// The authors learn the hinges per neuron (every channel and position); this layer learns
+/// them per channel, which lets one layer take any input size (a documented variant, not the
+/// authors' form).
 #[derive(Config, Debug)]
 pub struct AplConfig {
     /// Number of channels: the size of dimension 1 of the input.
@@ -17,9 +24,9 @@ pub struct AplConfig {
     /// Number of hinges `S` (the authors' CIFAR-10 setting: 5).
     #[config(default = "APL_HINGES")]
     pub hinges: usize,
-    /// Half-width of the uniform draw of the hinge slopes `a` (the authors' 0.2).
-    #[config(default = 0.2)]
-    pub a_range: f64,
+    /// Half-width of the uniform draw of the hinge slopes `a`; `None` = `0.5/S`, the default
+    /// of the authors' released layer (their CIFAR-10 files use 0.5, their paper-era files 0.2).
+    pub a_range: Option<f64>,
     /// Standard deviation of the normal draw of the hinge positions `b` (the authors' 0.5).
     #[config(default = 0.5)]
     pub b_std: f64,
@@ -37,17 +44,19 @@ pub struct Apl {
 }
 
 impl AplConfig {
-    /// Build the layer on `device`, drawing `a ~ U(−a_range, a_range)`, `b ~ N(0, b_std)` as the
-    /// authors' code does.
+    /// The half-width of the slopes' draw: `a_range`, or `0.5/S`.
+    pub fn a_half_width(&self) -> f64 {
+        self.a_range.unwrap_or(0.5 / self.hinges as f64)
+    }
+
+    /// Build the layer on `device`, drawing `a ~ U(−r, r)` ([`AplConfig::a_half_width`]) and
+    /// `b ~ N(0, b_std)` as the authors' code does.
     pub fn init(&self, device: &Device) -> Apl {
         assert!(self.hinges > 0, "APL needs at least one hinge");
         let shape = [self.hinges, self.channels];
+        let r = self.a_half_width();
         Apl {
-            a: drawn(
-                shape,
-                Distribution::Uniform(-self.a_range, self.a_range),
-                device,
-            ),
+            a: drawn(shape, Distribution::Uniform(-r, r), device),
             b: drawn(shape, Distribution::Normal(0.0, self.b_std), device),
             channels: self.channels,
         }
@@ -109,7 +118,14 @@ mod tests {
         let layer = AplConfig::new(64).init(&device);
         assert_eq!(layer.a.val().dims(), [5, 64]);
         let a = layer.a.val().into_data().try_to_vec::<f32>().unwrap();
-        assert!(a.iter().all(|v| v.abs() <= 0.2));
+        // The released layer's 0.5/S = 0.1 at S = 5, spread over the whole range.
+        assert!(a.iter().all(|v| v.abs() <= 0.1));
+        assert!(a.iter().any(|v| v.abs() > 0.09));
+        let legacy = AplConfig::new(64)
+            .with_a_range(Some(APL_LEGACY_A_RANGE))
+            .init(&device);
+        let a = legacy.a.val().into_data().try_to_vec::<f32>().unwrap();
+        assert!(a.iter().all(|v| v.abs() <= 0.2) && a.iter().any(|v| v.abs() > 0.18));
         let b = layer.b.val().into_data().try_to_vec::<f32>().unwrap();
         let std = (b.iter().map(|v| v * v).sum::<f32>() / b.len() as f32).sqrt();
         assert!((0.4..0.6).contains(&std), "b's spread {std}");

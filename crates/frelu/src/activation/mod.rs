@@ -4,7 +4,9 @@
 mod acon;
 mod apl;
 pub(crate) mod common;
+mod constraint;
 mod frelu;
+mod legacy;
 mod parse;
 mod pau;
 mod pelu;
@@ -12,9 +14,11 @@ mod prenu;
 mod pwlu;
 mod registry;
 mod stochastic;
+mod stored;
 
 pub use acon::*;
 pub use apl::*;
+pub use constraint::*;
 pub use frelu::*;
 pub use parse::*;
 pub use pau::*;

@@ -4,7 +4,10 @@
 use core::fmt;
 use core::str::FromStr;
 
-use super::{ActivationConfig, FRELU_POS_INIT, activation_names};
+use super::{
+    ActivationConfig, Constraint, FRELU_POS_INIT, PauVersion, RReluForm, SlopeSharing,
+    activation_names,
+};
 
 /// A string that names no activation, or an option it does not take.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -27,6 +30,7 @@ struct Options<'a> {
     name: &'a str,
     value: Option<f64>,
     pairs: Vec<(&'a str, f64)>,
+    words: Vec<(&'a str, &'a str)>,
     flags: Vec<&'a str>,
 }
 
@@ -53,6 +57,7 @@ impl<'a> Options<'a> {
             name,
             value: None,
             pairs: Vec::new(),
+            words: Vec::new(),
             flags: Vec::new(),
         };
         for part in parts {
@@ -61,7 +66,12 @@ impl<'a> Options<'a> {
                 return Err(bad("empty option".into()));
             }
             if let Some((key, value)) = part.split_once('=') {
-                options.pairs.push((key.trim(), number(value.trim())?));
+                let (key, value) = (key.trim(), value.trim());
+                if value.starts_with(|c: char| c.is_ascii_alphabetic()) && value != "inf" {
+                    options.words.push((key, value));
+                } else {
+                    options.pairs.push((key, number(value)?));
+                }
             } else if part.starts_with(|c: char| c.is_ascii_digit() || c == '-' || c == '.') {
                 if options.value.is_some() {
                     return Err(bad(format!("more than one value given ('{part}')")));
@@ -110,6 +120,34 @@ impl<'a> Options<'a> {
         Some(self.pairs.remove(index).1)
     }
 
+    /// `key=WORD` where WORD is one of `allowed`, or `None` when the key is not given.
+    fn word(
+        &mut self,
+        key: &str,
+        allowed: &[&'static str],
+    ) -> Result<Option<&'static str>, ParseActivationError> {
+        let Some(index) = self.words.iter().position(|(k, _)| *k == key) else {
+            return Ok(None);
+        };
+        let (_, value) = self.words.remove(index);
+        let lower = value.to_ascii_lowercase();
+        match allowed.iter().find(|a| **a == lower) {
+            Some(word) => Ok(Some(word)),
+            None => Err(self.error(format!(
+                "{key} must be one of {} (got '{value}')",
+                allowed.join(", ")
+            ))),
+        }
+    }
+
+    /// `bound=project` (default) or `bound=clamp`.
+    fn bound(&mut self) -> Result<Constraint, ParseActivationError> {
+        let word = self.word("bound", &["project", "clamp"])?;
+        Ok(word
+            .and_then(Constraint::from_word)
+            .unwrap_or(Constraint::Project))
+    }
+
     fn flag(&mut self, flag: &str) -> bool {
         let before = self.flags.len();
         self.flags.retain(|f| *f != flag);
@@ -133,6 +171,11 @@ impl<'a> Options<'a> {
         }
         if let Some((key, _)) = self.pairs.first() {
             return Err(self.error(format!("unknown option '{key}='")));
+        }
+        if let Some((key, value)) = self.words.first() {
+            return Err(self.error(format!(
+                "unknown option '{key}=' or '{value}' is not a number"
+            )));
         }
         if let Some(flag) = self.flags.first() {
             return Err(self.error(format!("unknown option '{flag}'")));
@@ -183,19 +226,45 @@ fn with_options(
         A::Elu { alpha } => A::Elu {
             alpha: options.value("alpha", alpha)?,
         },
-        A::RRelu { lower, upper } => {
+        A::RRelu { .. } => {
+            let form = match options.word("form", &["div", "mul"])? {
+                Some("mul") => RReluForm::Multiply,
+                _ => RReluForm::Divide,
+            };
+            let (lower, upper) = form.default_range();
             let low = options.pair("lower", lower);
             let high = options.pair("upper", upper);
-            if !(0.0..=high).contains(&low) {
+            // The divide form divides by the draw: its range must stay clear of 0.
+            let floor = match form {
+                RReluForm::Divide => f64::MIN_POSITIVE,
+                RReluForm::Multiply => 0.0,
+            };
+            if !(floor..=high).contains(&low) {
                 return Err(options.error(format!(
-                    "needs 0 <= lower <= upper (got lower={low}, upper={high})"
+                    "needs {} lower <= upper (got lower={low}, upper={high})",
+                    if floor > 0.0 { "0 <" } else { "0 <=" }
                 )));
             }
             A::RRelu {
                 lower: low,
                 upper: high,
+                form,
             }
         }
+        A::Pelu { per, .. } => A::Pelu {
+            per: match options.word("per", &["layer", "channel"])? {
+                Some("channel") => SlopeSharing::Channel,
+                Some(_) => SlopeSharing::Layer,
+                None => per,
+            },
+            bound: options.bound()?,
+        },
+        A::Pau { .. } => A::Pau {
+            version: match options.word("version", &["a", "b"])? {
+                Some("b") => PauVersion::B,
+                _ => PauVersion::A,
+            },
+        },
         A::ERelu { alpha, prelu } => {
             let alpha = options.value("alpha", alpha)?;
             if !(0.0..1.0).contains(&alpha) {
@@ -203,16 +272,23 @@ fn with_options(
             }
             A::ERelu { alpha, prelu }
         }
-        A::Mpelu { alpha, beta } => A::Mpelu {
+        A::Mpelu { alpha, beta, .. } => A::Mpelu {
             alpha: options.pair("alpha", alpha),
             beta: options.pair("beta", beta),
+            clamp: options.flag("clamp"),
         },
-        A::Prenu { alpha } => A::Prenu {
+        A::Prenu { alpha, .. } => A::Prenu {
             alpha: options.value("alpha", alpha)?,
+            bound: options.bound()?,
         },
-        A::Apl { hinges } => A::Apl {
-            hinges: options.count("hinges", hinges)?,
-        },
+        A::Apl { hinges, .. } => {
+            let hinges = options.count("hinges", hinges)?;
+            let a_range = options.take_pair("a_range");
+            if a_range.is_some_and(|r| r < 0.0) {
+                return Err(options.error("a_range must be >= 0".into()));
+            }
+            A::Apl { hinges, a_range }
+        }
         A::Pwlu { intervals } => A::Pwlu {
             intervals: options.count("intervals", intervals)?,
         },
@@ -240,6 +316,14 @@ impl FromStr for ActivationConfig {
         let config = with_options(default, &mut options)?;
         options.finish()?;
         Ok(config)
+    }
+}
+
+/// `:bound=clamp` where the constraint is not the default projection.
+fn write_bound(f: &mut fmt::Formatter<'_>, bound: Constraint) -> fmt::Result {
+    match bound {
+        Constraint::Project => Ok(()),
+        Constraint::Clamp => f.write_str(":bound=clamp"),
     }
 }
 
@@ -278,11 +362,40 @@ impl fmt::Display for ActivationConfig {
                 write!(f, "{}", suffix(shared, fused))
             }
             Self::Elu { alpha } => write!(f, "elu:{alpha}"),
-            Self::RRelu { lower, upper } => write!(f, "rrelu:lower={lower}:upper={upper}"),
+            Self::RRelu { lower, upper, form } => {
+                f.write_str("rrelu")?;
+                if form != RReluForm::Divide {
+                    write!(f, ":form={}", form.word())?;
+                }
+                write!(f, ":lower={lower}:upper={upper}")
+            }
             Self::ERelu { alpha, .. } => write!(f, "{}:{alpha}", self.name()),
-            Self::Mpelu { alpha, beta } => write!(f, "mpelu:alpha={alpha}:beta={beta}"),
-            Self::Prenu { alpha } => write!(f, "prenu:{alpha}"),
-            Self::Apl { hinges } => write!(f, "apl:{hinges}"),
+            Self::Pelu { per, bound } => {
+                f.write_str("pelu")?;
+                if per == SlopeSharing::Channel {
+                    f.write_str(":per=channel")?;
+                }
+                write_bound(f, bound)
+            }
+            Self::Mpelu { alpha, beta, clamp } => {
+                write!(f, "mpelu:alpha={alpha}:beta={beta}")?;
+                if clamp {
+                    f.write_str(":clamp")?;
+                }
+                Ok(())
+            }
+            Self::Prenu { alpha, bound } => {
+                write!(f, "prenu:{alpha}")?;
+                write_bound(f, bound)
+            }
+            Self::Apl { hinges, a_range } => {
+                write!(f, "apl:{hinges}")?;
+                match a_range {
+                    Some(r) => write!(f, ":a_range={r}"),
+                    None => Ok(()),
+                }
+            }
+            Self::Pau { version } => write!(f, "pau:version={}", version.word()),
             Self::Pwlu { intervals } => write!(f, "pwlu:{intervals}"),
             _ => f.write_str(self.name()),
         }
@@ -363,6 +476,78 @@ mod tests {
     }
 
     #[test]
+    fn peers_default_to_their_authors_form_and_keep_the_projects_as_options() {
+        use crate::activation::{Constraint, PauVersion, RReluForm, SlopeSharing};
+        assert_eq!(
+            parse("pelu"),
+            ActivationConfig::Pelu {
+                per: SlopeSharing::Layer,
+                bound: Constraint::Project
+            }
+        );
+        assert_eq!(
+            parse("pelu:per=channel:bound=clamp"),
+            ActivationConfig::Pelu {
+                per: SlopeSharing::Channel,
+                bound: Constraint::Clamp
+            }
+        );
+        assert_eq!(
+            parse("pau"),
+            ActivationConfig::Pau {
+                version: PauVersion::A
+            }
+        );
+        assert_eq!(
+            parse("PAU:version=B"),
+            ActivationConfig::Pau {
+                version: PauVersion::B
+            }
+        );
+        assert_eq!(parse("rrelu"), ActivationConfig::rrelu(RReluForm::Divide));
+        assert_eq!(
+            parse("rrelu:form=mul"),
+            ActivationConfig::RRelu {
+                lower: 0.125,
+                upper: 1.0 / 3.0,
+                form: RReluForm::Multiply
+            }
+        );
+        assert_eq!(
+            parse("rrelu"),
+            ActivationConfig::RRelu {
+                lower: 3.0,
+                upper: 8.0,
+                form: RReluForm::Divide
+            }
+        );
+        assert!(matches!(
+            parse("mpelu"),
+            ActivationConfig::Mpelu { clamp: false, .. }
+        ));
+        assert!(matches!(
+            parse("prenu"),
+            ActivationConfig::Prenu {
+                bound: Constraint::Project,
+                ..
+            }
+        ));
+        assert_eq!(
+            parse("apl:a_range=0.5"),
+            ActivationConfig::Apl {
+                hinges: 5,
+                a_range: Some(0.5)
+            }
+        );
+        // The canonical string names the variant, so a table row says what it ran.
+        assert_eq!(parse("pau").to_string(), "pau:version=a");
+        assert_eq!(
+            parse("pelu:per=channel:bound=clamp").to_string(),
+            "pelu:per=channel:bound=clamp"
+        );
+    }
+
+    #[test]
     fn display_round_trips() {
         for text in [
             "relu",
@@ -376,6 +561,14 @@ mod tests {
             "elu:0.5",
             "rrelu",
             "rrelu:lower=0.1:upper=0.2",
+            "rrelu:form=mul",
+            "rrelu:form=mul:lower=0.1:upper=0.2",
+            "pelu:per=channel",
+            "pelu:per=channel:bound=clamp",
+            "pau:version=b",
+            "mpelu:clamp",
+            "prenu:0.3:bound=clamp",
+            "apl:3:a_range=0.2",
             "erelu:0.3",
             "eprelu",
             "pelu",
@@ -424,6 +617,14 @@ mod tests {
             ("rrelu:0.1:0.2", "more than one value"),
             ("erelu:1.5", "alpha must be in [0, 1)"),
             ("pau:3", "takes no value"),
+            (
+                "pelu:per=neuron",
+                "per must be one of layer, channel (got 'neuron')",
+            ),
+            ("pau:version=c", "version must be one of a, b"),
+            ("rrelu:lower=0", "0 < lower <= upper"),
+            ("frelu:neg=abc", "'abc' is not a number"),
+            ("apl:a_range=-1", "a_range must be >= 0"),
         ] {
             let err = text.parse::<ActivationConfig>().unwrap_err().to_string();
             assert!(err.contains(message), "{text}: {err}");

@@ -5,16 +5,45 @@ use burn::module::{Module, Param};
 use burn::tensor::{Device, Tensor};
 
 use super::common::{check_input, filled, on_channels};
+use super::{Constraint, ParamProjection, Projection, SlopeSharing};
 
-/// Smallest value PELU's `a` and `b` take in the forward pass. The paper keeps both positive by
-/// clipping the stored parameters after each update; here the forward pass reads `max(p, 0.1)`
-/// instead. That is not the same: the stored value may fall below 0.1 (momentum or weight decay
-/// carry it on), and there the loss's gradient is zero, so nothing brings it back up, where the
-/// authors' clipped parameter would sit at 0.1 and could rise again. A deviation from the
-/// authors' form (README, *Learnable activations*).
+/// PELU's lower bound on `a` and `b` (the authors' 0.1). With [`Constraint::Project`] (the
+/// default) a stored value at or below it is reset to [`PELU_RESET_LOW`] after each optimiser
+/// step, as the authors' `ConstrainedMul`/`ConstrainedDiv` do; with [`Constraint::Clamp`] (the
+/// project's layer before issue 30) the forward pass reads `max(p, 0.1)` and a value below it
+/// gets no gradient, so it never comes back.
 pub const PELU_MIN: f64 = 0.1;
+/// What the authors reset a value at or below [`PELU_MIN`] to.
+pub const PELU_RESET_LOW: f64 = 0.11;
+/// The authors' upper bound on `a` (none on `b`).
+pub const PELU_A_MAX: f64 = 2.0;
+/// What the authors reset an `a` at or above [`PELU_A_MAX`] to.
+pub const PELU_RESET_HIGH: f64 = 1.99;
 
-/// Configuration of a [`Pelu`] layer.
+/// The projections of PELU's authors, applied after each optimiser step: `a` kept in
+/// `(0.1, 2)`, `b` above 0.1.
+pub fn pelu_projections() -> Vec<ParamProjection> {
+    let low = |high| Projection::Reset {
+        low: PELU_MIN,
+        low_reset: PELU_RESET_LOW,
+        high,
+    };
+    vec![
+        ParamProjection {
+            owner: "Pelu",
+            field: "a",
+            projection: low(Some((PELU_A_MAX, PELU_RESET_HIGH))),
+        },
+        ParamProjection {
+            owner: "Pelu",
+            field: "b",
+            projection: low(None),
+        },
+    ]
+}
+
+/// Configuration of a [`Pelu`] layer. The defaults are the authors' form (Trottier et al.'s
+/// Torch code): one `(a, b)` per layer, kept in range by projection after each step.
 #[derive(Config, Debug)]
 pub struct PeluConfig {
     /// Number of channels: the size of dimension 1 of the input.
@@ -25,27 +54,41 @@ pub struct PeluConfig {
     /// Initial `b` (1: the layer starts as ELU).
     #[config(default = 1.0)]
     pub b_init: f64,
+    /// One `(a, b)` per layer (the authors') or per channel (`pelu:per=channel`).
+    #[config(default = "SlopeSharing::Layer")]
+    pub sharing: SlopeSharing,
+    /// How `a` and `b` stay positive (see [`PELU_MIN`]).
+    #[config(default = "Constraint::Project")]
+    pub constraint: Constraint,
 }
 
 /// Parametric ELU: `(a/b)·x` for `x ≥ 0`, `a·(exp(x/b) − 1)` for `x < 0`, with `a, b > 0`
-/// learned per channel.
+/// learned per layer (the authors') or per channel.
 #[derive(Module, Debug)]
 pub struct Pelu {
-    /// `[channels]`.
+    /// `[1]` (per layer) or `[channels]`.
     pub a: Param<Tensor<1>>,
-    /// `[channels]`.
+    /// `[1]` (per layer) or `[channels]`.
     pub b: Param<Tensor<1>>,
     /// Number of channels.
     pub channels: usize,
+    /// How `a` and `b` stay positive.
+    #[module(skip)]
+    pub constraint: Constraint,
 }
 
 impl PeluConfig {
     /// Build the layer on `device`.
     pub fn init(&self, device: &Device) -> Pelu {
+        let len = match self.sharing {
+            SlopeSharing::Channel => self.channels,
+            SlopeSharing::Layer => 1,
+        };
         Pelu {
-            a: filled(self.channels, self.a_init, device),
-            b: filled(self.channels, self.b_init, device),
+            a: filled(len, self.a_init, device),
+            b: filled(len, self.b_init, device),
             channels: self.channels,
+            constraint: self.constraint,
         }
     }
 }
@@ -58,8 +101,11 @@ impl Pelu {
     /// - output: same as the input
     pub fn forward<const D: usize>(&self, input: Tensor<D>) -> Tensor<D> {
         check_input("Pelu", self.channels, &input.dims());
-        let a = on_channels::<D>(self.a.val().clamp_min(PELU_MIN));
-        let b = on_channels::<D>(self.b.val().clamp_min(PELU_MIN));
+        let read = |p: &Param<Tensor<1>>| match self.constraint {
+            Constraint::Project => on_channels::<D>(p.val()),
+            Constraint::Clamp => on_channels::<D>(p.val().clamp_min(PELU_MIN)),
+        };
+        let (a, b) = (read(&self.a), read(&self.b));
         let positive = input.clone().clamp_min(0.0) * (a.clone() / b.clone());
         // exp of the non-positive part only: no overflow on large positive inputs.
         let negative = ((input.clamp_max(0.0) / b).exp() - 1.0) * a;
@@ -83,12 +129,16 @@ pub struct MpeluConfig {
     /// Initial `β` (the paper's 1).
     #[config(default = "MPELU_BETA")]
     pub beta_init: f64,
+    /// Read `β` as `max(β, 0)` in the forward pass (`mpelu:clamp`, the project's layer before
+    /// issue 30). The authors' layer (the default) leaves `β` free.
+    #[config(default = false)]
+    pub clamp_beta: bool,
 }
 
 /// Multiple parametric ELU: `x` for `x > 0`, `α·(exp(β·x) − 1)` for `x ≤ 0`, `α` and `β` learned
-/// per channel. `β` is read as `max(β, 0)` (a negative `β` would make the negative side grow
-/// without bound); `α` is free, so MPELU covers ReLU (`α = 0`), PReLU-like (`β → 0` with `αβ`
-/// fixed) and ELU (`α = β = 1`).
+/// per channel, both free as in the authors' code (a negative `β` makes the negative side grow
+/// like `α·e^{|β||x|}`; the authors accept it). MPELU covers ReLU (`α = 0`), PReLU-like (`β → 0`
+/// with `αβ` fixed) and ELU (`α = β = 1`).
 #[derive(Module, Debug)]
 pub struct Mpelu {
     /// `[channels]`.
@@ -97,6 +147,8 @@ pub struct Mpelu {
     pub beta: Param<Tensor<1>>,
     /// Number of channels.
     pub channels: usize,
+    /// Read `β` as `max(β, 0)` (see [`MpeluConfig::clamp_beta`]).
+    pub clamp_beta: bool,
 }
 
 impl MpeluConfig {
@@ -106,6 +158,7 @@ impl MpeluConfig {
             alpha: filled(self.channels, self.alpha_init, device),
             beta: filled(self.channels, self.beta_init, device),
             channels: self.channels,
+            clamp_beta: self.clamp_beta,
         }
     }
 }
@@ -119,7 +172,12 @@ impl Mpelu {
     pub fn forward<const D: usize>(&self, input: Tensor<D>) -> Tensor<D> {
         check_input("Mpelu", self.channels, &input.dims());
         let alpha = on_channels::<D>(self.alpha.val());
-        let beta = on_channels::<D>(self.beta.val().clamp_min(0.0));
+        let beta = self.beta.val();
+        let beta = on_channels::<D>(if self.clamp_beta {
+            beta.clamp_min(0.0)
+        } else {
+            beta
+        });
         let negative = ((input.clone().clamp_max(0.0) * beta).exp() - 1.0) * alpha;
         input.clamp_min(0.0) + negative
     }
@@ -162,12 +220,41 @@ mod tests {
     }
 
     #[test]
-    fn pelu_parameters_stay_positive() {
+    fn pelu_is_per_layer_by_default_and_per_channel_on_request() {
         let device = device();
-        let mut layer = PeluConfig::new(1).init(&device);
-        layer.a = Param::from_data([-3.0], &device);
-        let y = layer.forward(Tensor::<2>::from_data([[1.0]], &device));
-        assert!((y.into_scalar::<f32>() - PELU_MIN as f32).abs() < 1e-6);
+        let layer = PeluConfig::new(8).init(&device);
+        assert_eq!(layer.num_params(), 2);
+        let channel = PeluConfig::new(8)
+            .with_sharing(SlopeSharing::Channel)
+            .init(&device);
+        assert_eq!(channel.num_params(), 16);
+        // One (a, b) applies to every channel.
+        let mut layer = PeluConfig::new(2).init(&device);
+        layer.a = Param::from_data([2.0], &device);
+        let x = Tensor::<2>::from_data([[1.0, 3.0]], &device);
+        testing::assert_close(
+            layer.forward(x),
+            Tensor::<2>::from_data([[2.0, 6.0]], &device),
+            1e-6,
+        );
+    }
+
+    #[test]
+    fn pelu_bounds_are_a_projection_by_default_and_a_clamp_on_request() {
+        let device = device();
+        let one = Tensor::<2>::from_data([[1.0]], &device);
+        let mut projected = PeluConfig::new(1).init(&device);
+        projected.a = Param::from_data([0.05], &device);
+        // The authors' layer reads the stored value: the projection after the step keeps it
+        // in range (`schedule::Projected`).
+        let y = projected.forward(one.clone()).into_scalar::<f32>();
+        assert!((y - 0.05).abs() < 1e-6, "{y}");
+        let mut clamped = PeluConfig::new(1)
+            .with_constraint(Constraint::Clamp)
+            .init(&device);
+        clamped.a = Param::from_data([-3.0], &device);
+        let y = clamped.forward(one).into_scalar::<f32>();
+        assert!((y - PELU_MIN as f32).abs() < 1e-6, "{y}");
     }
 
     #[test]
@@ -195,11 +282,32 @@ mod tests {
     fn gradients_match_finite_differences() {
         let device = device();
         let x = testing::away_from_zero([2, 3, 4, 4], &device);
-        let mut pelu = PeluConfig::new(3).init(&device);
+        let mut pelu = PeluConfig::new(3)
+            .with_sharing(SlopeSharing::Channel)
+            .init(&device);
         pelu.a = Param::from_data([0.8, 1.2, 1.5], &device);
         pelu.b = Param::from_data([0.7, 1.0, 2.0], &device);
         testing::gradcheck(Activation::Pelu(pelu), x.clone(), 1e-2, 1e-2);
         let mpelu = MpeluConfig::new(3).init(&device);
-        testing::gradcheck(Activation::Mpelu(mpelu), x, 1e-2, 1e-2);
+        testing::gradcheck(Activation::Mpelu(mpelu), x.clone(), 1e-2, 1e-2);
+        let shared = PeluConfig::new(3)
+            .with_a_init(1.3)
+            .with_b_init(0.8)
+            .init(&device);
+        testing::gradcheck(Activation::Pelu(shared), x, 1e-2, 1e-2);
+    }
+
+    #[test]
+    fn mpelu_beta_is_free_as_the_authors_have_it_and_clamped_on_request() {
+        let device = device();
+        let x = Tensor::<2>::from_data([[-1.0]], &device);
+        let mut free = MpeluConfig::new(1).init(&device);
+        free.beta = Param::from_data([-0.5], &device);
+        // 0.25·(e^{0.5} − 1).
+        let y = free.forward(x.clone()).into_scalar::<f32>();
+        assert!((y - 0.162_180_3).abs() < 1e-6, "{y}");
+        let mut clamped = MpeluConfig::new(1).with_clamp_beta(true).init(&device);
+        clamped.beta = Param::from_data([-0.5], &device);
+        assert_eq!(clamped.forward(x).into_scalar::<f32>(), 0.0);
     }
 }

@@ -3,14 +3,30 @@
 //! What is confirmed (the paper's abstract): `f(x) = x − α·log(x + 1)` for `x > 0`, `0` for
 //! `x ≤ 0`, with `α` between 0 and 1. What is **not** confirmed, since the full text is not
 //! available here: whether `α` is learned, per channel or per layer, and its initial value. This
-//! layer learns `α` per channel (the "parametric" of the name), keeps it in `[0, 1]` by reading
-//! `clamp(α, 0, 1)` in the forward pass, and starts at `α = 0.5` by default (`prenu:ALPHA`).
+//! layer learns `α` per channel (the "parametric" of the name), keeps it in `[0, 1]` by
+//! projecting the stored value after each optimiser step (`prenu:bound=clamp`: by reading
+//! `clamp(α, 0, 1)` in the forward pass instead, the layer before issue 30, under which an `α`
+//! outside the range gets no gradient), and starts at `α = 0.5` by default (`prenu:ALPHA`).
+//! All three are the project's choices.
 
 use burn::config::Config;
 use burn::module::{Module, Param};
 use burn::tensor::{Device, Tensor};
 
 use super::common::{check_input, filled, on_channels};
+use super::{Constraint, ParamProjection, Projection};
+
+/// PReNU's projection after each optimiser step: `α` kept in `[0, 1]`.
+pub fn prenu_projections() -> Vec<ParamProjection> {
+    vec![ParamProjection {
+        owner: "Prenu",
+        field: "alpha",
+        projection: Projection::Clamp {
+            low: 0.0,
+            high: 1.0,
+        },
+    }]
+}
 
 /// The default initial `α` of [`PrenuConfig`].
 pub const PRENU_ALPHA: f64 = 0.5;
@@ -23,6 +39,9 @@ pub struct PrenuConfig {
     /// Initial `α`, in `[0, 1]`.
     #[config(default = "PRENU_ALPHA")]
     pub alpha_init: f64,
+    /// How `α` stays in `[0, 1]`.
+    #[config(default = "Constraint::Project")]
+    pub constraint: Constraint,
 }
 
 /// PRenu: `x − α[c]·log(1 + x)` for `x > 0`, `0` otherwise.
@@ -32,6 +51,9 @@ pub struct Prenu {
     pub alpha: Param<Tensor<1>>,
     /// Number of channels.
     pub channels: usize,
+    /// How `α` stays in `[0, 1]`.
+    #[module(skip)]
+    pub constraint: Constraint,
 }
 
 impl PrenuConfig {
@@ -40,6 +62,7 @@ impl PrenuConfig {
         Prenu {
             alpha: filled(self.channels, self.alpha_init, device),
             channels: self.channels,
+            constraint: self.constraint,
         }
     }
 }
@@ -52,7 +75,11 @@ impl Prenu {
     /// - output: same as the input
     pub fn forward<const D: usize>(&self, input: Tensor<D>) -> Tensor<D> {
         check_input("Prenu", self.channels, &input.dims());
-        let alpha = on_channels::<D>(self.alpha.val().clamp(0.0, 1.0));
+        let alpha = match self.constraint {
+            Constraint::Project => self.alpha.val(),
+            Constraint::Clamp => self.alpha.val().clamp(0.0, 1.0),
+        };
+        let alpha = on_channels::<D>(alpha);
         let positive = input.clamp_min(0.0);
         positive.clone() - positive.log1p() * alpha
     }
@@ -66,7 +93,9 @@ mod tests {
     #[test]
     fn follows_its_formula_and_keeps_alpha_in_range() {
         let device = Device::flex();
-        let mut layer = PrenuConfig::new(3).init(&device);
+        let mut layer = PrenuConfig::new(3)
+            .with_constraint(Constraint::Clamp)
+            .init(&device);
         layer.alpha = Param::from_data([0.5, 2.0, -1.0], &device);
         let x = Tensor::<2>::from_data([[3.0, 3.0, 3.0], [-2.0, -2.0, -2.0]], &device);
         let l = 4.0f32.ln();

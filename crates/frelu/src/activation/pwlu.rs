@@ -87,7 +87,9 @@ impl Pwlu {
         let m = x.dims()[1];
         let column = |t: &Param<Tensor<1>>| t.val().reshape([c, 1]).expand([c, m]);
         let (left, right) = (column(&self.left), column(&self.right));
-        let width = (right.clone() - left.clone()) / n as f64;
+        // The guard (a project addition; the paper, as far as read, states none): bounds that
+        // cross or meet would give a zero or negative interval width.
+        let width = ((right.clone() - left.clone()) / n as f64).clamp_min(PWLU_MIN_WIDTH);
         let t = (x.clone() - left.clone()) / width;
         let cell = t.clone().detach().floor().clamp(0.0, (n - 1) as f64);
         let index: Tensor<2, Int> = cell.clone().int();
@@ -105,6 +107,9 @@ impl Pwlu {
         y.reshape(swapped).swap_dims(0, 1)
     }
 }
+
+/// The smallest interval width PWLU's forward pass uses, whatever the learned bounds say.
+pub const PWLU_MIN_WIDTH: f64 = 1e-4;
 
 #[cfg(test)]
 mod tests {
@@ -162,5 +167,17 @@ mod tests {
         let x = Tensor::<4>::random([2, 2, 3, 3], Distribution::Uniform(0.1, 0.9), &device)
             + Tensor::<4>::random([2, 2, 3, 3], Distribution::Uniform(-4.0, 4.0), &device).floor();
         testing::gradcheck(crate::Activation::Pwlu(layer), x, 1e-3, 2e-2);
+    }
+
+    #[test]
+    fn meeting_bounds_give_a_finite_output() {
+        let device = Device::flex();
+        let mut layer = PwluConfig::new(1).with_intervals(2).init(&device);
+        // Without the guard the width is 0 and x = 0.5 gives 0/0.
+        layer.left = Param::from_data([0.5], &device);
+        layer.right = Param::from_data([0.5], &device);
+        let x = Tensor::<2>::from_data([[-2.0], [0.5], [2.0]], &device);
+        let y = layer.forward(x).into_data().try_to_vec::<f32>().unwrap();
+        assert!(y.iter().all(|v| v.is_finite()), "{y:?}");
     }
 }

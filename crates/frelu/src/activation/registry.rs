@@ -22,10 +22,11 @@ use burn::tensor::{Device, Tensor};
 use serde::{Deserialize, Serialize};
 
 use super::{
-    APL_HINGES, AconC, AconCConfig, Apl, AplConfig, ERELU_ALPHA, ERelu, EReluConfig,
+    APL_HINGES, AconC, AconCConfig, Apl, AplConfig, Constraint, ERELU_ALPHA, ERelu, EReluConfig,
     FRELU_NEG_INIT, FRELU_POS_INIT, FRelu, FReluConfig, MPELU_ALPHA, MPELU_BETA, Mpelu,
-    MpeluConfig, PRENU_ALPHA, PWLU_INTERVALS, Pau, PauConfig, Pelu, PeluConfig, Prenu, PrenuConfig,
-    Pwlu, PwluConfig, RRELU_LOWER, RRELU_UPPER, RRelu, RReluConfig, SlopeSharing,
+    MpeluConfig, PRENU_ALPHA, PWLU_INTERVALS, ParamProjection, Pau, PauConfig, PauVersion, Pelu,
+    PeluConfig, Prenu, PrenuConfig, Pwlu, PwluConfig, RRelu, RReluConfig, RReluForm, SlopeSharing,
+    pelu_projections, prenu_projections,
 };
 
 /// The default negative slope of `lrelu`.
@@ -36,7 +37,11 @@ pub const PRELU_INIT: f64 = 0.25;
 pub const ELU_ALPHA: f64 = 1.0;
 
 /// Which activation a model uses; parse it from a string with [`str::parse`].
+///
+/// Stored run configurations keep their meaning: a field added by issue 30 that an older
+/// `config.json` lacks reads as the layer those runs had (see [`super::legacy`]).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub enum ActivationConfig {
     /// `relu`: max(x, 0).
     #[default]
@@ -83,12 +88,15 @@ pub enum ActivationConfig {
     Gelu,
     /// `identity`: no activation (a linear network; for checks).
     Identity,
-    /// `rrelu[:lower=L:upper=U]`: randomised leaky ReLU ([`RRelu`]).
+    /// `rrelu[:form=div|mul:lower=L:upper=U]`: randomised leaky ReLU ([`RRelu`]).
     RRelu {
-        /// Lower end of the slope's range (default 1/8).
+        /// Lower end of the draw's range (default: the paper's 3; `form=mul`: 1/8).
         lower: f64,
-        /// Upper end (default 1/3).
+        /// Upper end (default: the paper's 8; `form=mul`: 1/3).
         upper: f64,
+        /// `x / a` (the paper's) or `a·x` (PyTorch's).
+        #[serde(default = "super::legacy::rrelu_form")]
+        form: RReluForm,
     },
     /// `erelu[:alpha]`: elastic ReLU; `eprelu[:alpha]`: with a learned PReLU slope ([`ERelu`]).
     ERelu {
@@ -97,29 +105,49 @@ pub enum ActivationConfig {
         /// EPReLU: learn a negative slope per channel.
         prelu: bool,
     },
-    /// `pelu`: parametric ELU ([`Pelu`]), learned `a`, `b` per channel.
-    Pelu,
-    /// `mpelu[:alpha=…:beta=…]`: multiple parametric ELU ([`Mpelu`]).
+    /// `pelu[:per=layer|channel:bound=project|clamp]`: parametric ELU ([`Pelu`]).
+    Pelu {
+        /// One `(a, b)` per layer (the authors') or per channel.
+        #[serde(default = "super::legacy::pelu_sharing")]
+        per: SlopeSharing,
+        /// Projection after the step (the authors') or a forward clamp.
+        #[serde(default = "super::legacy::clamp")]
+        bound: Constraint,
+    },
+    /// `mpelu[:alpha=…:beta=…:clamp]`: multiple parametric ELU ([`Mpelu`]).
     Mpelu {
         /// Initial α (default 0.25).
         alpha: f64,
         /// Initial β (default 1).
         beta: f64,
+        /// Read β as `max(β, 0)` (the project's; the authors leave it free).
+        #[serde(default = "super::legacy::yes")]
+        clamp: bool,
     },
-    /// `prenu[:alpha]`: parametric rectified nonlinear unit ([`Prenu`]).
+    /// `prenu[:alpha:bound=project|clamp]`: parametric rectified nonlinear unit ([`Prenu`]).
     Prenu {
         /// Initial α (default 0.5).
         alpha: f64,
+        /// Projection after the step (default) or a forward clamp.
+        #[serde(default = "super::legacy::clamp")]
+        bound: Constraint,
     },
-    /// `apl[:S]`: adaptive piecewise linear unit with S hinges ([`Apl`], default 5).
+    /// `apl[:S:a_range=R]`: adaptive piecewise linear unit with S hinges ([`Apl`], default 5).
     Apl {
         /// Number of hinges.
         hinges: usize,
+        /// Half-width of the slopes' draw (`None`: the authors' `0.5/S`).
+        #[serde(default = "super::legacy::apl_a_range")]
+        a_range: Option<f64>,
     },
     /// `acon_c`: ACON-C ([`AconC`]).
     AconC,
-    /// `pau`: safe Padé activation unit, degrees (5, 4) ([`Pau`]).
-    Pau,
+    /// `pau[:version=a|b]`: safe Padé activation unit, degrees (5, 4) ([`Pau`]).
+    Pau {
+        /// The denominator's form (the authors' default: A).
+        #[serde(default = "super::legacy::pau_version")]
+        version: PauVersion,
+    },
     /// `pwlu[:N]`: piecewise linear unit with N intervals ([`Pwlu`], default 16).
     Pwlu {
         /// Number of intervals.
@@ -214,6 +242,28 @@ impl ActivationConfig {
         }
     }
 
+    /// RReLU in `form` with that form's default range.
+    pub fn rrelu(form: RReluForm) -> Self {
+        let (lower, upper) = form.default_range();
+        Self::RRelu { lower, upper, form }
+    }
+
+    /// The projections applied to this activation's parameters after each optimiser step
+    /// (PELU's and PReNU's bounds); empty for the others.
+    pub fn projections(&self) -> Vec<ParamProjection> {
+        match self {
+            Self::Pelu {
+                bound: Constraint::Project,
+                ..
+            } => pelu_projections(),
+            Self::Prenu {
+                bound: Constraint::Project,
+                ..
+            } => prenu_projections(),
+            _ => Vec::new(),
+        }
+    }
+
     /// Every activation of the registry with its defaults (what its bare name parses to), in
     /// the order help texts and errors list them. The activations after `identity` are FReLU's
     /// learnable peers ([`peers`]).
@@ -240,21 +290,30 @@ impl ActivationConfig {
             Self::Gelu,
             Self::frelu(),
             Self::Identity,
-            Self::RRelu {
-                lower: RRELU_LOWER,
-                upper: RRELU_UPPER,
-            },
+            Self::rrelu(RReluForm::Divide),
             erelu(false),
             erelu(true),
-            Self::Pelu,
+            Self::Pelu {
+                per: SlopeSharing::Layer,
+                bound: Constraint::Project,
+            },
             Self::Mpelu {
                 alpha: MPELU_ALPHA,
                 beta: MPELU_BETA,
+                clamp: false,
             },
-            Self::Prenu { alpha: PRENU_ALPHA },
-            Self::Apl { hinges: APL_HINGES },
+            Self::Prenu {
+                alpha: PRENU_ALPHA,
+                bound: Constraint::Project,
+            },
+            Self::Apl {
+                hinges: APL_HINGES,
+                a_range: None,
+            },
             Self::AconC,
-            Self::Pau,
+            Self::Pau {
+                version: PauVersion::A,
+            },
             Self::Pwlu {
                 intervals: PWLU_INTERVALS,
             },
@@ -266,11 +325,14 @@ impl ActivationConfig {
         match self {
             Self::LeakyRelu { .. } => "[:slope]",
             Self::PRelu { .. } => "[:init]",
-            Self::Elu { .. } | Self::ERelu { .. } | Self::Prenu { .. } => "[:alpha]",
+            Self::Elu { .. } | Self::ERelu { .. } => "[:alpha]",
+            Self::Prenu { .. } => "[:alpha:bound=project|clamp]",
             Self::FRelu { .. } => "[:neg_init]",
-            Self::RRelu { .. } => "[:lower=L:upper=U]",
-            Self::Mpelu { .. } => "[:alpha=A:beta=B]",
-            Self::Apl { .. } => "[:hinges]",
+            Self::RRelu { .. } => "[:form=div|mul:lower=L:upper=U]",
+            Self::Pelu { .. } => "[:per=layer|channel:bound=project|clamp]",
+            Self::Mpelu { .. } => "[:alpha=A:beta=B:clamp]",
+            Self::Apl { .. } => "[:hinges:a_range=R]",
+            Self::Pau { .. } => "[:version=a|b]",
             Self::Pwlu { .. } => "[:intervals]",
             _ => "",
         }
@@ -318,8 +380,9 @@ impl ActivationConfig {
             Self::Mish => Activation::Mish(Mish::new()),
             Self::Gelu => Activation::Gelu(Gelu::new()),
             Self::Identity => Activation::Identity(Identity::new()),
-            Self::RRelu { lower, upper } => Activation::RRelu(
+            Self::RRelu { lower, upper, form } => Activation::RRelu(
                 RReluConfig::new()
+                    .with_form(form)
                     .with_lower(lower)
                     .with_upper(upper)
                     .init(),
@@ -330,23 +393,35 @@ impl ActivationConfig {
                     .with_learn_neg(prelu)
                     .init(device),
             ),
-            Self::Pelu => Activation::Pelu(PeluConfig::new(channels).init(device)),
-            Self::Mpelu { alpha, beta } => Activation::Mpelu(
+            Self::Pelu { per, bound } => Activation::Pelu(
+                PeluConfig::new(channels)
+                    .with_sharing(per)
+                    .with_constraint(bound)
+                    .init(device),
+            ),
+            Self::Mpelu { alpha, beta, clamp } => Activation::Mpelu(
                 MpeluConfig::new(channels)
                     .with_alpha_init(alpha)
                     .with_beta_init(beta)
+                    .with_clamp_beta(clamp)
                     .init(device),
             ),
-            Self::Prenu { alpha } => Activation::Prenu(
+            Self::Prenu { alpha, bound } => Activation::Prenu(
                 PrenuConfig::new(channels)
                     .with_alpha_init(alpha)
+                    .with_constraint(bound)
                     .init(device),
             ),
-            Self::Apl { hinges } => {
-                Activation::Apl(AplConfig::new(channels).with_hinges(hinges).init(device))
-            }
+            Self::Apl { hinges, a_range } => Activation::Apl(
+                AplConfig::new(channels)
+                    .with_hinges(hinges)
+                    .with_a_range(a_range)
+                    .init(device),
+            ),
             Self::AconC => Activation::AconC(AconCConfig::new(channels).init(device)),
-            Self::Pau => Activation::Pau(PauConfig::new().init(device)),
+            Self::Pau { version } => {
+                Activation::Pau(PauConfig::new().with_version(version).init(device))
+            }
             Self::Pwlu { intervals } => Activation::Pwlu(
                 PwluConfig::new(channels)
                     .with_intervals(intervals)
@@ -364,11 +439,12 @@ impl ActivationConfig {
             Self::PRelu { shared, .. } => shared_or(shared, 1, channels),
             Self::FRelu { shared, .. } => shared_or(shared, 2, 2 * channels),
             Self::ERelu { prelu, .. } => shared_or(!prelu, 0, channels),
-            Self::Pelu | Self::Mpelu { .. } => 2 * channels,
+            Self::Pelu { per, .. } => shared_or(per == SlopeSharing::Layer, 2, 2 * channels),
+            Self::Mpelu { .. } => 2 * channels,
             Self::Prenu { .. } => channels,
-            Self::Apl { hinges } => 2 * hinges * channels,
+            Self::Apl { hinges, .. } => 2 * hinges * channels,
             Self::AconC => 3 * channels,
-            Self::Pau => 10,
+            Self::Pau { .. } => 10,
             Self::Pwlu { intervals } => (intervals + 5) * channels,
             _ => 0,
         }
@@ -402,12 +478,12 @@ impl ActivationConfig {
             Self::RRelu { .. } => "rrelu",
             Self::ERelu { prelu: false, .. } => "erelu",
             Self::ERelu { prelu: true, .. } => "eprelu",
-            Self::Pelu => "pelu",
+            Self::Pelu { .. } => "pelu",
             Self::Mpelu { .. } => "mpelu",
             Self::Prenu { .. } => "prenu",
             Self::Apl { .. } => "apl",
             Self::AconC => "acon_c",
-            Self::Pau => "pau",
+            Self::Pau { .. } => "pau",
             Self::Pwlu { .. } => "pwlu",
         }
     }
@@ -581,8 +657,9 @@ mod tests {
         check("gelu", activation::gelu(x.clone()));
         check("identity", x.clone());
         // The peers' initial functions.
+        check("rrelu", activation::leaky_relu(x.clone(), 2.0 / 11.0));
         check(
-            "rrelu",
+            "rrelu:form=mul",
             activation::leaky_relu(x.clone(), (0.125 + 1.0 / 3.0) / 2.0),
         );
         check("erelu", activation::relu(x.clone()));
@@ -651,7 +728,8 @@ mod tests {
             ("rrelu", 0),
             ("erelu", 0),
             ("eprelu", 8),
-            ("pelu", 16),
+            ("pelu", 2),
+            ("pelu:per=channel", 16),
             ("mpelu", 16),
             ("prenu", 8),
             ("apl", 80),

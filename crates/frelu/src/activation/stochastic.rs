@@ -6,33 +6,77 @@ use burn::config::Config;
 use burn::module::{Flag, Module, Param};
 use burn::tensor::{Device, Distribution, Tensor, activation};
 
+use serde::{Deserialize, Serialize};
+
 use super::common::{check_input, filled, on_channels, training};
 
-/// The default lower end of [`RReluConfig`]'s range (the paper's 1/8).
-pub const RRELU_LOWER: f64 = 0.125;
-/// The default upper end of [`RReluConfig`]'s range (the paper's 1/3).
-pub const RRELU_UPPER: f64 = 1.0 / 3.0;
+/// How RReLU applies its random draw `a` to a negative input.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum RReluForm {
+    /// `x / a`, `a ~ U(3, 8)`, `x / 5.5` at evaluation: Xu et al.'s paper (after the NDSB
+    /// winner) and the first author's cxxnet `InsanityLayer` (`a > 0 ? a : a / b`).
+    #[default]
+    Divide,
+    /// `a·x`, `a ~ U(1/8, 1/3)`, `x·11/48` at evaluation: PyTorch's and MXNet's `RReLU`
+    /// (`rrelu:form=mul`, the project's layer before issue 30). The drawn slopes span the same
+    /// range as the paper's, with another distribution and another evaluation slope.
+    Multiply,
+}
+
+impl RReluForm {
+    /// The default `(lower, upper)` of the draw `a`.
+    pub fn default_range(self) -> (f64, f64) {
+        match self {
+            Self::Divide => (RRELU_DIV_LOWER, RRELU_DIV_UPPER),
+            Self::Multiply => (RRELU_MUL_LOWER, RRELU_MUL_UPPER),
+        }
+    }
+
+    /// The word of the activation strings (`form=div`, `form=mul`).
+    pub fn word(self) -> &'static str {
+        match self {
+            Self::Divide => "div",
+            Self::Multiply => "mul",
+        }
+    }
+}
+
+/// The default lower end of the divisor's range in [`RReluForm::Divide`] (the paper's 3).
+pub const RRELU_DIV_LOWER: f64 = 3.0;
+/// The default upper end of the divisor's range in [`RReluForm::Divide`] (the paper's 8).
+pub const RRELU_DIV_UPPER: f64 = 8.0;
+/// The default lower end of the slope's range in [`RReluForm::Multiply`] (PyTorch's 1/8).
+pub const RRELU_MUL_LOWER: f64 = 0.125;
+/// The default upper end of the slope's range in [`RReluForm::Multiply`] (PyTorch's 1/3).
+pub const RRELU_MUL_UPPER: f64 = 1.0 / 3.0;
 /// The default `alpha` of [`EReluConfig`].
 pub const ERELU_ALPHA: f64 = 0.2;
 
-/// Configuration of an [`RRelu`] layer.
+/// Configuration of an [`RRelu`] layer; the defaults are the paper's.
 #[derive(Config, Debug)]
 pub struct RReluConfig {
-    /// Lower end of the negative slope's range (the paper's 1/8).
-    #[config(default = "RRELU_LOWER")]
+    /// How the draw applies.
+    #[config(default = "RReluForm::Divide")]
+    pub form: RReluForm,
+    /// Lower end of the draw's range.
+    #[config(default = "RRELU_DIV_LOWER")]
     pub lower: f64,
-    /// Upper end of the negative slope's range (the paper's 1/3).
-    #[config(default = "RRELU_UPPER")]
+    /// Upper end of the draw's range.
+    #[config(default = "RRELU_DIV_UPPER")]
     pub upper: f64,
 }
 
-/// Randomised leaky ReLU: `x` for `x ≥ 0`, `a·x` for `x < 0`, with `a ~ U(lower, upper)` drawn
-/// per element while training and `a = (lower + upper)/2` at evaluation. Nothing is learned.
+/// Randomised leaky ReLU: `x` for `x ≥ 0`; for `x < 0`, `x / a` ([`RReluForm::Divide`]) or
+/// `a·x` ([`RReluForm::Multiply`]), with `a ~ U(lower, upper)` drawn per element while training
+/// and `a = (lower + upper)/2` at evaluation. Nothing is learned.
 #[derive(Module, Debug)]
 pub struct RRelu {
-    /// Lower end of the slope's range.
+    /// How the draw applies.
+    #[module(skip)]
+    pub form: RReluForm,
+    /// Lower end of the draw's range.
     pub lower: f64,
-    /// Upper end of the slope's range.
+    /// Upper end of the draw's range.
     pub upper: f64,
     /// Whether the layer draws slopes (cleared by `valid()` and `freeze`).
     pub training: Param<Flag>,
@@ -42,6 +86,7 @@ impl RReluConfig {
     /// Build the layer.
     pub fn init(&self) -> RRelu {
         RRelu {
+            form: self.form,
             lower: self.lower,
             upper: self.upper,
             training: Param::from_bool(true),
@@ -56,12 +101,21 @@ impl RRelu {
     /// - input: `[batch, channels, ...]` (any rank)
     /// - output: same as the input
     pub fn forward<const D: usize>(&self, input: Tensor<D>) -> Tensor<D> {
+        let mean = (self.lower + self.upper) / 2.0;
         if !training(&self.training, &input) {
-            return activation::leaky_relu(input, (self.lower + self.upper) / 2.0);
+            let slope = match self.form {
+                RReluForm::Divide => 1.0 / mean,
+                RReluForm::Multiply => mean,
+            };
+            return activation::leaky_relu(input, slope);
         }
-        let slope = input.random_like(Distribution::Uniform(self.lower, self.upper));
+        let draw = input.random_like(Distribution::Uniform(self.lower, self.upper));
         let negative = input.clone().clamp_max(0.0);
-        input.clamp_min(0.0) + negative * slope
+        let negative = match self.form {
+            RReluForm::Divide => negative / draw,
+            RReluForm::Multiply => negative * draw,
+        };
+        input.clamp_min(0.0) + negative
     }
 }
 
@@ -134,10 +188,10 @@ mod tests {
     use super::*;
     use crate::activation::common::testing;
 
-    #[test]
-    fn rrelu_draws_slopes_in_range_while_training_and_uses_the_mean_at_evaluation() {
+    /// The layer's training output at x = −1 on 64 × 64 elements, checked to lie in
+    /// [−1/3, −1/8] (both forms' slopes span it), with the input.
+    fn at_minus_one_while_training(layer: &RRelu) -> (Tensor<2>, Vec<f32>) {
         let device = Device::flex().autodiff();
-        let layer = RReluConfig::new().init();
         let x = Tensor::<2>::full([64, 64], -1.0, &device);
         let y = layer
             .forward(x.clone())
@@ -150,6 +204,17 @@ mod tests {
             y.iter().all(|v| (lo..=hi).contains(v)),
             "slopes out of range"
         );
+        (x, y)
+    }
+
+    #[test]
+    fn rrelu_draws_slopes_in_range_while_training_and_uses_the_mean_at_evaluation() {
+        let layer = RReluConfig::new()
+            .with_form(RReluForm::Multiply)
+            .with_lower(RRELU_MUL_LOWER)
+            .with_upper(RRELU_MUL_UPPER)
+            .init();
+        let (x, y) = at_minus_one_while_training(&layer);
         let distinct = y
             .iter()
             .map(|v| v.to_bits())
@@ -169,6 +234,19 @@ mod tests {
             Tensor::from_data([[2.0, 3.0 * mean]], &Device::flex()),
             1e-6,
         );
+    }
+
+    #[test]
+    fn rrelu_by_default_divides_by_a_draw_from_3_to_8_as_the_paper_does() {
+        let layer = RReluConfig::new().init();
+        let (_, y) = at_minus_one_while_training(&layer);
+        // E[1/a] for a ~ U(3, 8) is ln(8/3)/5 ≈ 0.19617; the multiply form's mean is 0.22917.
+        // The standard error over 4096 draws is ≈ 0.0009.
+        let mean = -y.iter().map(|v| f64::from(*v)).sum::<f64>() / y.len() as f64;
+        assert!((mean - (8.0f64 / 3.0).ln() / 5.0).abs() < 0.005, "{mean}");
+        // Evaluation: x / 5.5, slope 2/11.
+        let eval = layer.forward(Tensor::<1>::from_data([-11.0, 4.0], &Device::flex()));
+        testing::assert_close(eval, Tensor::from_data([-2.0, 4.0], &Device::flex()), 1e-5);
     }
 
     #[test]

@@ -8,7 +8,9 @@ use burn::optim::{ModuleOptimizer, Optimizer};
 
 use super::freeze::{Freezable, PhasedLr};
 use super::phase::{Group, ScheduleConfig};
+use super::project::Projected;
 use super::syntax::Schedule;
+use crate::activation::ParamProjection;
 
 /// Ids of the learnable activation parameters of `module` (the second parameter group).
 pub fn slope_param_ids<M: Module>(module: &M) -> Vec<ParamId> {
@@ -21,7 +23,9 @@ pub fn slope_param_ids<M: Module>(module: &M) -> Vec<ParamId> {
 /// - `slopes_optim`: the optimiser of the slopes (usually the same without weight decay);
 /// - `base_lr`: the learning-rate schedule of the weights; the slopes follow it × the
 ///   multiplier of `config`;
-/// - `iters_per_epoch`: optimiser steps per epoch, for schedules counted in epochs.
+/// - `iters_per_epoch`: optimiser steps per epoch, for schedules counted in epochs;
+/// - `projections`: the activation's projections after each step
+///   ([`crate::ActivationConfig::projections`]); the slopes' optimiser, then the projection.
 ///
 /// Pass the pair to `burn::train::Learner::new(model, optim, scheduler)`.
 ///
@@ -34,6 +38,7 @@ pub fn build<M, O1, O2>(
     slopes_optim: O2,
     base_lr: impl Into<DynLrScheduler>,
     iters_per_epoch: u64,
+    projections: &[ParamProjection],
 ) -> (ModuleOptimizer, ModuleLrScheduler)
 where
     M: Module,
@@ -54,11 +59,24 @@ where
     let slopes = ParamGroup::from_ids(slope_ids).fuse(&ParamGroup::from_paths(
         crate::params::activation_param_paths(model),
     ));
-    let optim = ModuleOptimizer::from(Freezable(weights_optim)).with_group(
+    let mut optim = ModuleOptimizer::from(Freezable(weights_optim)).with_group(
         slopes.clone(),
-        Freezable(slopes_optim),
+        Freezable(slopes_optim.clone()),
         None,
     );
+    for projection in projections {
+        let (ids, paths) = projected_params(model, projection);
+        if ids.is_empty() {
+            continue;
+        }
+        let group = ParamGroup::from_ids(ids).fuse(&ParamGroup::from_paths(paths));
+        let projected = Projected {
+            inner: slopes_optim.clone(),
+            projection: projection.projection,
+        };
+        // The last group a parameter matches decides its optimiser.
+        optim = optim.with_group(group, Freezable(projected), None);
+    }
     let weights_lr = PhasedLr::new(
         base_lr.clone(),
         Group::Weights,
@@ -75,6 +93,22 @@ where
     );
     let scheduler = ModuleLrScheduler::new(weights_lr).with_group(slopes, slopes_lr);
     (optim, scheduler)
+}
+
+/// Ids and paths of the parameters of `model` that `projection` names (owner type and field).
+fn projected_params<M: Module>(
+    model: &M,
+    projection: &ParamProjection,
+) -> (Vec<ParamId>, Vec<String>) {
+    let (mut ids, mut paths) = (Vec::new(), Vec::new());
+    crate::params::for_each_param(model, |info, _| {
+        let field = info.path.last().map(String::as_str);
+        if info.activation && info.owner == projection.owner && field == Some(projection.field) {
+            ids.push(info.id);
+            paths.push(info.path.join("."));
+        }
+    });
+    (ids, paths)
 }
 
 #[cfg(test)]
@@ -132,7 +166,8 @@ mod tests {
         let sgd = SgdConfig::new()
             .with_momentum(Some(MomentumConfig::new()))
             .with_weight_decay(Some(WeightDecayConfig::new(0.01)));
-        let (mut optim, mut scheduler) = build(&net, &config, sgd.build(), sgd.build(), 0.05, 3);
+        let (mut optim, mut scheduler) =
+            build(&net, &config, sgd.build(), sgd.build(), 0.05, 3, &[]);
         let mut snapshots = vec![snapshot(&net)];
         for _ in 0..steps {
             let x = Tensor::<2>::random([16, 4], Distribution::Normal(0.0, 1.0), &device);
@@ -180,7 +215,8 @@ mod tests {
         };
         let config = ScheduleConfig::new("alternate:1:1:iter".parse().unwrap());
         let sgd = SgdConfig::new();
-        let (mut optim, mut scheduler) = build(&net, &config, sgd.build(), sgd.build(), 0.1, 1);
+        let (mut optim, mut scheduler) =
+            build(&net, &config, sgd.build(), sgd.build(), 0.1, 1, &[]);
         for _ in 0..4 {
             let before = net.linear.weight.val().into_data();
             let x = Tensor::<2>::random([8, 3], Distribution::Normal(0.0, 1.0), &device);
@@ -213,7 +249,7 @@ mod tests {
                 ..ScheduleConfig::new(schedule.parse().unwrap())
             };
             let (mut optim, mut scheduler) =
-                build(&net, &config, sgd.build(), sgd.build(), 0.05, 1);
+                build(&net, &config, sgd.build(), sgd.build(), 0.05, 1, &[]);
             for &i in feed {
                 let grads = GradientsParams::from_grads(net.loss(data[i].clone()).backward(), &net);
                 net = optim.step(scheduler.step(), net, grads);
@@ -245,6 +281,54 @@ mod tests {
         assert!(
             slope_param_ids(&"relu".parse::<ActivationConfig>().unwrap().init(5, &device))
                 .is_empty()
+        );
+    }
+
+    #[test]
+    fn projected_parameters_are_reset_after_the_step_and_learn_again() {
+        // PELU's authors' rule: `a` pushed below 0.1 becomes 0.11 and, unlike under the forward
+        // clamp, it still has a gradient, so the next step can move it back up.
+        let device = Device::flex().autodiff();
+        let x = Tensor::<2>::ones([4, 1], &device);
+        let a_after = |text: &str, signs: [f64; 2]| -> Vec<f32> {
+            let config: ActivationConfig = text.parse().unwrap();
+            let mut act = config.init(1, &device);
+            let schedule = ScheduleConfig::new(Schedule::Joint);
+            let sgd = SgdConfig::new();
+            let projections = config.projections();
+            let (mut optim, mut scheduler) = build(
+                &act,
+                &schedule,
+                sgd.build(),
+                sgd.build(),
+                1.0,
+                1,
+                &projections,
+            );
+            let mut seen = Vec::new();
+            for sign in signs {
+                // d loss / d a = sign · x/b = sign: one step moves `a` by −sign.
+                let loss = act.forward(x.clone()).mean() * sign;
+                let grads = GradientsParams::from_grads(loss.backward(), &act);
+                act = optim.step(scheduler.step(), act, grads);
+                let crate::Activation::Pelu(pelu) = &act else {
+                    panic!("not PELU")
+                };
+                seen.push(pelu.a.val().into_data().try_to_vec::<f32>().unwrap()[0]);
+            }
+            seen
+        };
+        // 1 − 1.5 = −0.5 → 0.11. The same step moves b from 1 to 1 + 1.5 (d/db = −a·x/b²), so
+        // the next one moves a by 1.5·x/b = 0.6: 0.71.
+        let a = a_after("pelu", [1.5, -1.5]);
+        assert_eq!(a[0], 0.11);
+        assert!((a[1] - 0.71).abs() < 1e-6, "{a:?}");
+        // 1 + 1.5 = 2.5 → 1.99.
+        assert_eq!(a_after("pelu", [-1.5, 0.0])[0], 1.99);
+        // The forward clamp: the value stays at −0.5, where it gets no gradient.
+        assert_eq!(
+            a_after("pelu:per=channel:bound=clamp", [1.5, -1.5]),
+            [-0.5, -0.5]
         );
     }
 }

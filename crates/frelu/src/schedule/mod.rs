@@ -23,7 +23,9 @@
 //! state* untouched — no weight decay, no momentum, bit-for-bit unchanged. Slopes get their own
 //! optimiser (no weight decay by default) and a learning-rate multiplier. [`build`] wires all of
 //! this from a model and returns the `(ModuleOptimizer, ModuleLrScheduler)` pair that
-//! `Learner::new` takes.
+//! `Learner::new` takes. Parameters an activation keeps in range by projection (PELU's `a`
+//! and `b`, PReNU's `α`) get their own group, whose optimiser ([`Projected`]) projects each
+//! step's result.
 
 mod build;
 mod curve;
@@ -31,6 +33,7 @@ mod error;
 mod freeze;
 mod matched;
 mod phase;
+mod project;
 mod syntax;
 
 pub use build::{build, slope_param_ids};
@@ -39,4 +42,5 @@ pub use error::ParseScheduleError;
 pub use freeze::{FROZEN_LR, Freezable, PhasedLr, is_frozen_lr};
 pub use matched::{matched_batches, matched_slot, matched_steps};
 pub use phase::{Group, Phase, ScheduleConfig};
+pub use project::Projected;
 pub use syntax::{Schedule, Unit, Warmup};

@@ -153,6 +153,7 @@ pub fn train(
     let fit = Fit {
         out,
         schedule: &config.schedule,
+        projections: config.activation.projections(),
         optimizer: sgd,
         weight_decay: config.weight_decay,
         curve: cosine_half_epoch_warmup(config.lr, iters, config.epochs),

@@ -179,6 +179,12 @@ impl TrainConfig {
             "--slope-lr-mult must be ≥ 0, got {}",
             self.schedule.slope_lr_mult
         );
+        if let Some(mult) = self.schedule.slope_wd_mult {
+            ensure!(
+                mult.is_finite() && mult >= 0.0,
+                "--slope-wd-mult must be ≥ 0, got {mult}"
+            );
+        }
         ensure!(
             self.lr_warmup_epochs.is_finite() && self.lr_warmup_epochs >= 0.0,
             "--lr-warmup must be ≥ 0"

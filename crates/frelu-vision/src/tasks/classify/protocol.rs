@@ -85,8 +85,8 @@ fn standard_configs() -> Vec<RunSpec> {
 
 impl Protocol {
     /// `quick`: full Fashion-MNIST, `simple-cnn`, 2 epochs, 3 seeds, 20 configurations: the
-    /// standard ten and FReLU's peers ([`frelu::activation::peers`], each trained jointly, as
-    /// its paper does).
+    /// standard ten and FReLU's peers ([`frelu::activation::peers`], each in its authors' form,
+    /// trained jointly at the weights' learning rate without weight decay: no paper's recipe).
     pub fn quick() -> Self {
         let mut configs = standard_configs();
         configs.extend(
@@ -388,6 +388,7 @@ impl Protocol {
 /// act = "frelu"
 /// schedule = "alternate:4:1:iter"   # the default; joint, frozen, alternate:K:M:UNIT
 /// slope_lr_mult = 1.0
+/// slope_wd_mult = 0.0               # optional: the activation's weight decay = this × wd
 /// ```
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -424,6 +425,7 @@ struct ConfigEntry {
     warmup: Option<String>,
     slope_lr_mult: Option<f64>,
     slope_wd: Option<bool>,
+    slope_wd_mult: Option<f64>,
 }
 
 impl ProtocolFile {
@@ -487,6 +489,7 @@ impl ProtocolFile {
                         warmup: c.warmup.as_deref().map(str::parse).transpose()?,
                         slope_lr_mult: c.slope_lr_mult.unwrap_or(defaults.slope_lr_mult),
                         slope_weight_decay: c.slope_wd.unwrap_or(defaults.slope_weight_decay),
+                        slope_wd_mult: c.slope_wd_mult,
                     },
                     name: c.name,
                 })
@@ -638,5 +641,22 @@ mod tests {
         // ReLU has nothing to alternate: it trains jointly.
         assert_eq!(p.configs[0].schedule.schedule, Schedule::Joint);
         assert_eq!(p.run_config(&p.configs[1], 3).lr, 0.01);
+    }
+
+    #[test]
+    fn the_preregistered_protocols_load_and_validate() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/protocols");
+        let fifteen = Protocol::load(dir.join("confirm-15.toml").to_str().unwrap()).unwrap();
+        assert_eq!(fifteen.configs.len(), 8);
+        assert_eq!(fifteen.seeds, (100..110).collect::<Vec<u64>>());
+        assert_eq!(fifteen.margin, Some(0.15));
+        assert_eq!(fifteen.base.epochs, 15);
+        let apl = fifteen.configs.iter().find(|c| c.name == "apl").unwrap();
+        assert_eq!(apl.schedule.slope_decay(5e-4), 1e-3);
+        let pau = fifteen.configs.iter().find(|c| c.name == "pau").unwrap();
+        assert_eq!(pau.activation.to_string(), "pau:version=a");
+        let two = Protocol::load(dir.join("confirm-2.toml").to_str().unwrap()).unwrap();
+        assert_eq!(two.configs.len(), 4);
+        assert_eq!(two.base.epochs, 2);
     }
 }

@@ -291,6 +291,7 @@ pub fn train(
     let fit = Fit {
         out,
         schedule: &config.schedule,
+        projections: config.activation.projections(),
         optimizer: |wd: f64| config.sgd(wd).build(),
         weight_decay: config.weight_decay,
         curve: LrCurve::new(

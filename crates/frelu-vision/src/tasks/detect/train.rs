@@ -198,6 +198,7 @@ pub fn train(
     let fit = Fit {
         out,
         schedule: &config.schedule,
+        projections: config.activation.projections(),
         optimizer: |wd: f64| {
             AdamConfig::new()
                 .with_weight_decay((wd > 0.0).then(|| WeightDecayConfig::new(wd as f32)))
