@@ -420,7 +420,7 @@ mod tests {
     #[test]
     fn stats_report_values_and_change_from_init_and_curves_are_drawn() {
         let learned = Learned {
-            config: "pelu".parse().unwrap(),
+            config: "pelu:per=channel".parse().unwrap(),
             last: vec![layer("act", vec![1.5, 0.5], vec![1.0, 2.0])],
             first: Some(vec![layer("act", vec![1.0, 1.0], vec![1.0, 1.0])]),
         };
