@@ -333,6 +333,9 @@ pub struct TrainArgs {
     /// paper's recipe, e.g. MPELU's 10.
     #[arg(long)]
     slope_wd_mult: Option<f64>,
+    /// The slopes learn only until N or N:UNIT (e.g. 2:epoch) and stay frozen after it.
+    #[arg(long)]
+    slopes_until: Option<Warmup>,
     /// Number of epochs.
     #[arg(long, default_value_t = defaults().epochs)]
     epochs: usize,
@@ -431,6 +434,7 @@ impl TrainArgs {
                 slope_lr_mult: self.slope_lr_mult,
                 slope_weight_decay: self.slope_wd,
                 slope_wd_mult: self.slope_wd_mult,
+                slopes_until: self.slopes_until,
             },
             epochs: self.epochs,
             batch_size: self.batch,

@@ -15,6 +15,8 @@ pub enum Phase {
     Weights,
     /// Only the slopes learn; weights are frozen.
     Slopes,
+    /// Nothing learns (a slopes-only step after [`ScheduleConfig::slopes_until`]).
+    Frozen,
 }
 
 /// The two parameter groups of a network with learnable activations.
@@ -54,6 +56,11 @@ pub struct ScheduleConfig {
     /// = ×2 over a weight decay of 5e−4) is stated with it.
     #[serde(default)]
     pub slope_wd_mult: Option<f64>,
+    /// The slopes learn only until this point (counted from the first step, warm-up included)
+    /// and stay frozen after it; the weights go on as the schedule says (e.g. `2:epoch`: the
+    /// ×100 run of issue 30's mechanism study with its slopes frozen after epoch 2).
+    #[serde(default)]
+    pub slopes_until: Option<Warmup>,
 }
 
 impl Default for ScheduleConfig {
@@ -65,6 +72,7 @@ impl Default for ScheduleConfig {
             slope_lr_mult: 1.0,
             slope_weight_decay: false,
             slope_wd_mult: None,
+            slopes_until: None,
         }
     }
 }
@@ -92,6 +100,21 @@ impl ScheduleConfig {
 
     /// The phase of optimiser step `step` (0-based) when an epoch has `iters_per_epoch` steps.
     pub fn phase(&self, step: u64, iters_per_epoch: u64) -> Phase {
+        let phase = self.scheduled_phase(step, iters_per_epoch);
+        let stopped = self
+            .slopes_until
+            .is_some_and(|until| step >= until.amount * until.unit.steps(iters_per_epoch));
+        match (stopped, phase) {
+            (false, phase) => phase,
+            // Frozen slopes: the weights' steps stay, the slopes' own steps freeze both (a
+            // slopes-only phase does not become a weights step, so step counts do not change).
+            (true, Phase::Joint | Phase::Weights) => Phase::Weights,
+            (true, Phase::Slopes | Phase::Frozen) => Phase::Frozen,
+        }
+    }
+
+    /// The phase of the schedule alone, without `slopes_until`.
+    fn scheduled_phase(&self, step: u64, iters_per_epoch: u64) -> Phase {
         let warmup = self
             .warmup
             .map(|w| w.amount * w.unit.steps(iters_per_epoch))
@@ -176,6 +199,34 @@ mod tests {
         assert_eq!(config.slope_decay(5e-4), 1e-3);
         config.slope_wd_mult = Some(0.0);
         assert_eq!(config.slope_decay(5e-4), 0.0);
+    }
+
+    #[test]
+    fn slopes_stop_learning_at_slopes_until() {
+        let config = ScheduleConfig {
+            slopes_until: Some(Warmup {
+                amount: 2,
+                unit: Unit::Epoch,
+            }),
+            ..ScheduleConfig::new(Schedule::Joint)
+        };
+        let phases: Vec<Phase> = (0..8).map(|s| config.phase(s, 2)).collect();
+        use Phase::*;
+        assert_eq!(
+            phases,
+            [
+                Joint, Joint, Joint, Joint, Weights, Weights, Weights, Weights
+            ]
+        );
+        // A slopes-only step after the stop freezes both groups: no step is turned into a
+        // weights step.
+        let alternate = ScheduleConfig {
+            slopes_until: Some("3:iter".parse().unwrap()),
+            ..ScheduleConfig::new("alternate:1:1:iter".parse().unwrap())
+        };
+        let phases: Vec<Phase> = (0..6).map(|s| alternate.phase(s, 10)).collect();
+        assert_eq!(phases, [Weights, Slopes, Weights, Frozen, Weights, Frozen]);
+        assert!(!Frozen.learns(Group::Weights) && !Frozen.learns(Group::Slopes));
     }
 
     #[test]

@@ -389,6 +389,7 @@ impl Protocol {
 /// schedule = "alternate:4:1:iter"   # the default; joint, frozen, alternate:K:M:UNIT
 /// slope_lr_mult = 1.0
 /// slope_wd_mult = 0.0               # optional: the activation's weight decay = this × wd
+/// slopes_until = "2:epoch"          # optional: the slopes freeze after this
 /// ```
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -426,6 +427,7 @@ struct ConfigEntry {
     slope_lr_mult: Option<f64>,
     slope_wd: Option<bool>,
     slope_wd_mult: Option<f64>,
+    slopes_until: Option<String>,
 }
 
 impl ProtocolFile {
@@ -490,6 +492,7 @@ impl ProtocolFile {
                         slope_lr_mult: c.slope_lr_mult.unwrap_or(defaults.slope_lr_mult),
                         slope_weight_decay: c.slope_wd.unwrap_or(defaults.slope_weight_decay),
                         slope_wd_mult: c.slope_wd_mult,
+                        slopes_until: c.slopes_until.as_deref().map(str::parse).transpose()?,
                     },
                     name: c.name,
                 })
