@@ -661,5 +661,12 @@ mod tests {
         let two = Protocol::load(dir.join("confirm-2.toml").to_str().unwrap()).unwrap();
         assert_eq!(two.configs.len(), 4);
         assert_eq!(two.base.epochs, 2);
+        for lr in [0.005, 0.01, 0.02, 0.05] {
+            let file = dir.join(format!("lr-{lr}.toml"));
+            let grid = Protocol::load(file.to_str().unwrap()).unwrap();
+            assert_eq!((grid.base.lr, grid.base.epochs), (lr, 15));
+            assert_eq!(grid.seeds, [200, 201, 202]);
+            assert_eq!(grid.configs[2].schedule.slope_lr_mult, 10.0);
+        }
     }
 }
