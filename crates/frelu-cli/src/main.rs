@@ -408,6 +408,9 @@ pub struct TrainArgs {
     /// ReLU, so ReLU → FReLU computes the same function at step 0.
     #[arg(long)]
     init_from: Option<PathBuf>,
+    /// After each epoch, score the training set in evaluation mode too (`train_eval.csv`).
+    #[arg(long)]
+    eval_train: bool,
     /// Output folder (default runs/DATASET-MODEL-ACT-sSEED).
     #[arg(long)]
     out: Option<PathBuf>,
@@ -455,6 +458,7 @@ impl TrainArgs {
             checkpoints: !self.no_checkpoints,
             max_loss_growth: self.max_loss_growth,
             init_from: self.init_from.clone(),
+            eval_train: self.eval_train,
         }
     }
 

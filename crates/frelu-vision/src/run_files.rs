@@ -38,6 +38,8 @@ pub const MODEL: &str = "model.bpk";
 pub const SLOPES: &str = "slopes.json";
 /// The slopes after every phase of training, one JSON line each.
 pub const SLOPE_HISTORY: &str = "slopes_history.jsonl";
+/// The training set in evaluation mode after each epoch (classification's `--eval-train`).
+pub const TRAIN_EVAL: &str = "train_eval.csv";
 /// burn-train's application log.
 pub const EXPERIMENT_LOG: &str = "experiment.log";
 /// The slope analyses of a run (`frelu analyze`).

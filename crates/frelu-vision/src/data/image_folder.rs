@@ -248,6 +248,20 @@ impl ImageFolderDataset {
         self
     }
 
+    /// The same images with the evaluation transform (resize + centre crop), sharing the
+    /// decoded folder: a training split seen as the network sees test images.
+    pub fn eval_view(&self) -> Self {
+        Self {
+            folder: self.folder.clone(),
+            transform: FolderTransform::Eval,
+            resolution: self.resolution,
+            len: self.len,
+            seed: self.seed,
+            clock: EpochClock::default(),
+            stats: Arc::new(LoaderStats::default()),
+        }
+    }
+
     /// The loading counters.
     pub fn stats(&self) -> Arc<LoaderStats> {
         self.stats.clone()

@@ -194,6 +194,15 @@ impl AnyImageDataset {
         }
     }
 
+    /// The same images as evaluation sees them (an image folder's resize + centre crop instead
+    /// of its random crops; in-memory sets are augmented by the batcher, so they are shared).
+    pub fn eval_view(&self) -> Self {
+        match self {
+            Self::Memory(d) => Self::Memory(d.clone()),
+            Self::Folder(d) => Self::Folder(d.eval_view()),
+        }
+    }
+
     /// Draws per-item augmentations (image folders) from the epoch of `clock`.
     pub fn with_clock(self, clock: epochs::EpochClock) -> Self {
         match self {

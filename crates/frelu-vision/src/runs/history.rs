@@ -132,6 +132,11 @@ impl<R: Checkpoint> Checkpointer<R> for MaybeFile {
     }
 }
 
+/// What a task does with each epoch's model record after the slopes are recorded: e.g.
+/// classification's score of the training set in evaluation mode (`--eval-train`). Called with
+/// the 1-based epoch and the record the `Learner` saves.
+pub type EpochProbe = Box<dyn Fn(usize, &ModuleRecord) -> crate::Result<()> + Send + Sync>;
+
 /// The model checkpointer: records the slopes of every epoch's model in the history file, then
 /// hands the record to the file checkpointer. It sees the model the `Learner` saves at the end
 /// of each epoch, on every training strategy.
@@ -139,6 +144,7 @@ pub struct SlopeRecorder<M> {
     inner: MaybeFile,
     template: Option<M>,
     history: PathBuf,
+    probe: Option<EpochProbe>,
 }
 
 impl<M: Module> SlopeRecorder<M> {
@@ -164,7 +170,14 @@ impl<M: Module> SlopeRecorder<M> {
             inner,
             template: learns.then_some(template),
             history,
+            probe: None,
         })
+    }
+
+    /// Runs `probe` on every epoch's record too.
+    pub fn with_probe(mut self, probe: Option<EpochProbe>) -> Self {
+        self.probe = probe;
+        self
     }
 }
 
@@ -176,6 +189,10 @@ impl<M: Module + Clone + Send + Sync> Checkpointer<ModuleRecord> for SlopeRecord
                 .try_load_record(record.clone())
                 .map_err(CheckpointerError::Record)?;
             append(&self.history, epoch, &model)
+                .map_err(|e| CheckpointerError::Unknown(crate::error::report(&e)))?;
+        }
+        if let Some(probe) = &self.probe {
+            probe(epoch, &record)
                 .map_err(|e| CheckpointerError::Unknown(crate::error::report(&e)))?;
         }
         self.inner.save(epoch, record)

@@ -25,7 +25,7 @@ use crate::progress::{Reporter, silent};
 use crate::run_files::{CHECKPOINT_DIR, CHECKPOINT_RECORDS, EXPERIMENT_LOG};
 use crate::runs::claim::{Acquired, Claim, DEFAULT_GRACE};
 use crate::runs::folder::{self, Resumed, Start};
-use crate::runs::history::{MaybeFile, SlopeRecorder};
+use crate::runs::history::{EpochProbe, MaybeFile, SlopeRecorder};
 use crate::runs::log::RunLog;
 use crate::runs::report::{EpochReport, EpochRow};
 
@@ -155,6 +155,8 @@ pub struct Fit<'a, F> {
     pub resume: Option<Resumed>,
     /// Stop when the training loss passes this many times its start (see `tasks::guard`).
     pub max_loss_growth: f64,
+    /// Run on each epoch's model record after it is saved (see [`EpochProbe`]).
+    pub probe: Option<EpochProbe>,
 }
 
 /// `model` with the weights of a run folder (its `model.bpk`) or a Burn `.bpk` file of the same
@@ -239,7 +241,8 @@ where
     let checkpoint_dir = fit.out.join(CHECKPOINT_DIR);
     let files = |name: &str| MaybeFile::new(fit.checkpoints, &checkpoint_dir, name);
     let [model_file, optim_file, scheduler_file] = CHECKPOINT_RECORDS.map(files);
-    let recorder = SlopeRecorder::start(fit.out, model_file, &model, model.valid(), resumed)?;
+    let recorder = SlopeRecorder::start(fit.out, model_file, &model, model.valid(), resumed)?
+        .with_probe(fit.probe);
     let mut training = SupervisedTraining::new(fit.out, loader_train, loader_valid)
         .metric_train_numeric(LossMetric::new())
         .metric_valid_numeric(LossMetric::new())

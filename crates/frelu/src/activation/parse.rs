@@ -197,6 +197,44 @@ const ALIASES: [(&str, &str); 7] = [
 
 /// `default` (an activation of [`ActivationConfig::all`]) with the user's `options` read
 /// over its defaults.
+/// `rrelu`'s options: the form (`div`, the paper's y = x/a; `mul`, PyTorch's y = a·x) and the
+/// range of the draw, which the divide form keeps clear of 0.
+fn rrelu(options: &mut Options) -> Result<ActivationConfig, ParseActivationError> {
+    let form = match options.word("form", &["div", "mul"])? {
+        Some("mul") => RReluForm::Multiply,
+        _ => RReluForm::Divide,
+    };
+    let (lower, upper) = form.default_range();
+    let low = options.pair("lower", lower);
+    let high = options.pair("upper", upper);
+    // The divide form divides by the draw: its range must stay clear of 0.
+    let floor = match form {
+        RReluForm::Divide => f64::MIN_POSITIVE,
+        RReluForm::Multiply => 0.0,
+    };
+    if !(floor..=high).contains(&low) {
+        return Err(options.error(format!(
+            "needs {} lower <= upper (got lower={low}, upper={high})",
+            if floor > 0.0 { "0 <" } else { "0 <=" }
+        )));
+    }
+    Ok(ActivationConfig::RRelu {
+        lower: low,
+        upper: high,
+        form,
+    })
+}
+
+/// `apl`'s options: the hinge count and the range of the hinges' initial draw.
+fn apl(options: &mut Options, hinges: usize) -> Result<ActivationConfig, ParseActivationError> {
+    let hinges = options.count("hinges", hinges)?;
+    let a_range = options.take_pair("a_range");
+    if a_range.is_some_and(|r| r < 0.0) {
+        return Err(options.error("a_range must be >= 0".into()));
+    }
+    Ok(ActivationConfig::Apl { hinges, a_range })
+}
+
 fn with_options(
     default: ActivationConfig,
     options: &mut Options,
@@ -226,31 +264,7 @@ fn with_options(
         A::Elu { alpha } => A::Elu {
             alpha: options.value("alpha", alpha)?,
         },
-        A::RRelu { .. } => {
-            let form = match options.word("form", &["div", "mul"])? {
-                Some("mul") => RReluForm::Multiply,
-                _ => RReluForm::Divide,
-            };
-            let (lower, upper) = form.default_range();
-            let low = options.pair("lower", lower);
-            let high = options.pair("upper", upper);
-            // The divide form divides by the draw: its range must stay clear of 0.
-            let floor = match form {
-                RReluForm::Divide => f64::MIN_POSITIVE,
-                RReluForm::Multiply => 0.0,
-            };
-            if !(floor..=high).contains(&low) {
-                return Err(options.error(format!(
-                    "needs {} lower <= upper (got lower={low}, upper={high})",
-                    if floor > 0.0 { "0 <" } else { "0 <=" }
-                )));
-            }
-            A::RRelu {
-                lower: low,
-                upper: high,
-                form,
-            }
-        }
+        A::RRelu { .. } => rrelu(options)?,
         A::Pelu { per, .. } => A::Pelu {
             per: match options.word("per", &["layer", "channel"])? {
                 Some("channel") => SlopeSharing::Channel,
@@ -281,14 +295,7 @@ fn with_options(
             alpha: options.value("alpha", alpha)?,
             bound: options.bound()?,
         },
-        A::Apl { hinges, .. } => {
-            let hinges = options.count("hinges", hinges)?;
-            let a_range = options.take_pair("a_range");
-            if a_range.is_some_and(|r| r < 0.0) {
-                return Err(options.error("a_range must be >= 0".into()));
-            }
-            A::Apl { hinges, a_range }
-        }
+        A::Apl { hinges, .. } => apl(options, hinges)?,
         A::Pwlu { intervals } => A::Pwlu {
             intervals: options.count("intervals", intervals)?,
         },

@@ -164,6 +164,7 @@ pub fn train(
         checkpoints: config.checkpoints,
         resume,
         max_loss_growth: config.max_loss_growth,
+        probe: None,
     };
     let (model, epochs) = launch(model, loader_train, loader_val, fit, |training| {
         training

@@ -11,8 +11,10 @@ use burn::tensor::Device;
 use serde::{Deserialize, Serialize};
 
 use super::predict::Predictor;
-use crate::data::{Augment, ImageBatcher};
+use crate::data::{Augment, ImageBatcher, ImageItem};
 use crate::error::ensure;
+use crate::models::Net;
+use burn::module::Module;
 
 /// Images per forward pass of the evaluation.
 pub const EVAL_BATCH: usize = 256;
@@ -79,19 +81,47 @@ pub fn evaluate(
     };
     ensure!(test.len() > 0, "the test set of {} is empty", loaded.source);
     let batcher = ImageBatcher::new(p.normalize.clone(), Augment::none(), config.seed);
-    let loss_fn = CrossEntropyLossConfig::new().init(&device);
     let k = p.classes.len();
+    let (loss, confusion) = score(&predictor.net, &test, &batcher, k, &loaded.source)?;
+    let correct: u64 = (0..k).map(|c| confusion[c][c]).sum();
+    Ok(Evaluation {
+        run: run.to_path_buf(),
+        data: loaded.source,
+        images: test.len(),
+        accuracy: 100.0 * correct as f64 / test.len() as f64,
+        loss,
+        classes: p.classes.clone(),
+        confusion,
+    })
+}
+
+/// Scores `net` (in evaluation mode: on an inference device) on every item of `data`, batched
+/// by `batcher` in [`EVAL_BATCH`]es: the mean cross-entropy and the `k × k` confusion matrix
+/// (`[true][predicted]`). `source` names the data in errors.
+pub fn score(
+    net: &Net,
+    data: &dyn Dataset<ImageItem>,
+    batcher: &ImageBatcher,
+    k: usize,
+    source: &str,
+) -> crate::Result<(f64, Vec<Vec<u64>>)> {
+    let device = net
+        .devices()
+        .into_iter()
+        .next()
+        .unwrap_or_else(Device::flex);
+    let loss_fn = CrossEntropyLossConfig::new().init(&device);
     let mut confusion = vec![vec![0u64; k]; k];
     let mut loss_sum = 0.0f64;
-    let indices: Vec<usize> = (0..test.len()).collect();
+    let indices: Vec<usize> = (0..data.len()).collect();
     for chunk in indices.chunks(EVAL_BATCH) {
         let items = chunk
             .iter()
-            .map(|&i| test.get(i))
+            .map(|&i| data.get(i))
             .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| crate::Error::Invalid(format!("reading {}: {e}", loaded.source)))?;
+            .map_err(|e| crate::Error::Invalid(format!("reading {source}: {e}")))?;
         let batch = batcher.batch(items, &device);
-        let logits = predictor.net.forward(batch.images);
+        let logits = net.forward(batch.images);
         let loss = loss_fn.forward(logits.clone(), batch.targets.clone());
         let mean: f64 = loss.into_data().iter::<f64>().next().unwrap_or(f64::NAN);
         loss_sum += mean * chunk.len() as f64;
@@ -99,19 +129,15 @@ pub fn evaluate(
         let predicted = logits.argmax(1).reshape([n]).into_data();
         let targets = batch.targets.into_data();
         for (t, q) in targets.iter::<i64>().zip(predicted.iter::<i64>()) {
-            confusion[t as usize][q as usize] += 1;
+            let (t, q) = (t as usize, q as usize);
+            crate::error::ensure!(
+                t < k && q < k,
+                "{source}: class {t} or prediction {q} outside the run's {k} classes"
+            );
+            confusion[t][q] += 1;
         }
     }
-    let correct: u64 = (0..k).map(|c| confusion[c][c]).sum();
-    Ok(Evaluation {
-        run: run.to_path_buf(),
-        data: loaded.source,
-        images: test.len(),
-        accuracy: 100.0 * correct as f64 / test.len() as f64,
-        loss: loss_sum / test.len() as f64,
-        classes: p.classes.clone(),
-        confusion,
-    })
+    Ok((loss_sum / data.len().max(1) as f64, confusion))
 }
 
 impl Evaluation {

@@ -9,6 +9,7 @@ pub mod import;
 pub mod predict;
 pub mod protocol;
 mod train;
+pub mod train_eval;
 
 use std::path::PathBuf;
 
@@ -92,6 +93,9 @@ pub struct TrainConfig {
     /// Start from the weights of a trained network: a run folder (its `model.bpk`) or a
     /// `.bpk` file. Activation parameters it lacks keep their start (ReLU → FReLU is exact).
     pub init_from: Option<PathBuf>,
+    /// After every epoch, score the training set in evaluation mode too (`train_eval.csv`;
+    /// see [`train_eval`]): one more pass over it per epoch, without gradients.
+    pub eval_train: bool,
 }
 
 impl Default for TrainConfig {
@@ -124,6 +128,7 @@ impl Default for TrainConfig {
             checkpoints: true,
             max_loss_growth: crate::tasks::guard::DEFAULT_MAX_LOSS_GROWTH,
             init_from: None,
+            eval_train: false,
         }
     }
 }
@@ -189,6 +194,28 @@ impl TrainConfig {
             self.lr_warmup_epochs.is_finite() && self.lr_warmup_epochs >= 0.0,
             "--lr-warmup must be ≥ 0"
         );
+        self.validate_model()?;
+        ensure!(
+            !self.nesterov || self.momentum > 0.0,
+            "--nesterov needs --momentum > 0"
+        );
+        ensure!(
+            !self.ddp || self.devices.len() >= 2,
+            "--ddp needs at least two --devices (e.g. --devices cuda:0,cuda:1)"
+        );
+        ensure!(
+            self.schedule.schedule.matched().is_none() || self.devices.is_empty(),
+            "--schedule matched:K:M runs on one device (its epochs are laid out per batch)"
+        );
+        ensure!(
+            self.devices.len() != 1,
+            "--devices needs at least two devices; for one, use --device"
+        );
+        Ok(())
+    }
+
+    /// The network's own settings: each must be one the chosen model reads.
+    fn validate_model(&self) -> crate::Result<()> {
         ensure!(
             self.resolution >= 8,
             "--resolution must be at least 8, got {}",
@@ -217,22 +244,6 @@ impl TrainConfig {
             "--shortcut {} is not used by {}: only the CIFAR ResNets have a shortcut option",
             self.shortcut,
             self.model
-        );
-        ensure!(
-            !self.nesterov || self.momentum > 0.0,
-            "--nesterov needs --momentum > 0"
-        );
-        ensure!(
-            !self.ddp || self.devices.len() >= 2,
-            "--ddp needs at least two --devices (e.g. --devices cuda:0,cuda:1)"
-        );
-        ensure!(
-            self.schedule.schedule.matched().is_none() || self.devices.is_empty(),
-            "--schedule matched:K:M runs on one device (its epochs are laid out per batch)"
-        );
-        ensure!(
-            self.devices.len() != 1,
-            "--devices needs at least two devices; for one, use --device"
         );
         Ok(())
     }
@@ -278,6 +289,9 @@ pub struct TrainSummary {
     /// Image-folder loading: decode throughput and skipped files.
     #[serde(default)]
     pub loader: Option<LoaderReport>,
+    /// With `eval_train`: the training set in evaluation mode after each epoch.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub train_eval: Vec<train_eval::TrainEvalRow>,
 }
 
 impl RunSummary for TrainSummary {

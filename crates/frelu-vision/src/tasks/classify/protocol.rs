@@ -375,6 +375,7 @@ impl Protocol {
 /// wd = 5e-4
 /// limit_train = 10000
 /// init_from = "results/converge/runs/relu-s{seed}"   # optional: start every run from it
+/// eval_train = true           # optional: the training set in evaluation mode after each epoch
 /// seeds = [0, 1, 2]
 /// reference = "relu"          # the row the others are compared with (default: `relu`)
 /// margin = 0.15               # optional: equivalence margin of final accuracy, in pp
@@ -410,6 +411,7 @@ pub struct ProtocolFile {
     device: Option<String>,
     checkpoints: Option<bool>,
     init_from: Option<PathBuf>,
+    eval_train: Option<bool>,
     seeds: Option<Vec<u64>>,
     reference: Option<String>,
     margin: Option<f64>,
@@ -460,6 +462,7 @@ impl ProtocolFile {
         base.device = self.device.clone().unwrap_or(base.device);
         base.checkpoints = self.checkpoints.unwrap_or(base.checkpoints);
         base.init_from = self.init_from.clone();
+        base.eval_train = self.eval_train.unwrap_or(base.eval_train);
         Ok(base)
     }
 

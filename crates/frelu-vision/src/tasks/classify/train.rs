@@ -8,6 +8,7 @@ use std::time::Instant;
 use crate::error::ensure;
 use burn::data::dataloader::DataLoader;
 use burn::data::dataset::Dataset;
+use burn::module::Module;
 use burn::nn::loss::CrossEntropyLossConfig;
 use burn::tensor::Device;
 use burn::tensor::distributed::{DistributedConfig, ReduceOperation};
@@ -19,7 +20,7 @@ use burn::train::{
 use frelu::schedule::LrCurve;
 use std::sync::Arc;
 
-use super::{RunOptions, TrainConfig, TrainSummary};
+use super::{RunOptions, TrainConfig, TrainSummary, train_eval};
 use crate::data::datasets::LoadedData;
 use crate::data::epochs::{EpochClock, eval_loader, training_loader};
 use crate::data::{AnyImageDataset, Augment, ImageBatch, ImageBatcher};
@@ -28,6 +29,7 @@ use crate::fsio::write_json;
 use crate::models::{Net, trainable_params};
 use crate::progress::Reporter;
 use crate::runs::folder::{self, save_trained};
+use crate::runs::history::EpochProbe;
 use crate::runs::report::mean_epoch_seconds;
 use crate::tasks::launch::{Fit, launch, loader_options, start_run};
 
@@ -280,6 +282,7 @@ pub fn train(
     let slope_params = frelu::params::activation_param_count(&model);
     let data_source = splits.source.clone();
     let loader_stats = splits.loader_stats.clone();
+    let probe = eval_train_probe(config, out, first_epoch, &model, &splits, options)?;
     let (loader_train, loader_test) = loaders(config, splits, first_epoch);
     // With several devices each optimiser step consumes one batch per device.
     let iters_per_epoch = config.schedule.schedule.steps_per_epoch(
@@ -307,6 +310,7 @@ pub fn train(
         checkpoints: config.checkpoints,
         resume,
         max_loss_growth: config.max_loss_growth,
+        probe,
     };
     let (model, epochs) = launch(model, loader_train, loader_test, fit, |training| {
         let training = training
@@ -331,12 +335,37 @@ pub fn train(
         epochs,
         total_seconds: started.elapsed().as_secs_f64(),
         loader: loader_stats.map(|stats| stats.report()),
+        train_eval: train_eval::read_rows(out)?,
     };
     if let Some(line) = loader_line(&summary) {
         reporter.info(&line);
     }
     write_json(&out.join(folder::SUMMARY), &summary)?;
     Ok(summary)
+}
+
+/// With `config.eval_train`, the probe that scores the training set after each epoch.
+fn eval_train_probe(
+    config: &TrainConfig,
+    out: &Path,
+    first_epoch: usize,
+    model: &Net,
+    splits: &Splits,
+    options: &RunOptions,
+) -> crate::Result<Option<EpochProbe>> {
+    if !config.eval_train {
+        return Ok(None);
+    }
+    let batcher = ImageBatcher::new(splits.normalize.clone(), Augment::none(), config.seed);
+    train_eval::probe(
+        out,
+        first_epoch,
+        model.valid(),
+        (&splits.train, batcher),
+        splits.num_classes,
+        options.reporter.clone(),
+    )
+    .map(Some)
 }
 
 /// What the image-folder loader achieved, beside the training speed.

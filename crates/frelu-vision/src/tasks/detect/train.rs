@@ -213,6 +213,7 @@ pub fn train(
         checkpoints: config.checkpoints,
         resume,
         max_loss_growth: config.max_loss_growth,
+        probe: None,
     };
     let (model, epochs) = launch(model, loader_train, loader_val, fit, |training| training)?;
     let train_seconds = started.elapsed().as_secs_f64();
