@@ -671,5 +671,20 @@ mod tests {
             assert_eq!(grid.seeds, [200, 201, 202]);
             assert_eq!(grid.configs[2].schedule.slope_lr_mult, 10.0);
         }
+        for epochs in [2, 4, 8, 15] {
+            let file = dir.join(format!("mech-{epochs}.toml"));
+            let grid = Protocol::load(file.to_str().unwrap()).unwrap();
+            assert_eq!((grid.base.epochs, grid.base.eval_train), (epochs, true));
+            assert_eq!(grid.seeds, [300, 301, 302]);
+            assert_eq!(grid.configs.len(), if epochs == 2 { 2 } else { 3 });
+            assert!(
+                grid.configs[1..]
+                    .iter()
+                    .all(|c| c.schedule.slope_lr_mult == 100.0)
+            );
+            if let Some(frozen) = grid.configs.get(2) {
+                assert_eq!(frozen.schedule.slopes_until.unwrap().to_string(), "2:epoch");
+            }
+        }
     }
 }
