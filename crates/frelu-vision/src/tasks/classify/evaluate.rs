@@ -83,12 +83,11 @@ pub fn evaluate(
     let batcher = ImageBatcher::new(p.normalize.clone(), Augment::none(), config.seed);
     let k = p.classes.len();
     let (loss, confusion) = score(&predictor.net, &test, &batcher, k, &loaded.source)?;
-    let correct: u64 = (0..k).map(|c| confusion[c][c]).sum();
     Ok(Evaluation {
         run: run.to_path_buf(),
         data: loaded.source,
         images: test.len(),
-        accuracy: 100.0 * correct as f64 / test.len() as f64,
+        accuracy: accuracy(&confusion),
         loss,
         classes: p.classes.clone(),
         confusion,
@@ -138,6 +137,14 @@ pub fn score(
         }
     }
     Ok((loss_sum / data.len().max(1) as f64, confusion))
+}
+
+/// The accuracy, in percent, of a confusion matrix from [`score`]: its diagonal over all the
+/// items it counts (0 for none).
+pub fn accuracy(confusion: &[Vec<u64>]) -> f64 {
+    let correct: u64 = confusion.iter().enumerate().map(|(c, row)| row[c]).sum();
+    let total: u64 = confusion.iter().flatten().sum();
+    100.0 * correct as f64 / total.max(1) as f64
 }
 
 impl Evaluation {

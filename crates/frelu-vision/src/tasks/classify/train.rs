@@ -28,6 +28,7 @@ use crate::device::parse_device;
 use crate::fsio::write_json;
 use crate::models::{Net, trainable_params};
 use crate::progress::Reporter;
+use crate::run_files::TRAIN_EVAL;
 use crate::runs::folder::{self, save_trained};
 use crate::runs::history::EpochProbe;
 use crate::runs::report::mean_epoch_seconds;
@@ -274,7 +275,7 @@ pub fn train(
     let folders = (out, config.data_dir.as_deref());
     let prepare = || prepare(config, reporter);
     let ((splits, devices, model), resume, _claim) =
-        start_run(folders, config, options.start, &[], prepare)?;
+        start_run(folders, config, options.start, &[TRAIN_EVAL], prepare)?;
     let (train_len, test_len) = (splits.train.len(), splits.test.len());
     write_json(&out.join(PREPROCESS_FILE), &splits.preprocess)?;
     let first_epoch = resume.as_ref().map_or(0, |r| r.epochs);
@@ -335,7 +336,7 @@ pub fn train(
         epochs,
         total_seconds: started.elapsed().as_secs_f64(),
         loader: loader_stats.map(|stats| stats.report()),
-        train_eval: train_eval::read_rows(out)?,
+        train_eval: train_eval::summary_rows(out, config.eval_train)?,
     };
     if let Some(line) = loader_line(&summary) {
         reporter.info(&line);

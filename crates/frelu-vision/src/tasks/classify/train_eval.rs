@@ -8,12 +8,11 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use burn::data::dataset::Dataset;
 use burn::module::Module;
 use burn::store::ModuleRecord;
 use serde::{Deserialize, Serialize};
 
-use super::evaluate::score;
+use super::evaluate::{accuracy, score};
 use crate::data::{AnyImageDataset, ImageBatcher};
 use crate::error::Context;
 use crate::models::Net;
@@ -63,6 +62,15 @@ pub fn read_rows(run: &Path) -> crate::Result<Vec<TrainEvalRow>> {
             }
         })
         .collect()
+}
+
+/// The rows for `run`'s summary: its file's with `--eval-train` (`eval_train`), none without
+/// (whatever a file in the folder holds).
+pub fn summary_rows(run: &Path, eval_train: bool) -> crate::Result<Vec<TrainEvalRow>> {
+    match eval_train {
+        true => read_rows(run),
+        false => Ok(Vec::new()),
+    }
 }
 
 /// Starts `run`'s file for a run that has finished `first_epoch` epochs: a fresh run's is
@@ -117,11 +125,10 @@ pub fn probe(
                 crate::Error::Invalid(format!("epoch {epoch}'s model record does not load: {e}"))
             })?;
         let (loss, confusion) = score(&net, &train, &batcher, classes, "the training set")?;
-        let correct: u64 = (0..classes).map(|c| confusion[c][c]).sum();
         let row = TrainEvalRow {
             epoch,
             loss,
-            accuracy: 100.0 * correct as f64 / train.len().max(1) as f64,
+            accuracy: accuracy(&confusion),
         };
         reporter.info(&format!(
             "epoch {epoch}: training set in evaluation mode: loss {loss:.4}, accuracy {:.2} %",
@@ -170,6 +177,20 @@ mod tests {
         assert!((rows[1].accuracy - 100.0 * correct as f64 / 128.0).abs() < 1e-9);
         // Not the training-mode numbers of metrics.csv: those are means over moving weights.
         assert_ne!(rows[1].loss, summary.epochs[1].train_loss);
+        // The run trained again over the same folder without --eval-train: no row of the old
+        // run is left in its folder or its summary.
+        let without = TrainConfig {
+            eval_train: false,
+            epochs: 1,
+            ..config
+        };
+        let options = RunOptions {
+            start: crate::runs::folder::Start::Overwrite,
+            ..RunOptions::quiet()
+        };
+        let summary = train(&without, &run, &options).unwrap();
+        assert!(summary.train_eval.is_empty());
+        assert!(!train_eval_path(&run).exists());
     }
 
     #[test]
