@@ -11,11 +11,11 @@ use crate::analysis::learned::LEARNED_FILE;
 
 use crate::error::Context;
 use burn::module::Module;
-use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::report::EpochRow;
+use super::settings::RunSettings;
 use crate::error::RunError;
 use crate::fsio::{read_json, remove_if_exists, write_json};
 use crate::run_files::{
@@ -147,19 +147,23 @@ pub const BOOKKEEPING_SETTINGS: [&str; 1] = ["checkpoints"];
 
 /// Checks that the finished run in `dir` was trained with `wanted`. The stored `config.json`
 /// is read back through `C` first, so settings added since it was written take their defaults
-/// instead of counting as differences; [`BOOKKEEPING_SETTINGS`] are not compared.
-pub fn check_same_config<C>(dir: &Path, wanted: &C) -> crate::Result<()>
-where
-    C: Serialize + DeserializeOwned,
-{
+/// instead of counting as differences; [`BOOKKEEPING_SETTINGS`] are not compared, nor a
+/// setting inert for both ([`RunSettings::inert_settings`]).
+pub fn check_same_config<C: RunSettings>(dir: &Path, wanted: &C) -> crate::Result<()> {
     let path = dir.join(CONFIG);
     let stored: C = read_json(&path)?;
+    let inert = wanted.inert_settings();
+    let inert: Vec<_> = stored
+        .inert_settings()
+        .into_iter()
+        .filter(|key| inert.contains(key))
+        .collect();
     let mut stored = serde_json::to_value(&stored)?;
     let mut wanted = serde_json::to_value(wanted)?;
     for value in [&mut stored, &mut wanted] {
         if let Value::Object(map) = value {
-            for key in BOOKKEEPING_SETTINGS {
-                map.remove(key);
+            for key in BOOKKEEPING_SETTINGS.iter().chain(&inert) {
+                map.remove(*key);
             }
         }
     }
@@ -427,7 +431,7 @@ pub fn open<C>(
     task_files: &[&str],
 ) -> crate::Result<Option<Resumed>>
 where
-    C: Serialize + DeserializeOwned,
+    C: RunSettings,
 {
     check_start(out, config, start)?;
     match start {
@@ -459,10 +463,7 @@ where
 
 /// The checks of [`open`], writing nothing: call it before loading data so that a refused
 /// folder is reported at once and a run that fails to start leaves no folder behind.
-pub fn check_start<C>(out: &Path, config: &C, start: Start) -> crate::Result<()>
-where
-    C: Serialize + DeserializeOwned,
-{
+pub fn check_start<C: RunSettings>(out: &Path, config: &C, start: Start) -> crate::Result<()> {
     let dir = || out.to_path_buf();
     match start {
         Start::Fresh if holds_run(out) => Err(RunError::Occupied(dir()).into()),
@@ -546,6 +547,7 @@ mod tests {
             #[serde(default)]
             checkpoints: bool,
         }
+        impl RunSettings for C {}
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join(CONFIG), r#"{"lr": 0.05}"#).unwrap();
         let c = |lr, checkpoints| C {
@@ -564,5 +566,38 @@ mod tests {
         std::fs::write(dir.path().join(SUMMARY), "{}").unwrap();
         assert_eq!(state(dir.path()), RunState::Finished);
         assert_eq!(state(&dir.path().join("nope")), RunState::New);
+    }
+
+    #[test]
+    fn a_schedule_with_nothing_to_train_is_not_compared() {
+        use frelu::{ActivationConfig, ScheduleConfig};
+        #[derive(Serialize, Deserialize)]
+        struct C {
+            activation: ActivationConfig,
+            schedule: ScheduleConfig,
+        }
+        impl RunSettings for C {
+            fn inert_settings(&self) -> Vec<&'static str> {
+                crate::runs::settings::inert_schedule(&self.activation, &self.schedule)
+            }
+        }
+        let c = |act: &str, schedule: &str| C {
+            activation: act.parse().unwrap(),
+            schedule: ScheduleConfig::new(schedule.parse().unwrap()),
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let store = |config: &C| write_json(&dir.path().join(CONFIG), config).unwrap();
+        // A ReLU run trained under alternation is the ReLU run of a joint grid ...
+        store(&c("relu", "alternate:4:1:iter"));
+        assert!(check_same_config(dir.path(), &c("relu", "joint")).is_ok());
+        // ... but not under a budget-matched schedule, which lays its epochs out differently,
+        let err = check_same_config(dir.path(), &c("relu", "matched:4:1")).unwrap_err();
+        assert!(err.to_string().contains("schedule"), "{err}");
+        store(&c("relu", "matched:4:1"));
+        assert!(check_same_config(dir.path(), &c("relu", "joint")).is_err());
+        // ... and an activation with parameters keeps its schedule.
+        store(&c("frelu", "alternate:4:1:iter"));
+        assert!(check_same_config(dir.path(), &c("frelu", "joint")).is_err());
+        assert!(check_same_config(dir.path(), &c("frelu", "alternate:4:1:iter")).is_ok());
     }
 }

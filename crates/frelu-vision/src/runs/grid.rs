@@ -26,11 +26,9 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use serde::Serialize;
-use serde::de::DeserializeOwned;
-
 use super::claim::{Acquired, Claim, DEFAULT_GRACE};
 use super::folder::{self, RunFailure, RunState, Start, run_name};
+use super::settings::RunSettings;
 pub use super::shard::Shard;
 pub use super::spec::{GridManifest, GridRow, GridSpec, Headline, Metric, RunSummary};
 use super::summary::{GridSummary, aggregate_rows};
@@ -45,7 +43,7 @@ use crate::run_files::{
 /// What a task gives the grid.
 pub trait GridTask {
     /// The settings of one run (stored as the run's `config.json`).
-    type Config: Serialize + DeserializeOwned;
+    type Config: RunSettings;
     /// What one run produces (its `summary.json`).
     type Summary: RunSummary;
     /// The task's name in `grid.json` (`classify`, `detect`, `action`).

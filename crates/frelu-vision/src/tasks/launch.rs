@@ -15,8 +15,6 @@ use burn::train::metric::{Adaptor, LossInput, LossMetric};
 use burn::train::{InferenceStep, Learner, LearnerModel, SupervisedTraining, TrainStep};
 use frelu::activation::ParamProjection;
 use frelu::schedule::{self, LrCurve, LrShape, ScheduleConfig};
-use serde::Serialize;
-use serde::de::DeserializeOwned;
 
 use super::guard::{FiniteLossGuard, LossValue, trained_model};
 use crate::data::epochs::LoaderOptions;
@@ -28,6 +26,7 @@ use crate::runs::folder::{self, Resumed, Start};
 use crate::runs::history::{EpochProbe, MaybeFile, SlopeRecorder};
 use crate::runs::log::RunLog;
 use crate::runs::report::{EpochReport, EpochRow};
+use crate::runs::settings::RunSettings;
 
 /// Options that change how a run is shown or where it starts, not what it computes.
 #[derive(Clone)]
@@ -100,7 +99,7 @@ pub fn start_run<C, T>(
     prepare: impl FnOnce() -> crate::Result<T>,
 ) -> crate::Result<(T, Option<Resumed>, Claim)>
 where
-    C: Serialize + DeserializeOwned,
+    C: RunSettings,
 {
     if let Some(data) = data {
         folder::check_outside_data(out, data)?;

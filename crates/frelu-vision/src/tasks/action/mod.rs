@@ -11,7 +11,8 @@ use frelu::ActivationConfig;
 use frelu::schedule::ScheduleConfig;
 use serde::{Deserialize, Serialize};
 
-use crate::runs::{EpochRow, RunSummary};
+use crate::runs::settings::inert_schedule;
+use crate::runs::{EpochRow, RunSettings, RunSummary};
 pub use train::train;
 
 /// TSM or TSN.
@@ -136,6 +137,13 @@ pub struct ActionSummary {
     pub final_top1: f64,
     /// Seconds of training (the budget the issue states).
     pub train_seconds: f64,
+}
+
+impl RunSettings for ActionConfig {
+    /// The slope schedule, where the activation has nothing for it to train.
+    fn inert_settings(&self) -> Vec<&'static str> {
+        inert_schedule(&self.activation, &self.schedule)
+    }
 }
 
 impl ActionConfig {

@@ -26,7 +26,8 @@ pub use crate::data::datasets::DatasetKind;
 use crate::data::image_folder::LoaderReport;
 use crate::models::Architecture;
 use crate::models::resnet::ShortcutKind;
-use crate::runs::{EpochRow, RunSummary};
+use crate::runs::settings::inert_schedule;
+use crate::runs::{EpochRow, RunSettings, RunSummary};
 pub use crate::tasks::launch::RunOptions;
 pub use train::{classification_output, train};
 
@@ -130,6 +131,13 @@ impl Default for TrainConfig {
             init_from: None,
             eval_train: false,
         }
+    }
+}
+
+impl RunSettings for TrainConfig {
+    /// The slope schedule, where the activation has nothing for it to train.
+    fn inert_settings(&self) -> Vec<&'static str> {
+        inert_schedule(&self.activation, &self.schedule)
     }
 }
 

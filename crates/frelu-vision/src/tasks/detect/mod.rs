@@ -20,7 +20,8 @@ use crate::models::detection::DetectorConfig;
 use crate::models::detection::backbone::BackboneConfig;
 use crate::models::detection::centernet::CenterNetConfig;
 use crate::models::detection::faster_rcnn::FasterRcnnConfig;
-use crate::runs::{EpochRow, RunSummary};
+use crate::runs::settings::inert_schedule;
+use crate::runs::{EpochRow, RunSettings, RunSummary};
 pub use eval::{
     COCO_METRICS, DETECTIONS, PREDICTIONS_DIR, TASK_FILES, ap_text, detect_all, eval_run, load_run,
     metrics_line, predict_run,
@@ -192,6 +193,13 @@ pub struct DetectSummary {
     pub train_seconds: f64,
     /// Seconds of the whole run.
     pub total_seconds: f64,
+}
+
+impl RunSettings for DetectConfig {
+    /// The slope schedule, where the activation has nothing for it to train.
+    fn inert_settings(&self) -> Vec<&'static str> {
+        inert_schedule(&self.activation, &self.schedule)
+    }
 }
 
 impl DetectConfig {
