@@ -115,7 +115,7 @@ def main(root):
     for b, r, ph in zip(BUDGETS, losses, loss_holm):
         worse = verdicts[(b, X100)] == 'worse'
         lower = r[0] < 0 and ph < ALPHA
-        reading = 'supported' if worse and lower else ('not explained by overfitting' if worse else 'no deficit to explain')
+        reading = 'supported' if worse and lower else ('not explained by overfitting' if worse else 'not supported: no deficit after correction')
         print(f"| {b} | {r[0]:+.4f} [{r[1][0]:+.4f}, {r[1][1]:+.4f}] | {r[2]:.3f} | {ph:.3f} "
               f"| {verdicts[(b, X100)]} | {reading} |")
     print()
