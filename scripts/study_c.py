@@ -17,7 +17,6 @@ A budget whose grid is not complete is reported as missing, never analysed in pa
 """
 import csv
 import json
-import math
 import os
 import sys
 
@@ -47,19 +46,17 @@ def grid(root, budget, rows):
 
 
 def paired(a, b):
-    """Mean of a - b, its 95 % interval, the two-sided paired t p and the TOST p."""
+    """Mean of a - b, its 95 % interval, the two-sided paired t p and the TOST p: the scipy calls
+    of scripts/stats_reference.py (ttest_rel; TOST as its two one-sided ttest_rel)."""
     d = [x - y for x, y in zip(a, b)]
-    n = len(d)
-    mean = sum(d) / n
-    sd = math.sqrt(sum((x - mean) ** 2 for x in d) / (n - 1))
-    se = sd / math.sqrt(n)
-    if se == 0:
+    mean = sum(d) / len(d)
+    if len(set(d)) == 1:  # no spread: the t statistics are undefined
         return mean, (mean, mean), 0.0 if mean else 1.0, 0.0 if abs(mean) < MARGIN else 1.0
-    t = stats.t(n - 1)
-    half = t.ppf(0.975) * se
-    p = 2 * t.sf(abs(mean / se))
-    p_tost = max(t.sf((mean + MARGIN) / se), t.cdf((mean - MARGIN) / se))
-    return mean, (mean - half, mean + half), p, p_tost
+    test = stats.ttest_rel(a, b)
+    interval = test.confidence_interval(0.95)
+    p_tost = max(stats.ttest_rel(a, [y - MARGIN for y in b], alternative='greater').pvalue,
+                 stats.ttest_rel(a, [y + MARGIN for y in b], alternative='less').pvalue)
+    return mean, (interval.low, interval.high), test.pvalue, p_tost
 
 
 def holm(ps):
