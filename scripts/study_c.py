@@ -20,10 +20,8 @@ import json
 import os
 import sys
 
-from scipy import stats
+from study_stats import ALPHA, holm, paired, verdict
 
-MARGIN = 0.15
-ALPHA = 0.05
 SEEDS = [300, 301, 302]
 BUDGETS = [2, 4, 8, 15]
 X100, FROZEN, RELU = 'frelu-joint-x100', 'frelu-x100-frozen2', 'relu'
@@ -43,35 +41,6 @@ def run(root, budget, row, seed):
 def grid(root, budget, rows):
     runs = {(row, s): run(root, budget, row, s) for row in rows for s in SEEDS}
     return runs if all(runs.values()) else None
-
-
-def paired(a, b):
-    """Mean of a - b, its 95 % interval, the two-sided paired t p and the TOST p: the scipy calls
-    of scripts/stats_reference.py (ttest_rel; TOST as its two one-sided ttest_rel)."""
-    d = [x - y for x, y in zip(a, b)]
-    mean = sum(d) / len(d)
-    if len(set(d)) == 1:  # no spread: the t statistics are undefined
-        return mean, (mean, mean), 0.0 if mean else 1.0, 0.0 if abs(mean) < MARGIN else 1.0
-    test = stats.ttest_rel(a, b)
-    interval = test.confidence_interval(0.95)
-    p_tost = max(stats.ttest_rel(a, [y - MARGIN for y in b], alternative='greater').pvalue,
-                 stats.ttest_rel(a, [y + MARGIN for y in b], alternative='less').pvalue)
-    return mean, (interval.low, interval.high), test.pvalue, p_tost
-
-
-def holm(ps):
-    order = sorted(range(len(ps)), key=lambda i: ps[i])
-    adjusted, running = [0.0] * len(ps), 0.0
-    for rank, i in enumerate(order):
-        running = max(running, min(1.0, (len(ps) - rank) * ps[i]))
-        adjusted[i] = running
-    return adjusted
-
-
-def verdict(mean, p_holm, p_tost_holm):
-    if p_holm < ALPHA:
-        return 'better' if mean > 0 else 'worse'
-    return 'equivalent' if p_tost_holm < ALPHA else 'undecided'
 
 
 def final_acc(g, row):
