@@ -78,7 +78,7 @@ def main(root):
     at_best = {row: grids[best[row]][row] for row in ROWS}
     tuned = [paired(at_best[row], at_best[RELU]) for row in FRELU]
     tuned_holm = holm([r[2] for r in tuned])
-    print(f"Best rate per row (on the test set, as registered): "
+    print("Best rate per row (on the test set, as registered): "
           + ", ".join(f"{row} {best[row]}" for row in ROWS))
     print("| contrast, each at its best rate | Δ test acc (pp) [95 % CI] | p | Holm p (over 2) |")
     print("|---|---|---:|---:|")
