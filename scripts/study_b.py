@@ -10,7 +10,9 @@ the grid's rate and seed). It prints:
    +-0.15 pp (Holm over the 8) and the verdict (better / worse / equivalent / undecided);
 2. each row's best rate (highest mean final test accuracy over the seeds) and the best-rate
    FReLU rows against the best-rate ReLU, paired by seed (Holm over the 2);
-3. the mean final test accuracy of every row at every rate, and every per-seed value.
+3. the mean final test accuracy of every row at every rate, every per-seed value, and how far
+   the FReLU rows' slopes moved from ReLU's (mean |pos - 1| and mean |neg| over every channel of
+   the rate's 3 runs, from their `slopes.json`).
 A grid that is not complete is reported as missing, and nothing is analysed in part.
 """
 import json
@@ -53,6 +55,19 @@ def load(root):
     return grids
 
 
+def slope_movement(root, rate, row):
+    """(mean |pos - 1|, mean |neg|) over every channel of the row's runs at that rate."""
+    pos, neg = [], []
+    for seed in SEEDS:
+        path = os.path.join(root, f'lr-{rate}', 'runs', f'{row}-s{seed}', 'slopes.json')
+        if not os.path.exists(path):
+            sys.exit(f"{path} is missing: the run finished without its learned slopes")
+        for layer in json.load(open(path)):
+            pos += [abs(p - 1.0) for p in layer['pos']]
+            neg += [abs(n) for n in layer['neg']]
+    return mean(pos), mean(neg)
+
+
 def interval(r):
     return f"{r[0]:+.2f} [{r[1][0]:+.2f}, {r[1][1]:+.2f}]"
 
@@ -86,12 +101,17 @@ def main(root):
         print(f"| {row} ({best[row]}) − relu ({best[RELU]}) | {interval(r)} | {r[2]:.3f} "
               f"| {ph:.3f} |")
     print()
-    print(f"Final test accuracy (%), mean over seeds {SEEDS} (per seed in brackets)")
-    print("| weights' lr | " + " | ".join(ROWS) + " |")
-    print("|---:|" + "---|" * len(ROWS))
+    print(f"Final test accuracy (%), mean over seeds {SEEDS} (per seed in brackets), and how far "
+          "the slopes moved (mean over every channel of the 3 runs)")
+    print("| weights' lr | " + " | ".join(ROWS) + " | mean \\|pos − 1\\|, joint / ×10 "
+          "| mean \\|neg\\|, joint / ×10 |")
+    print("|---:|" + "---|" * len(ROWS) + "---:|---:|")
     for rate in RATES:
         cells = [f"{mean(grids[rate][row]):.2f} ({' / '.join(f'{a:.2f}' for a in grids[rate][row])})"
                  for row in ROWS]
+        moved = [slope_movement(root, rate, row) for row in FRELU]
+        cells.append(' / '.join(f'{m[0]:.3f}' for m in moved))
+        cells.append(' / '.join(f'{m[1]:.3f}' for m in moved))
         print(f"| {rate} | " + " | ".join(cells) + " |")
 
 
