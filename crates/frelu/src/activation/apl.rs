@@ -5,6 +5,7 @@ use burn::module::{Module, Param};
 use burn::tensor::{Device, Distribution, Tensor};
 
 use super::common::{check_input, drawn, on_channels};
+use crate::ops::peers;
 
 /// The default number of hinges of [`AplConfig`] (the authors' CIFAR-10 setting).
 pub const APL_HINGES: usize = 5;
@@ -70,6 +71,16 @@ impl Apl {
     /// - input: `[batch, channels, ...]`
     /// - output: same as the input
     pub fn forward<const D: usize>(&self, input: Tensor<D>) -> Tensor<D> {
+        check_input("Apl", self.channels, &input.dims());
+        if peers::has_fused_kernel(&input) {
+            return peers::apl(input, self.a.val(), self.b.val());
+        }
+        self.forward_composed(input)
+    }
+
+    /// [`Apl::forward`] composed of tensor operations (what runs where there is no fused
+    /// kernel; the reference the fused one is tested against).
+    pub fn forward_composed<const D: usize>(&self, input: Tensor<D>) -> Tensor<D> {
         check_input("Apl", self.channels, &input.dims());
         let (a, b) = (self.a.val(), self.b.val());
         let hinges = a.dims()[0];
@@ -139,5 +150,47 @@ mod tests {
         layer.b = Param::from_data([[0.1, 2.8, -0.15], [-2.9, 0.12, 3.0]], &device);
         let x = testing::away_from_zero([2, 3, 4, 4], &device);
         testing::gradcheck(crate::Activation::Apl(layer), x, 1e-3, 2e-2);
+    }
+
+    #[test]
+    fn fused_kernel_is_the_composed_layer() {
+        use crate::activation::common::two_forms::assert_same_function;
+        let device = Device::flex().autodiff();
+        // Hinges wide enough that many inputs sit on each side of every one.
+        let layer = AplConfig::new(4).with_a_range(Some(1.0)).init(&device);
+        let x = Tensor::<4>::random([3, 4, 17, 19], Distribution::Normal(0.0, 1.0), &device);
+        assert!(crate::ops::peers::has_fused_kernel(&x));
+        // A transposed (non-contiguous) input takes the same kernel; 17·19 elements per plane
+        // leave a remainder after the blocks and the accumulator lanes.
+        for x in [x.clone(), x.swap_dims(2, 3)] {
+            assert_same_function(
+                &layer,
+                x,
+                |l, x| l.forward(x),
+                |l, x| l.forward_composed(x),
+                1e-4,
+            );
+        }
+        // A rank-2 input (a fully connected layer): planes of one element.
+        let layer = AplConfig::new(33).with_hinges(3).init(&device);
+        let x = Tensor::<2>::random([16, 33], Distribution::Normal(0.0, 1.0), &device);
+        assert_same_function(
+            &layer,
+            x,
+            |l, x| l.forward(x),
+            |l, x| l.forward_composed(x),
+            1e-4,
+        );
+    }
+
+    #[test]
+    fn fused_kernel_in_inference_writes_over_its_input() {
+        let device = Device::flex();
+        let layer = AplConfig::new(3).with_a_range(Some(1.0)).init(&device);
+        let x = Tensor::<4>::random([2, 3, 30, 30], Distribution::Normal(0.0, 1.0), &device);
+        let expected = layer.forward_composed(x.clone());
+        // `x * 1` is owned by the call alone, so the kernel takes its in-place branch.
+        testing::assert_close(layer.forward(x.clone() * 1.0), expected.clone(), 1e-5);
+        testing::assert_close(layer.forward(x), expected, 1e-5);
     }
 }

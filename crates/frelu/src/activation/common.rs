@@ -207,3 +207,78 @@ pub(crate) mod testing {
         }
     }
 }
+
+#[cfg(test)]
+pub(crate) mod two_forms {
+    //! A check for layers with a fused kernel: their fused and composed forms are one function,
+    //! values and gradients.
+
+    use burn::module::{Module, ModuleVisitor, Param};
+    use burn::tensor::{Device, Distribution, Tensor};
+
+    /// The output of `form(layer, x)` and the gradients of `sum(output·w)` with respect to `x`
+    /// and to every parameter of `layer`, flattened.
+    fn outputs<M: Module, const D: usize>(
+        layer: &M,
+        x: &Tensor<D>,
+        w: &Tensor<D>,
+        form: &dyn Fn(&M, Tensor<D>) -> Tensor<D>,
+    ) -> Vec<(String, Vec<f32>)> {
+        let x = x.clone().require_grad();
+        let y = form(layer, x.clone());
+        let grads = (y.clone() * w.clone()).sum().backward();
+        let flat = |t: Tensor<D>| t.into_data().convert::<f32>().try_to_vec::<f32>().unwrap();
+        let mut out = vec![
+            ("output".to_string(), flat(y)),
+            ("input gradient".to_string(), flat(x.grad(&grads).unwrap())),
+        ];
+        struct Grads<'a>(&'a burn::tensor::Gradients, Vec<(String, Vec<f32>)>);
+        impl ModuleVisitor for Grads<'_> {
+            fn visit_float<const K: usize>(&mut self, param: &Param<Tensor<K>>) {
+                let grad = param.val().grad(self.0).expect("a gradient");
+                let values = grad
+                    .into_data()
+                    .convert::<f32>()
+                    .try_to_vec::<f32>()
+                    .unwrap();
+                let name = format!("gradient of parameter {}", self.1.len());
+                self.1.push((name, values));
+            }
+        }
+        let mut params = Grads(&grads, Vec::new());
+        layer.visit(&mut params);
+        out.extend(params.1);
+        out
+    }
+
+    /// Asserts that `fused` and `composed` agree on `x` (on the autodiff Flex device), output
+    /// and every gradient, to `tolerance` relative to `1 + |value|`.
+    pub(crate) fn assert_same_function<M: Module, const D: usize>(
+        layer: &M,
+        x: Tensor<D>,
+        fused: impl Fn(&M, Tensor<D>) -> Tensor<D>,
+        composed: impl Fn(&M, Tensor<D>) -> Tensor<D>,
+        tolerance: f32,
+    ) {
+        let device = Device::flex().autodiff();
+        assert_eq!(
+            x.device(),
+            device,
+            "the check runs on the autodiff Flex device"
+        );
+        let w = Tensor::<D>::random(x.shape(), Distribution::Normal(0.0, 1.0), &device);
+        let a = outputs(layer, &x, &w, &fused);
+        let b = outputs(layer, &x, &w, &composed);
+        assert_eq!(a.len(), b.len());
+        for ((what, fused), (_, composed)) in a.iter().zip(&b) {
+            assert_eq!(fused.len(), composed.len(), "{what}: lengths");
+            for (i, (f, c)) in fused.iter().zip(composed).enumerate() {
+                let scale = 1.0 + f.abs().max(c.abs());
+                assert!(
+                    (f - c).abs() <= tolerance * scale,
+                    "{what}[{i}]: fused {f} vs composed {c}"
+                );
+            }
+        }
+    }
+}

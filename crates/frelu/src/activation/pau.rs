@@ -8,6 +8,7 @@ use burn::tensor::{Device, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 
 use super::common::scalar;
+use crate::ops::peers;
 
 /// Numerator coefficients `a_0 … a_5` of the authors' fit of leaky ReLU (slope 0.01) on
 /// `[−3, 3]` (`pade_optimized_leakyrelu` in their code), the initialisation the paper uses.
@@ -96,6 +97,16 @@ impl Pau {
     /// - input: any shape
     /// - output: same as the input
     pub fn forward<const D: usize>(&self, input: Tensor<D>) -> Tensor<D> {
+        if peers::has_fused_kernel(&input) {
+            let (a, b) = (self.numerator.val(), self.denominator.val());
+            return peers::pau(input, a, b, self.version == PauVersion::A);
+        }
+        self.forward_composed(input)
+    }
+
+    /// [`Pau::forward`] composed of tensor operations (what runs where there is no fused
+    /// kernel; the reference the fused one is tested against).
+    pub fn forward_composed<const D: usize>(&self, input: Tensor<D>) -> Tensor<D> {
         let (a, b) = (self.numerator.val(), self.denominator.val());
         // Horner: P = a_0 + x·(a_1 + x·(… + x·a_5)).
         let mut p = scalar::<D>(&a, 5) * input.clone();
@@ -192,5 +203,52 @@ mod tests {
         let mut a = PauConfig::new().init(&device);
         a.denominator = Param::from_data([0.4, -0.2, 0.1, 0.05], &device);
         testing::gradcheck(crate::Activation::Pau(a), x, 1e-3, 2e-2);
+    }
+
+    #[test]
+    fn fused_kernel_is_the_composed_layer() {
+        use crate::activation::common::two_forms::assert_same_function;
+        use burn::tensor::Distribution;
+        let device = Device::flex().autodiff();
+        for version in [PauVersion::A, PauVersion::B] {
+            let mut layer = PauConfig::new().with_version(version).init(&device);
+            // Coefficients of both signs, so that every sign(b_k) and sign(R) branch is taken.
+            layer.numerator = Param::from_data([0.1, 0.9, 0.3, -0.2, 0.05, -0.01], &device);
+            layer.denominator = Param::from_data([0.4, -0.3, 0.2, -0.05], &device);
+            let x = Tensor::<4>::random([3, 4, 9, 7], Distribution::Normal(0.0, 2.0), &device);
+            assert!(crate::ops::peers::has_fused_kernel(&x));
+            // A transposed (non-contiguous) input takes the same kernel.
+            for x in [x.clone(), x.swap_dims(2, 3)] {
+                assert_same_function(
+                    &layer,
+                    x,
+                    |l, x| l.forward(x),
+                    |l, x| l.forward_composed(x),
+                    1e-4,
+                );
+            }
+            // The authors' initialisation, and a rank-2 input (a fully connected layer).
+            let layer = PauConfig::new().with_version(version).init(&device);
+            let x = Tensor::<2>::random([16, 33], Distribution::Normal(0.0, 2.0), &device);
+            assert_same_function(
+                &layer,
+                x,
+                |l, x| l.forward(x),
+                |l, x| l.forward_composed(x),
+                1e-4,
+            );
+        }
+    }
+
+    #[test]
+    fn fused_kernel_in_inference_writes_over_its_input() {
+        use burn::tensor::Distribution;
+        let device = Device::flex();
+        let layer = PauConfig::new().init(&device);
+        let x = Tensor::<4>::random([2, 3, 5, 5], Distribution::Normal(0.0, 2.0), &device);
+        let expected = layer.forward_composed(x.clone());
+        // `x * 1` is owned by the call alone, so the kernel takes its in-place branch.
+        testing::assert_close(layer.forward(x.clone() * 1.0), expected.clone(), 1e-5);
+        testing::assert_close(layer.forward(x), expected, 1e-5);
     }
 }

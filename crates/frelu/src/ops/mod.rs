@@ -5,12 +5,14 @@
 //!   Cube (GPU) have kernels; any other backend uses [`frelu_composed`].
 //! - [`frelu_composed`]: the same function written with ordinary tensor operations; autodiff
 //!   differentiates it like any other graph. Kept as the reference for checks and benchmarks.
+//! - [`peers`]: fused PAU and APL, the two peers whose composed forms cost most.
 
 mod autodiff;
 mod backend;
 #[cfg(any(feature = "wgpu", feature = "cuda"))]
 mod cube;
 mod flex;
+pub mod peers;
 mod shape;
 
 use burn::backend::{Dispatch, DispatchDevice};

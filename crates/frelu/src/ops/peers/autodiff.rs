@@ -1,0 +1,136 @@
+//! PAU and APL under autodiff: the inner backend's forward, and a backward that calls the inner
+//! backend's fused backward once for the gradients of the input and both parameter tensors.
+//!
+//! Each op keeps its inputs as state and is registered as compute-bound, so checkpointing
+//! strategies never recompute it.
+
+use burn::backend::Autodiff;
+use burn::backend::autodiff::checkpoint::base::Checkpointer;
+use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
+use burn::backend::autodiff::grads::Gradients;
+use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
+use burn::backend::tensor::FloatTensor;
+
+use super::backend::PeerBackend;
+
+#[derive(Debug)]
+struct PauBackward {
+    version_a: bool,
+}
+
+#[derive(Debug)]
+struct AplBackward;
+
+type Three<B> = (FloatTensor<B>, FloatTensor<B>, FloatTensor<B>);
+
+/// Registers the three gradients with those of the op's parents that track one.
+macro_rules! register {
+    ($ops:expr, $grads:expr, $result:expr) => {{
+        let (d0, d1, d2) = $result;
+        for (node, grad) in $ops.parents.into_iter().zip([d0, d1, d2]) {
+            if let Some(node) = node {
+                $grads.register::<B>(node.id, grad);
+            }
+        }
+    }};
+}
+
+impl<B: PeerBackend> Backward<B, 3> for PauBackward {
+    type State = Three<B>;
+
+    fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let dy = grads.consume::<B>(&ops.node);
+        let (x, numerator, denominator) = ops.state;
+        let result = B::pau_backward(x, numerator, denominator, dy, self.version_a);
+        register!(ops, grads, result);
+    }
+}
+
+impl<B: PeerBackend> Backward<B, 3> for AplBackward {
+    type State = Three<B>;
+
+    fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let dy = grads.consume::<B>(&ops.node);
+        let (x, a, b) = ops.state;
+        register!(ops, grads, B::apl_backward(x, a, b, dy));
+    }
+}
+
+/// Inner tensors as untracked autodiff tensors.
+fn constants<B: PeerBackend>((d0, d1, d2): Three<B>) -> Three<Autodiff<B>> {
+    type Wrapped<B> = FloatTensor<Autodiff<B>>;
+    (
+        Wrapped::<B>::new(d0),
+        Wrapped::<B>::new(d1),
+        Wrapped::<B>::new(d2),
+    )
+}
+
+impl<B: PeerBackend, C: CheckpointStrategy> PeerBackend for Autodiff<B, C> {
+    fn pau(
+        x: FloatTensor<Self>,
+        numerator: FloatTensor<Self>,
+        denominator: FloatTensor<Self>,
+        version_a: bool,
+    ) -> FloatTensor<Self> {
+        let nodes = [x.node(), numerator.node(), denominator.node()];
+        let inner = (
+            x.into_primitive(),
+            numerator.into_primitive(),
+            denominator.into_primitive(),
+        );
+        let op = PauBackward { version_a };
+        match op.prepare::<C>(nodes).compute_bound().stateful() {
+            OpsKind::Tracked(prep) => {
+                let output = B::pau(inner.0.clone(), inner.1.clone(), inner.2.clone(), version_a);
+                prep.finish(inner, output)
+            }
+            OpsKind::UnTracked(prep) => prep.finish(B::pau(inner.0, inner.1, inner.2, version_a)),
+        }
+    }
+
+    /// The inner backend's gradients, as constants (no second derivative).
+    fn pau_backward(
+        x: FloatTensor<Self>,
+        numerator: FloatTensor<Self>,
+        denominator: FloatTensor<Self>,
+        dy: FloatTensor<Self>,
+        version_a: bool,
+    ) -> Three<Self> {
+        let (dx, dnumerator, ddenominator) = B::pau_backward(
+            x.into_primitive(),
+            numerator.into_primitive(),
+            denominator.into_primitive(),
+            dy.into_primitive(),
+            version_a,
+        );
+        constants::<B>((dx, dnumerator, ddenominator))
+    }
+
+    fn apl(x: FloatTensor<Self>, a: FloatTensor<Self>, b: FloatTensor<Self>) -> FloatTensor<Self> {
+        let nodes = [x.node(), a.node(), b.node()];
+        let inner = (x.into_primitive(), a.into_primitive(), b.into_primitive());
+        match AplBackward.prepare::<C>(nodes).compute_bound().stateful() {
+            OpsKind::Tracked(prep) => {
+                let output = B::apl(inner.0.clone(), inner.1.clone(), inner.2.clone());
+                prep.finish(inner, output)
+            }
+            OpsKind::UnTracked(prep) => prep.finish(B::apl(inner.0, inner.1, inner.2)),
+        }
+    }
+
+    /// The inner backend's gradients, as constants (no second derivative).
+    fn apl_backward(
+        x: FloatTensor<Self>,
+        a: FloatTensor<Self>,
+        b: FloatTensor<Self>,
+        dy: FloatTensor<Self>,
+    ) -> Three<Self> {
+        constants::<B>(B::apl_backward(
+            x.into_primitive(),
+            a.into_primitive(),
+            b.into_primitive(),
+            dy.into_primitive(),
+        ))
+    }
+}

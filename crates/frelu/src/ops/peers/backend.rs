@@ -1,0 +1,48 @@
+//! The peers' backend extension: a forward and a backward operation for PAU and for APL.
+//! Only `Flex` (f32) has kernels; [`super`]'s wrappers call them there and compose the
+//! activation from tensor operations everywhere else.
+
+use burn::backend::tensor::FloatTensor;
+use burn::backend::{Backend, backend_extension};
+
+/// PAU and APL as backend operations.
+#[backend_extension(Flex, Autodiff)]
+pub trait PeerBackend: Backend {
+    /// Safe PAU `y = P(x) / Q(x)`, `P(x) = Σ_{k=0..5} a_k·x^k`; `Q(x) = 1 + Σ_{k=1..4}
+    /// |b_k|·|x|^k` when `version_a`, else `1 + |Σ_{k=1..4} b_k·x^k|`.
+    ///
+    /// # Shapes
+    /// - x: any; numerator: `[6]`; denominator: `[4]`; output: like `x`.
+    fn pau(
+        x: FloatTensor<Self>,
+        numerator: FloatTensor<Self>,
+        denominator: FloatTensor<Self>,
+        version_a: bool,
+    ) -> FloatTensor<Self>;
+
+    /// Gradients of [`PeerBackend::pau`] given the upstream gradient `dy`:
+    /// `(dx, dnumerator, ddenominator)`; where `|·|` has a kink, its derivative is taken as
+    /// `sign(0) = 0`, as autodiff's `abs` does.
+    fn pau_backward(
+        x: FloatTensor<Self>,
+        numerator: FloatTensor<Self>,
+        denominator: FloatTensor<Self>,
+        dy: FloatTensor<Self>,
+        version_a: bool,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>);
+
+    /// APL `y = max(0, x) + Σ_s a[s, c]·max(0, b[s, c] − x)`, `c` = dimension 1 of `x`.
+    ///
+    /// # Shapes
+    /// - x: `[N, C, ...]` (rank ≥ 2); a, b: `[S, C]`; output: like `x`.
+    fn apl(x: FloatTensor<Self>, a: FloatTensor<Self>, b: FloatTensor<Self>) -> FloatTensor<Self>;
+
+    /// Gradients of [`PeerBackend::apl`] given `dy`: `(dx, da, db)`; at a kink (`x = 0`,
+    /// `b − x = 0`) the hinge passes the gradient, as autodiff's `clamp_min` does.
+    fn apl_backward(
+        x: FloatTensor<Self>,
+        a: FloatTensor<Self>,
+        b: FloatTensor<Self>,
+        dy: FloatTensor<Self>,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>);
+}

@@ -1,0 +1,53 @@
+//! The peers' operations on the Flex (CPU) backend: the kernels of `pau_kernel` and
+//! `apl_kernel`, for f32 tensors (the wrappers of [`super`] send nothing else here).
+
+use burn::backend::flex::{Flex, FlexTensor};
+use burn::tensor::DType;
+
+use super::backend::PeerBackend;
+use super::{apl_kernel, pau_kernel};
+
+fn assert_f32<const K: usize>(op: &str, tensors: [&FlexTensor; K]) {
+    assert!(
+        tensors.iter().all(|t| t.dtype() == DType::F32),
+        "the fused {op} kernel takes f32 tensors; other dtypes use the composed layer"
+    );
+}
+
+impl PeerBackend for Flex {
+    fn pau(
+        x: FlexTensor,
+        numerator: FlexTensor,
+        denominator: FlexTensor,
+        version_a: bool,
+    ) -> FlexTensor {
+        assert_f32("PAU", [&x, &numerator, &denominator]);
+        pau_kernel::forward(x, numerator, denominator, version_a)
+    }
+
+    fn pau_backward(
+        x: FlexTensor,
+        numerator: FlexTensor,
+        denominator: FlexTensor,
+        dy: FlexTensor,
+        version_a: bool,
+    ) -> (FlexTensor, FlexTensor, FlexTensor) {
+        assert_f32("PAU", [&x, &numerator, &denominator, &dy]);
+        pau_kernel::backward(x, numerator, denominator, dy, version_a)
+    }
+
+    fn apl(x: FlexTensor, a: FlexTensor, b: FlexTensor) -> FlexTensor {
+        assert_f32("APL", [&x, &a, &b]);
+        apl_kernel::forward(x, a, b)
+    }
+
+    fn apl_backward(
+        x: FlexTensor,
+        a: FlexTensor,
+        b: FlexTensor,
+        dy: FlexTensor,
+    ) -> (FlexTensor, FlexTensor, FlexTensor) {
+        assert_f32("APL", [&x, &a, &b, &dy]);
+        apl_kernel::backward(x, a, b, dy)
+    }
+}
