@@ -3,9 +3,22 @@
 
 use std::mem::MaybeUninit;
 
-use burn::backend::TensorMetadata;
 use burn::backend::flex::FlexTensor;
-use burn::tensor::{Shape, TensorData};
+use burn::backend::{DispatchDevice, TensorMetadata};
+use burn::tensor::{Device, Shape, TensorData};
+
+/// Whether `device` is Flex, with or without autodiff: where the hand-written kernels run.
+pub(crate) fn on_flex(device: &Device) -> bool {
+    fn inner(device: &DispatchDevice) -> bool {
+        match device {
+            DispatchDevice::Flex(_) => true,
+            DispatchDevice::Autodiff(device) => inner(&device.clone().inner()),
+            #[allow(unreachable_patterns)]
+            _ => false,
+        }
+    }
+    inner(device.as_dispatch())
+}
 
 /// `t` laid out contiguously (no copy when it already is).
 pub(crate) fn contiguous(t: FlexTensor) -> FlexTensor {

@@ -216,18 +216,27 @@ pub(crate) mod two_forms {
     use burn::module::{Module, ModuleVisitor, Param};
     use burn::tensor::{Device, Distribution, Tensor};
 
-    /// The output of `form(layer, x)` and the gradients of `sum(output·w)` with respect to `x`
+    /// A layer with a fused kernel and its composed reference.
+    pub(crate) trait TwoForms: Module {
+        fn fused<const D: usize>(&self, x: Tensor<D>) -> Tensor<D>;
+        fn composed<const D: usize>(&self, x: Tensor<D>) -> Tensor<D>;
+    }
+
+    /// The output of one form on `x` and the gradients of `sum(output·w)` with respect to `x`
     /// and to every parameter of `layer`, flattened.
-    fn outputs<M: Module, const D: usize>(
+    fn outputs<M: TwoForms, const D: usize>(
         layer: &M,
         x: &Tensor<D>,
         w: &Tensor<D>,
-        form: &dyn Fn(&M, Tensor<D>) -> Tensor<D>,
+        fused: bool,
     ) -> Vec<(String, Vec<f32>)> {
         let x = x.clone().require_grad();
-        let y = form(layer, x.clone());
+        let y = if fused {
+            layer.fused(x.clone())
+        } else {
+            layer.composed(x.clone())
+        };
         let grads = (y.clone() * w.clone()).sum().backward();
-        let flat = |t: Tensor<D>| t.into_data().convert::<f32>().try_to_vec::<f32>().unwrap();
         let mut out = vec![
             ("output".to_string(), flat(y)),
             ("input gradient".to_string(), flat(x.grad(&grads).unwrap())),
@@ -236,13 +245,8 @@ pub(crate) mod two_forms {
         impl ModuleVisitor for Grads<'_> {
             fn visit_float<const K: usize>(&mut self, param: &Param<Tensor<K>>) {
                 let grad = param.val().grad(self.0).expect("a gradient");
-                let values = grad
-                    .into_data()
-                    .convert::<f32>()
-                    .try_to_vec::<f32>()
-                    .unwrap();
                 let name = format!("gradient of parameter {}", self.1.len());
-                self.1.push((name, values));
+                self.1.push((name, flat(grad)));
             }
         }
         let mut params = Grads(&grads, Vec::new());
@@ -251,13 +255,26 @@ pub(crate) mod two_forms {
         out
     }
 
-    /// Asserts that `fused` and `composed` agree on `x` (on the autodiff Flex device), output
-    /// and every gradient, to `tolerance` relative to `1 + |value|`.
-    pub(crate) fn assert_same_function<M: Module, const D: usize>(
+    fn flat<const D: usize>(t: Tensor<D>) -> Vec<f32> {
+        t.into_data().convert::<f32>().try_to_vec::<f32>().unwrap()
+    }
+
+    fn assert_all_close(what: &str, fused: &[f32], composed: &[f32], tolerance: f32) {
+        assert_eq!(fused.len(), composed.len(), "{what}: lengths");
+        for (i, (f, c)) in fused.iter().zip(composed).enumerate() {
+            let scale = 1.0 + f.abs().max(c.abs());
+            assert!(
+                (f - c).abs() <= tolerance * scale,
+                "{what}[{i}]: fused {f} vs composed {c}"
+            );
+        }
+    }
+
+    /// Asserts that both forms agree on `x` (on the autodiff Flex device, where the fused kernel
+    /// runs), output and every gradient, to `tolerance` relative to `1 + |value|`.
+    pub(crate) fn assert_same_function<M: TwoForms, const D: usize>(
         layer: &M,
         x: Tensor<D>,
-        fused: impl Fn(&M, Tensor<D>) -> Tensor<D>,
-        composed: impl Fn(&M, Tensor<D>) -> Tensor<D>,
         tolerance: f32,
     ) {
         let device = Device::flex().autodiff();
@@ -266,19 +283,25 @@ pub(crate) mod two_forms {
             device,
             "the check runs on the autodiff Flex device"
         );
+        assert!(crate::ops::peers::has_fused_kernel(&x));
         let w = Tensor::<D>::random(x.shape(), Distribution::Normal(0.0, 1.0), &device);
-        let a = outputs(layer, &x, &w, &fused);
-        let b = outputs(layer, &x, &w, &composed);
+        let a = outputs(layer, &x, &w, true);
+        let b = outputs(layer, &x, &w, false);
         assert_eq!(a.len(), b.len());
         for ((what, fused), (_, composed)) in a.iter().zip(&b) {
-            assert_eq!(fused.len(), composed.len(), "{what}: lengths");
-            for (i, (f, c)) in fused.iter().zip(composed).enumerate() {
-                let scale = 1.0 + f.abs().max(c.abs());
-                assert!(
-                    (f - c).abs() <= tolerance * scale,
-                    "{what}[{i}]: fused {f} vs composed {c}"
-                );
-            }
+            assert_all_close(what, fused, composed, tolerance);
         }
+    }
+
+    /// Asserts that both forms agree in inference (Flex, no autodiff) on an input the fused
+    /// kernel may write over (owned by the call alone) and on one it must not (`x`, kept).
+    pub(crate) fn assert_same_in_inference<M: TwoForms>(layer: &M, x: Tensor<4>) {
+        let before = flat(x.clone());
+        let expected = flat(layer.composed(x.clone()));
+        let in_place = flat(layer.fused(x.clone() * 1.0));
+        assert_all_close("in place", &in_place, &expected, 1e-5);
+        let kept = flat(layer.fused(x.clone()));
+        assert_all_close("into a new buffer", &kept, &expected, 1e-5);
+        assert_eq!(flat(x), before, "the kernel wrote over an input it shares");
     }
 }

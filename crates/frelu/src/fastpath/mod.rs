@@ -38,7 +38,7 @@ mod switch;
 #[cfg(test)]
 mod tests;
 
-use burn::backend::{Dispatch, DispatchDevice};
+use burn::backend::Dispatch;
 use burn::nn::conv::Conv2d;
 use burn::nn::pool::MaxPool2d;
 use burn::nn::{BatchNorm, PaddingConfig2d};
@@ -128,15 +128,7 @@ pub fn engine() -> String {
 
 /// Whether the fast path has kernels for tensors on `device` (Flex, with or without autodiff).
 pub fn has_kernels(device: &Device) -> bool {
-    fn inner(device: &DispatchDevice) -> bool {
-        match device {
-            DispatchDevice::Flex(_) => true,
-            DispatchDevice::Autodiff(device) => inner(&device.clone().inner()),
-            #[allow(unreachable_patterns)]
-            _ => false,
-        }
-    }
-    inner(device.as_dispatch())
+    crate::flex_tensor::on_flex(device)
 }
 
 /// Whether [`conv2d`] and [`batch_norm_act`] take the fast path for tensors on `device`.

@@ -13,22 +13,14 @@ mod backend;
 mod flex;
 mod pau_kernel;
 
-use burn::backend::{Dispatch, DispatchDevice};
+use burn::backend::Dispatch;
 use burn::tensor::{DType, Tensor};
 
 pub use backend::PeerBackend;
 
 /// Whether [`pau`] and [`apl`] have a kernel for `input` (f32 on Flex, under autodiff or not).
 pub fn has_fused_kernel<const D: usize>(input: &Tensor<D>) -> bool {
-    fn on_flex(device: &DispatchDevice) -> bool {
-        match device {
-            DispatchDevice::Flex(_) => true,
-            DispatchDevice::Autodiff(device) => on_flex(&device.clone().inner()),
-            #[allow(unreachable_patterns)]
-            _ => false,
-        }
-    }
-    input.dtype() == DType::F32 && on_flex(input.device().as_dispatch())
+    input.dtype() == DType::F32 && crate::flex_tensor::on_flex(&input.device())
 }
 
 /// Safe PAU with numerator `a_0 … a_5` and denominator `b_1 … b_4` ([`PeerBackend::pau`]); only
