@@ -57,6 +57,10 @@ enum Command {
     /// Where every run of a grid stands: new, running (host, pid, epoch, ETA), finished,
     /// failed, stale.
     Status(workers::StatusArgs),
+    /// Copy a grid's records (settings, per-epoch metrics, learned parameters, summaries; no
+    /// weights or checkpoints) to a folder that is kept, docs/runs/GRID by default; the grid
+    /// continues from them in another checkout.
+    Records(workers::RecordsArgs),
     /// Per-layer statistics and plots of the slopes a run learned.
     Analyze(AnalyzeArgs),
     /// A trained run's network as ONNX (batch norm folded, FReLU at PReLU cost) or safetensors.
@@ -515,6 +519,7 @@ fn main() -> ExitCode {
         Command::Bench(args) => run_bench(args),
         Command::Compare(args) => run_compare(args),
         Command::Status(args) => workers::run_status(args),
+        Command::Records(args) => workers::run_records(args),
         Command::Analyze(args) => run_analyze(args),
         Command::Export(args) => export::run(args),
         Command::Predict(args) => predict::run(args),

@@ -94,6 +94,39 @@ pub struct StatusArgs {
     claim_grace: u64,
 }
 
+/// Options of `frelu records`.
+#[derive(Args, Debug, Clone)]
+pub struct RecordsArgs {
+    /// A grid folder (the `--out` of `frelu compare`, `detect compare` or `action compare`).
+    grid: PathBuf,
+    /// Where the records go (default: docs/runs/ followed by the grid folder's name).
+    #[arg(long)]
+    to: Option<PathBuf>,
+}
+
+/// `frelu records`.
+pub fn run_records(args: &RecordsArgs) -> anyhow::Result<()> {
+    let to = match &args.to {
+        Some(to) => to.clone(),
+        None => {
+            let name = args.grid.file_name().ok_or_else(|| {
+                anyhow::anyhow!("{} names no folder: give --to", args.grid.display())
+            })?;
+            Path::new("docs/runs").join(name)
+        }
+    };
+    let kept = frelu_vision::runs::records::keep_records(&args.grid, &to)?;
+    say!(
+        "{}: {} of {} runs finished, {} started ({} files; no weights or checkpoints)",
+        to.display(),
+        kept.finished,
+        kept.cells,
+        kept.runs,
+        kept.files
+    );
+    Ok(())
+}
+
 /// `frelu status`.
 pub fn run_status(args: &StatusArgs) -> anyhow::Result<()> {
     let status = status::status(&args.out, Duration::from_secs(args.claim_grace))?;

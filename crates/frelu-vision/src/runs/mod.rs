@@ -7,6 +7,7 @@ pub mod folder;
 pub mod grid;
 pub mod history;
 pub mod log;
+pub mod records;
 pub mod report;
 pub mod settings;
 pub mod shard;
