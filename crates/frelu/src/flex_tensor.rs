@@ -6,6 +6,7 @@ use std::mem::MaybeUninit;
 use burn::backend::flex::FlexTensor;
 use burn::backend::{DispatchDevice, TensorMetadata};
 use burn::tensor::{Device, Shape, TensorData};
+use rayon::prelude::*;
 
 /// Whether `device` is Flex, with or without autodiff: where the hand-written kernels run.
 pub(crate) fn on_flex(device: &Device) -> bool {
@@ -74,4 +75,45 @@ pub(crate) fn filled(len: usize, fill: impl FnOnce(&mut [MaybeUninit<f32>])) -> 
 /// A tensor owning `values`.
 pub(crate) fn tensor(values: Vec<f32>, shape: impl Into<Shape>) -> FlexTensor {
     FlexTensor::from_data(TensorData::new(values, shape.into()))
+}
+
+/// `x` with each element `v` of plane `i` (the `i`-th run of `s` contiguous elements, an `(n, c)`
+/// plane for an `[N, C, ...]` tensor) replaced by `f(&per_plane(i), v)`: in place when `x` owns
+/// its buffer alone, else into a new one; planes in parallel, at least `grain` per task.
+pub(crate) fn map_planes<P>(
+    x: FlexTensor,
+    s: usize,
+    grain: usize,
+    per_plane: impl Fn(usize) -> P + Sync,
+    f: impl Fn(&P, f32) -> f32 + Sync,
+) -> FlexTensor {
+    let s = s.max(1);
+    let mut x = contiguous(x);
+    if let Some(data) = unique_slice_mut(&mut x) {
+        data.par_chunks_mut(s)
+            .with_min_len(grain)
+            .enumerate()
+            .for_each(|(plane, values)| {
+                let p = per_plane(plane);
+                for v in values {
+                    *v = f(&p, *v);
+                }
+            });
+        return x;
+    }
+    let shape = x.shape();
+    let input = f32s(&x);
+    let out = filled(input.len(), |out| {
+        out.par_chunks_mut(s)
+            .zip(input.par_chunks(s))
+            .with_min_len(grain)
+            .enumerate()
+            .for_each(|(plane, (dst, src))| {
+                let p = per_plane(plane);
+                for (d, &v) in dst.iter_mut().zip(src) {
+                    d.write(f(&p, v));
+                }
+            });
+    });
+    tensor(out, shape)
 }

@@ -13,8 +13,8 @@
 //! This crate is what a Burn user adds to their own model:
 //! - [`activation`]: the [`FRelu`] layer and a string-parsable activation registry
 //!   ([`ActivationConfig`]) covering ReLU and its usual rivals;
-//! - [`ops`]: the FReLU operation itself (composed from tensor ops, or fused), and fused PAU
-//!   and APL for two of its peers ([`ops::peers`]);
+//! - [`ops`]: the FReLU operation itself (composed from tensor ops, or fused), and fused
+//!   operations for six of its peers ([`ops::peers`]);
 //! - [`fastpath`]: convolution → batch norm → activation as fast CPU operations (Flex);
 //! - [`schedule`]: the alternate optimisation of the paper — weights and slopes take turns —
 //!   wired into Burn's optimiser and learning-rate scheduler so that it runs inside

@@ -5,6 +5,7 @@ use burn::module::{Module, Param};
 use burn::tensor::{Device, Distribution, Tensor, activation};
 
 use super::common::{check_input, drawn, filled, on_channels};
+use crate::ops::peers::{self, Pointwise};
 
 /// Configuration of an [`AconC`] layer.
 #[derive(Config, Debug)]
@@ -48,6 +49,17 @@ impl AconC {
     /// - output: same as the input
     pub fn forward<const D: usize>(&self, input: Tensor<D>) -> Tensor<D> {
         check_input("AconC", self.channels, &input.dims());
+        if peers::has_fused_kernel(&input) {
+            let params = vec![self.p1.val(), self.p2.val(), self.beta.val()];
+            return peers::pointwise(input, params, Pointwise::AconC);
+        }
+        self.forward_composed(input)
+    }
+
+    /// [`AconC::forward`] composed of tensor operations (what runs where there is no fused
+    /// kernel; the reference the fused one is tested against).
+    pub fn forward_composed<const D: usize>(&self, input: Tensor<D>) -> Tensor<D> {
+        check_input("AconC", self.channels, &input.dims());
         let p1 = on_channels::<D>(self.p1.val());
         let p2 = on_channels::<D>(self.p2.val());
         let beta = on_channels::<D>(self.beta.val());
@@ -60,6 +72,11 @@ impl AconC {
 mod tests {
     use super::*;
     use crate::activation::common::testing;
+    use crate::activation::common::two_forms::{
+        assert_same_in_inference, assert_same_on_every_layout, impl_two_forms,
+    };
+
+    impl_two_forms!(AconC);
 
     #[test]
     fn follows_its_formula_and_its_limits() {
@@ -85,5 +102,19 @@ mod tests {
         let layer = AconCConfig::new(3).init(&device);
         let x = testing::away_from_zero([2, 3, 4, 4], &device);
         testing::gradcheck(crate::Activation::AconC(layer), x, 1e-2, 1e-2);
+    }
+
+    #[test]
+    fn fused_kernel_is_the_composed_layer() {
+        use burn::tensor::Distribution::Normal;
+        let device = Device::flex().autodiff();
+        let mut layer = AconCConfig::new(3).init(&device);
+        layer.p1 = Param::from_data([1.0, 0.5, -0.2], &device);
+        layer.p2 = Param::from_data([0.0, 0.25, 0.4], &device);
+        layer.beta = Param::from_data([1.0, 3.0, -0.5], &device);
+        assert_same_on_every_layout(&layer, 3);
+        let device = Device::flex();
+        let x = Tensor::<4>::random([2, 3, 5, 5], Normal(0.0, 2.0), &device);
+        assert_same_in_inference(&AconCConfig::new(3).init(&device), x);
     }
 }

@@ -100,8 +100,10 @@ mod tests {
     use super::*;
     use crate::activation::common::testing;
     use crate::activation::common::two_forms::{
-        TwoForms, assert_same_function, assert_same_in_inference,
+        assert_same_function, assert_same_in_inference, impl_two_forms,
     };
+
+    impl_two_forms!(Apl);
 
     #[test]
     fn follows_its_formula() {
@@ -153,15 +155,6 @@ mod tests {
         layer.b = Param::from_data([[0.1, 2.8, -0.15], [-2.9, 0.12, 3.0]], &device);
         let x = testing::away_from_zero([2, 3, 4, 4], &device);
         testing::gradcheck(crate::Activation::Apl(layer), x, 1e-3, 2e-2);
-    }
-
-    impl TwoForms for Apl {
-        fn fused<const D: usize>(&self, x: Tensor<D>) -> Tensor<D> {
-            self.forward(x)
-        }
-        fn composed<const D: usize>(&self, x: Tensor<D>) -> Tensor<D> {
-            self.forward_composed(x)
-        }
     }
 
     #[test]

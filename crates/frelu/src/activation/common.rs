@@ -222,6 +222,22 @@ pub(crate) mod two_forms {
         fn composed<const D: usize>(&self, x: Tensor<D>) -> Tensor<D>;
     }
 
+    /// [`TwoForms`] for layers whose `forward` takes the fused kernel where there is one and
+    /// whose `forward_composed` never does.
+    macro_rules! impl_two_forms {
+        ($($layer:ty),+) => {$(
+            impl $crate::activation::common::two_forms::TwoForms for $layer {
+                fn fused<const D: usize>(&self, x: Tensor<D>) -> Tensor<D> {
+                    self.forward(x)
+                }
+                fn composed<const D: usize>(&self, x: Tensor<D>) -> Tensor<D> {
+                    self.forward_composed(x)
+                }
+            }
+        )+};
+    }
+    pub(crate) use impl_two_forms;
+
     /// The output of one form on `x` and the gradients of `sum(output·w)` with respect to `x`
     /// and to every parameter of `layer`, flattened.
     fn outputs<M: TwoForms, const D: usize>(
@@ -285,12 +301,30 @@ pub(crate) mod two_forms {
         );
         assert!(crate::ops::peers::has_fused_kernel(&x));
         let w = Tensor::<D>::random(x.shape(), Distribution::Normal(0.0, 1.0), &device);
-        let a = outputs(layer, &x, &w, true);
-        let b = outputs(layer, &x, &w, false);
-        assert_eq!(a.len(), b.len());
-        for ((what, fused), (_, composed)) in a.iter().zip(&b) {
-            assert_all_close(what, fused, composed, tolerance);
+        // The input as drawn, and with its smaller elements set to exactly 0: the kink of every
+        // ReLU-like activation, where each form must take autodiff's derivative.
+        let near_zero = x.clone().abs().lower_elem(0.3);
+        for x in [x.clone(), x.mask_fill(near_zero, 0.0)] {
+            let a = outputs(layer, &x, &w, true);
+            let b = outputs(layer, &x, &w, false);
+            assert_eq!(a.len(), b.len());
+            for ((what, fused), (_, composed)) in a.iter().zip(&b) {
+                assert_all_close(what, fused, composed, tolerance);
+            }
         }
+    }
+
+    /// [`assert_same_function`] (tolerance 1e-4) on inputs `N(0, 2)` of `channels` channels:
+    /// `[3, C, 9, 7]`, the same transposed (not contiguous), and `[16, C]` (a fully connected
+    /// layer's, planes of one element).
+    pub(crate) fn assert_same_on_every_layout<M: TwoForms>(layer: &M, channels: usize) {
+        let device = Device::flex().autodiff();
+        let normal = Distribution::Normal(0.0, 2.0);
+        let x = Tensor::<4>::random([3, channels, 9, 7], normal, &device);
+        assert_same_function(layer, x.clone(), 1e-4);
+        assert_same_function(layer, x.swap_dims(2, 3), 1e-4);
+        let x = Tensor::<2>::random([16, channels], normal, &device);
+        assert_same_function(layer, x, 1e-4);
     }
 
     /// Asserts that both forms agree in inference (Flex, no autodiff) on an input the fused

@@ -141,8 +141,10 @@ mod tests {
     use super::*;
     use crate::activation::common::testing;
     use crate::activation::common::two_forms::{
-        TwoForms, assert_same_function, assert_same_in_inference,
+        assert_same_function, assert_same_in_inference, impl_two_forms,
     };
+
+    impl_two_forms!(Pau);
     use burn::tensor::Distribution;
 
     #[test]
@@ -207,15 +209,6 @@ mod tests {
         let mut a = PauConfig::new().init(&device);
         a.denominator = Param::from_data([0.4, -0.2, 0.1, 0.05], &device);
         testing::gradcheck(crate::Activation::Pau(a), x, 1e-3, 2e-2);
-    }
-
-    impl TwoForms for Pau {
-        fn fused<const D: usize>(&self, x: Tensor<D>) -> Tensor<D> {
-            self.forward(x)
-        }
-        fn composed<const D: usize>(&self, x: Tensor<D>) -> Tensor<D> {
-            self.forward_composed(x)
-        }
     }
 
     #[test]

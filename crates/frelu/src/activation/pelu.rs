@@ -6,6 +6,7 @@ use burn::tensor::{Device, Tensor};
 
 use super::common::{check_input, filled, on_channels};
 use super::{Constraint, ParamProjection, Projection, SlopeSharing};
+use crate::ops::peers::{self, Pointwise};
 
 /// PELU's lower bound on `a` and `b` (the authors' 0.1). With [`Constraint::Project`] (the
 /// default) a stored value at or below it is reset to [`PELU_RESET_LOW`] after each optimiser
@@ -101,11 +102,28 @@ impl Pelu {
     /// - output: same as the input
     pub fn forward<const D: usize>(&self, input: Tensor<D>) -> Tensor<D> {
         check_input("Pelu", self.channels, &input.dims());
+        if peers::has_fused_kernel(&input) {
+            let (a, b) = self.read();
+            return peers::pointwise(input, vec![a, b], Pointwise::Pelu);
+        }
+        self.forward_composed(input)
+    }
+
+    /// `(a, b)` as the forward pass reads them (clamped at [`PELU_MIN`] with `bound=clamp`).
+    fn read(&self) -> (Tensor<1>, Tensor<1>) {
         let read = |p: &Param<Tensor<1>>| match self.constraint {
-            Constraint::Project => on_channels::<D>(p.val()),
-            Constraint::Clamp => on_channels::<D>(p.val().clamp_min(PELU_MIN)),
+            Constraint::Project => p.val(),
+            Constraint::Clamp => p.val().clamp_min(PELU_MIN),
         };
-        let (a, b) = (read(&self.a), read(&self.b));
+        (read(&self.a), read(&self.b))
+    }
+
+    /// [`Pelu::forward`] composed of tensor operations (what runs where there is no fused
+    /// kernel; the reference the fused one is tested against).
+    pub fn forward_composed<const D: usize>(&self, input: Tensor<D>) -> Tensor<D> {
+        check_input("Pelu", self.channels, &input.dims());
+        let (a, b) = self.read();
+        let (a, b) = (on_channels::<D>(a), on_channels::<D>(b));
         let positive = input.clone().clamp_min(0.0) * (a.clone() / b.clone());
         // exp of the non-positive part only: no overflow on large positive inputs.
         let negative = ((input.clamp_max(0.0) / b).exp() - 1.0) * a;
@@ -171,13 +189,30 @@ impl Mpelu {
     /// - output: same as the input
     pub fn forward<const D: usize>(&self, input: Tensor<D>) -> Tensor<D> {
         check_input("Mpelu", self.channels, &input.dims());
-        let alpha = on_channels::<D>(self.alpha.val());
+        if peers::has_fused_kernel(&input) {
+            let (alpha, beta) = self.read();
+            return peers::pointwise(input, vec![alpha, beta], Pointwise::Mpelu);
+        }
+        self.forward_composed(input)
+    }
+
+    /// `(α, β)` as the forward pass reads them (`β` clamped at 0 with `mpelu:clamp`).
+    fn read(&self) -> (Tensor<1>, Tensor<1>) {
         let beta = self.beta.val();
-        let beta = on_channels::<D>(if self.clamp_beta {
+        let beta = if self.clamp_beta {
             beta.clamp_min(0.0)
         } else {
             beta
-        });
+        };
+        (self.alpha.val(), beta)
+    }
+
+    /// [`Mpelu::forward`] composed of tensor operations (what runs where there is no fused
+    /// kernel; the reference the fused one is tested against).
+    pub fn forward_composed<const D: usize>(&self, input: Tensor<D>) -> Tensor<D> {
+        check_input("Mpelu", self.channels, &input.dims());
+        let (alpha, beta) = self.read();
+        let (alpha, beta) = (on_channels::<D>(alpha), on_channels::<D>(beta));
         let negative = ((input.clone().clamp_max(0.0) * beta).exp() - 1.0) * alpha;
         input.clamp_min(0.0) + negative
     }
@@ -188,6 +223,11 @@ mod tests {
     use super::*;
     use crate::Activation;
     use crate::activation::common::testing;
+    use crate::activation::common::two_forms::{
+        assert_same_function, assert_same_in_inference, impl_two_forms,
+    };
+
+    impl_two_forms!(Pelu, Mpelu);
     use burn::tensor::{Tolerance, activation};
 
     fn device() -> Device {
@@ -309,5 +349,56 @@ mod tests {
         let mut clamped = MpeluConfig::new(1).with_clamp_beta(true).init(&device);
         clamped.beta = Param::from_data([-0.5], &device);
         assert_eq!(clamped.forward(x).into_scalar::<f32>(), 0.0);
+    }
+
+    /// Inputs of both signs around every kink, in a `[3, C, 9, 7]` tensor and a `[16, C]` one.
+    fn inputs(channels: usize, device: &Device) -> (Tensor<4>, Tensor<2>) {
+        use burn::tensor::Distribution::Normal;
+        (
+            Tensor::random([3, channels, 9, 7], Normal(0.0, 2.0), device),
+            Tensor::random([16, channels], Normal(0.0, 2.0), device),
+        )
+    }
+
+    #[test]
+    fn fused_kernels_are_the_composed_layers() {
+        let device = Device::flex().autodiff();
+        for (sharing, constraint) in [
+            (SlopeSharing::Layer, Constraint::Project),
+            (SlopeSharing::Channel, Constraint::Clamp),
+        ] {
+            let mut layer = PeluConfig::new(4)
+                .with_sharing(sharing)
+                .with_constraint(constraint)
+                .init(&device);
+            if sharing == SlopeSharing::Channel {
+                // One b below the clamp's bound, where the clamp's zero gradient shows.
+                layer.a = Param::from_data([0.5, 1.0, 1.5, 2.0], &device);
+                layer.b = Param::from_data([0.05, 0.7, 1.3, 2.5], &device);
+            }
+            let (x4, x2) = inputs(4, &device);
+            assert_same_function(&layer, x4.clone(), 1e-4);
+            assert_same_function(&layer, x4.swap_dims(2, 3), 1e-4);
+            let layer = PeluConfig::new(4).with_sharing(sharing).init(&device);
+            assert_same_function(&layer, x2, 1e-4);
+        }
+        for clamp_beta in [false, true] {
+            let mut layer = MpeluConfig::new(4)
+                .with_clamp_beta(clamp_beta)
+                .init(&device);
+            layer.alpha = Param::from_data([0.25, -0.5, 1.0, 2.0], &device);
+            layer.beta = Param::from_data([1.0, 0.5, -0.3, 2.0], &device);
+            let (x4, x2) = inputs(4, &device);
+            assert_same_function(&layer, x4, 1e-4);
+            assert_same_function(&layer, x2, 1e-4);
+        }
+    }
+
+    #[test]
+    fn fused_kernels_in_inference() {
+        let device = Device::flex();
+        let (x, _) = inputs(3, &device);
+        assert_same_in_inference(&PeluConfig::new(3).init(&device), x.clone());
+        assert_same_in_inference(&MpeluConfig::new(3).init(&device), x);
     }
 }

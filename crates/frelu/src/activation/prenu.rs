@@ -15,6 +15,7 @@ use burn::tensor::{Device, Tensor};
 
 use super::common::{check_input, filled, on_channels};
 use super::{Constraint, ParamProjection, Projection};
+use crate::ops::peers::{self, Pointwise};
 
 /// PReNU's projection after each optimiser step: `α` kept in `[0, 1]`.
 pub fn prenu_projections() -> Vec<ParamProjection> {
@@ -75,11 +76,25 @@ impl Prenu {
     /// - output: same as the input
     pub fn forward<const D: usize>(&self, input: Tensor<D>) -> Tensor<D> {
         check_input("Prenu", self.channels, &input.dims());
-        let alpha = match self.constraint {
+        if peers::has_fused_kernel(&input) {
+            return peers::pointwise(input, vec![self.read()], Pointwise::Prenu);
+        }
+        self.forward_composed(input)
+    }
+
+    /// `α` as the forward pass reads it (clamped into [0, 1] with `bound=clamp`).
+    fn read(&self) -> Tensor<1> {
+        match self.constraint {
             Constraint::Project => self.alpha.val(),
             Constraint::Clamp => self.alpha.val().clamp(0.0, 1.0),
-        };
-        let alpha = on_channels::<D>(alpha);
+        }
+    }
+
+    /// [`Prenu::forward`] composed of tensor operations (what runs where there is no fused
+    /// kernel; the reference the fused one is tested against).
+    pub fn forward_composed<const D: usize>(&self, input: Tensor<D>) -> Tensor<D> {
+        check_input("Prenu", self.channels, &input.dims());
+        let alpha = on_channels::<D>(self.read());
         let positive = input.clamp_min(0.0);
         positive.clone() - positive.log1p() * alpha
     }
@@ -89,6 +104,11 @@ impl Prenu {
 mod tests {
     use super::*;
     use crate::activation::common::testing;
+    use crate::activation::common::two_forms::{
+        assert_same_in_inference, assert_same_on_every_layout, impl_two_forms,
+    };
+
+    impl_two_forms!(Prenu);
 
     #[test]
     fn follows_its_formula_and_keeps_alpha_in_range() {
@@ -113,5 +133,21 @@ mod tests {
         let layer = PrenuConfig::new(3).init(&device);
         let x = testing::away_from_zero([2, 3, 4, 4], &device);
         testing::gradcheck(crate::Activation::Prenu(layer), x, 1e-2, 1e-2);
+    }
+
+    #[test]
+    fn fused_kernel_is_the_composed_layer() {
+        use burn::tensor::Distribution::Normal;
+        let device = Device::flex().autodiff();
+        for constraint in [Constraint::Project, Constraint::Clamp] {
+            let mut layer = PrenuConfig::new(3)
+                .with_constraint(constraint)
+                .init(&device);
+            layer.alpha = Param::from_data([0.5, 2.0, -1.0], &device);
+            assert_same_on_every_layout(&layer, 3);
+        }
+        let device = Device::flex();
+        let x = Tensor::<4>::random([2, 3, 5, 5], Normal(0.0, 2.0), &device);
+        assert_same_in_inference(&PrenuConfig::new(3).init(&device), x);
     }
 }

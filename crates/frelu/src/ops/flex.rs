@@ -12,7 +12,7 @@ use burn::tensor::DType;
 use rayon::prelude::*;
 
 use super::backend::{FReluBackend, composed_backward, composed_forward};
-use crate::flex_tensor::{contiguous, f32_vec, f32s, filled, owned, tensor, unique_slice_mut};
+use crate::flex_tensor::{contiguous, f32_vec, f32s, map_planes, owned, tensor, unique_slice_mut};
 
 /// Elements per rayon task, at least.
 const GRAIN: usize = 1 << 14;
@@ -29,39 +29,10 @@ impl FReluBackend for Flex {
         let pos = f32_vec(&pos);
         let neg = f32_vec(&neg);
         let grain = (GRAIN / s.max(1)).max(1);
-        let slope = |plane: usize| {
-            let ch = plane % c;
-            (pos[ch], neg[ch])
-        };
-
-        let mut x = contiguous(x);
-        if let Some(data) = unique_slice_mut(&mut x) {
-            // In place: x is not needed afterwards.
-            data.par_chunks_mut(s)
-                .with_min_len(grain)
-                .enumerate()
-                .for_each(|(plane, values)| {
-                    let (p, n) = slope(plane);
-                    for v in values {
-                        *v *= if *v > 0.0 { p } else { n };
-                    }
-                });
-            return x;
-        }
-        let input = f32s(&x);
-        let out = filled(input.len(), |out| {
-            out.par_chunks_mut(s)
-                .zip(input.par_chunks(s))
-                .with_min_len(grain)
-                .enumerate()
-                .for_each(|(plane, (dst, src))| {
-                    let (p, n) = slope(plane);
-                    for (d, &v) in dst.iter_mut().zip(src) {
-                        d.write(v * if v > 0.0 { p } else { n });
-                    }
-                });
-        });
-        tensor(out, shape)
+        let slope = |plane: usize| (pos[plane % c], neg[plane % c]);
+        map_planes(x, s, grain, slope, |&(p, n), v| {
+            v * if v > 0.0 { p } else { n }
+        })
     }
 
     fn frelu_backward(

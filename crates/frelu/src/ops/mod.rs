@@ -5,7 +5,7 @@
 //!   Cube (GPU) have kernels; any other backend uses [`frelu_composed`].
 //! - [`frelu_composed`]: the same function written with ordinary tensor operations; autodiff
 //!   differentiates it like any other graph. Kept as the reference for checks and benchmarks.
-//! - [`peers`]: fused PAU and APL, the two peers whose composed forms cost most.
+//! - [`peers`]: fused PAU, APL, PELU, MPELU, PReNU and ACON-C for the layers of FReLU's peers.
 
 mod autodiff;
 mod backend;

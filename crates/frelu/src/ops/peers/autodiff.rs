@@ -21,6 +21,11 @@ struct PauBackward {
 #[derive(Debug)]
 struct AplBackward;
 
+#[derive(Debug)]
+struct PointwiseBackward {
+    kind: u8,
+}
+
 type Three<B> = (FloatTensor<B>, FloatTensor<B>, FloatTensor<B>);
 
 /// Registers the three gradients with those of the op's parents that track one.
@@ -43,6 +48,21 @@ impl<B: PeerBackend> Backward<B, 3> for PauBackward {
         let (x, numerator, denominator) = ops.state;
         let result = B::pau_backward(x, numerator, denominator, dy, self.version_a);
         register!(ops, grads, result);
+    }
+}
+
+impl<B: PeerBackend> Backward<B, 2> for PointwiseBackward {
+    type State = (FloatTensor<B>, FloatTensor<B>);
+
+    fn backward(self, ops: Ops<Self::State, 2>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let dy = grads.consume::<B>(&ops.node);
+        let (x, params) = ops.state;
+        let (dx, dparams) = B::pointwise_backward(x, params, dy, self.kind);
+        for (node, grad) in ops.parents.into_iter().zip([dx, dparams]) {
+            if let Some(node) = node {
+                grads.register::<B>(node.id, grad);
+            }
+        }
     }
 }
 
@@ -132,5 +152,35 @@ impl<B: PeerBackend, C: CheckpointStrategy> PeerBackend for Autodiff<B, C> {
             b.into_primitive(),
             dy.into_primitive(),
         ))
+    }
+
+    fn pointwise(x: FloatTensor<Self>, params: FloatTensor<Self>, kind: u8) -> FloatTensor<Self> {
+        let nodes = [x.node(), params.node()];
+        let inner = (x.into_primitive(), params.into_primitive());
+        let op = PointwiseBackward { kind };
+        match op.prepare::<C>(nodes).compute_bound().stateful() {
+            OpsKind::Tracked(prep) => {
+                let output = B::pointwise(inner.0.clone(), inner.1.clone(), kind);
+                prep.finish(inner, output)
+            }
+            OpsKind::UnTracked(prep) => prep.finish(B::pointwise(inner.0, inner.1, kind)),
+        }
+    }
+
+    /// The inner backend's gradients, as constants (no second derivative).
+    fn pointwise_backward(
+        x: FloatTensor<Self>,
+        params: FloatTensor<Self>,
+        dy: FloatTensor<Self>,
+        kind: u8,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>) {
+        type Wrapped<B> = FloatTensor<Autodiff<B>>;
+        let (dx, dparams) = B::pointwise_backward(
+            x.into_primitive(),
+            params.into_primitive(),
+            dy.into_primitive(),
+            kind,
+        );
+        (Wrapped::<B>::new(dx), Wrapped::<B>::new(dparams))
     }
 }

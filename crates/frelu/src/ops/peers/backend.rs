@@ -1,4 +1,5 @@
-//! The peers' backend extension: a forward and a backward operation for PAU and for APL.
+//! The peers' backend extension: a forward and a backward operation for PAU, for APL and for the
+//! pointwise peers ([`super::Pointwise`]).
 //! Only `Flex` (f32) has kernels; [`super`]'s wrappers call them there and compose the
 //! activation from tensor operations everywhere else.
 
@@ -45,4 +46,19 @@ pub trait PeerBackend: Backend {
         b: FloatTensor<Self>,
         dy: FloatTensor<Self>,
     ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>);
+
+    /// The pointwise peer `kind` ([`super::Pointwise::code`]) with parameters `[K, C]` (one set
+    /// per channel `c` = dimension 1 of `x`) or `[K, 1]` (one set for the layer).
+    ///
+    /// # Shapes
+    /// - x: `[N, C, ...]` (rank ≥ 2); params: `[K, C]` or `[K, 1]`; output: like `x`.
+    fn pointwise(x: FloatTensor<Self>, params: FloatTensor<Self>, kind: u8) -> FloatTensor<Self>;
+
+    /// Gradients of [`PeerBackend::pointwise`] given `dy`: `(dx, dparams)`.
+    fn pointwise_backward(
+        x: FloatTensor<Self>,
+        params: FloatTensor<Self>,
+        dy: FloatTensor<Self>,
+        kind: u8,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>);
 }

@@ -5,7 +5,7 @@ use burn::backend::flex::{Flex, FlexTensor};
 use burn::tensor::DType;
 
 use super::backend::PeerBackend;
-use super::{apl_kernel, pau_kernel};
+use super::{Pointwise, apl_kernel, pau_kernel, pointwise_kernel};
 
 fn assert_f32<const K: usize>(op: &str, tensors: [&FlexTensor; K]) {
     assert!(
@@ -49,5 +49,20 @@ impl PeerBackend for Flex {
     ) -> (FlexTensor, FlexTensor, FlexTensor) {
         assert_f32("APL", [&x, &a, &b, &dy]);
         apl_kernel::backward(x, a, b, dy)
+    }
+
+    fn pointwise(x: FlexTensor, params: FlexTensor, kind: u8) -> FlexTensor {
+        assert_f32("pointwise", [&x, &params]);
+        pointwise_kernel::forward(x, params, Pointwise::from_code(kind))
+    }
+
+    fn pointwise_backward(
+        x: FlexTensor,
+        params: FlexTensor,
+        dy: FlexTensor,
+        kind: u8,
+    ) -> (FlexTensor, FlexTensor) {
+        assert_f32("pointwise", [&x, &params, &dy]);
+        pointwise_kernel::backward(x, params, dy, Pointwise::from_code(kind))
     }
 }

@@ -5,11 +5,10 @@
 //! per chunk (with [`LANES`] independent accumulators each), then over the chunks in index
 //! order, so its result does not depend on how the work was scheduled.
 
-use burn::backend::TensorMetadata;
 use burn::backend::flex::FlexTensor;
 use rayon::prelude::*;
 
-use crate::flex_tensor::{contiguous, f32_vec, f32s, filled, owned, tensor, unique_slice_mut};
+use crate::flex_tensor::{contiguous, f32_vec, f32s, map_planes, owned, tensor, unique_slice_mut};
 
 /// Elements per rayon task.
 const CHUNK: usize = 1 << 13;
@@ -80,27 +79,7 @@ pub(super) fn forward(
     version_a: bool,
 ) -> FlexTensor {
     let c = Coefficients::new(&numerator, &denominator, version_a);
-    let mut x = contiguous(x);
-    if let Some(data) = unique_slice_mut(&mut x) {
-        data.par_chunks_mut(CHUNK).for_each(|values| {
-            for v in values {
-                *v = c.forward(*v);
-            }
-        });
-        return x;
-    }
-    let shape = x.shape();
-    let input = f32s(&x);
-    let out = filled(input.len(), |out| {
-        out.par_chunks_mut(CHUNK)
-            .zip(input.par_chunks(CHUNK))
-            .for_each(|(dst, src)| {
-                for (d, &v) in dst.iter_mut().zip(src) {
-                    d.write(c.forward(v));
-                }
-            });
-    });
-    tensor(out, shape)
+    map_planes(x, CHUNK, 1, |_| (), |_, v| c.forward(v))
 }
 
 /// Per-chunk sums: `Σ dy·x^k/D` for `k = 0..5`, then `Σ −dy·y/D·s·t^k` for `k = 1..4`
