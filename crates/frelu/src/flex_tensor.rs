@@ -21,6 +21,13 @@ pub(crate) fn on_flex(device: &Device) -> bool {
     inner(device.as_dispatch())
 }
 
+/// Whether every one of `tensors` holds f32 (what the hand-written kernels take).
+pub(crate) fn all_f32<const K: usize>(tensors: [&FlexTensor; K]) -> bool {
+    tensors
+        .iter()
+        .all(|t| t.dtype() == burn::tensor::DType::F32)
+}
+
 /// `t` laid out contiguously (no copy when it already is).
 pub(crate) fn contiguous(t: FlexTensor) -> FlexTensor {
     if t.as_slice::<f32>().is_some() {

@@ -114,35 +114,13 @@ fn copy_present(from: &Path, to: &Path, names: &[&str]) -> crate::Result<usize> 
 mod tests {
     use super::*;
     use crate::fsio::write_json;
-    use crate::runs::spec::{GridRow, GridSpec, Headline};
+    use crate::runs::spec::testing;
     use serde_json::json;
 
     /// A grid of two rows × two seeds, written by hand: one run finished with every kind of
     /// file a run folder holds, one interrupted, one failed, one not started.
     fn grid(out: &Path) {
-        let row = |name: &str| GridRow {
-            name: name.into(),
-            labels: vec![name.into()],
-            learnable: false,
-            runs_from: None,
-        };
-        let manifest = GridManifest {
-            task: "classify".into(),
-            name: "records".into(),
-            headline: Headline {
-                label: "test accuracy %".into(),
-                pointer: "/final_test_acc".into(),
-            },
-            spec: GridSpec {
-                title: "records".into(),
-                label_headers: vec!["name".into()],
-                rows: vec![row("relu"), row("pau")],
-                seeds: vec![0, 1],
-                reference: None,
-                seconds_header: "s/epoch".into(),
-                margin: None,
-            },
-        };
+        let manifest = testing::manifest("records", &["relu", "pau"], vec![0, 1]);
         write_json(&out.join(GRID_MANIFEST), &manifest).unwrap();
         std::fs::write(out.join(GRID_SUMMARY_MD), "| table |").unwrap();
         let run = |name: &str| {

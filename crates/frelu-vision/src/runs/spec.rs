@@ -150,3 +150,42 @@ impl GridManifest {
         }
     }
 }
+
+#[cfg(test)]
+pub(crate) mod testing {
+    //! Grids written by hand for the tests of the modules that read grid folders.
+
+    use super::{GridManifest, GridRow, GridSpec, Headline};
+
+    /// A row of that name with no labels but its name, not learnable, the grid's own runs.
+    pub(crate) fn row(name: &str) -> GridRow {
+        GridRow {
+            name: name.into(),
+            labels: vec![name.into()],
+            learnable: false,
+            runs_from: None,
+        }
+    }
+
+    /// The manifest of a classification grid `name` of `rows` × `seeds`, headline the final
+    /// test accuracy.
+    pub(crate) fn manifest(name: &str, rows: &[&str], seeds: Vec<u64>) -> GridManifest {
+        GridManifest {
+            task: "classify".into(),
+            name: name.into(),
+            headline: Headline {
+                label: "test accuracy %".into(),
+                pointer: "/final_test_acc".into(),
+            },
+            spec: GridSpec {
+                title: name.into(),
+                label_headers: vec!["name".into()],
+                rows: rows.iter().map(|n| row(n)).collect(),
+                seeds,
+                reference: None,
+                seconds_header: "s/epoch".into(),
+                margin: None,
+            },
+        }
+    }
+}

@@ -302,17 +302,11 @@ mod tests {
     use super::*;
     use crate::fsio::write_json;
     use crate::runs::claim::{ClaimInfo, now};
-    use crate::runs::spec::{GridRow, GridSpec, Headline};
+    use crate::runs::spec::testing;
     use serde_json::json;
 
     /// A grid folder with one run in every state, written by hand.
     fn grid(out: &Path) -> GridManifest {
-        let row = |name: &str| GridRow {
-            name: name.into(),
-            labels: vec![name.into()],
-            learnable: false,
-            runs_from: None,
-        };
         let names = [
             "new",
             "running",
@@ -322,23 +316,7 @@ mod tests {
             "interrupted",
             "damaged",
         ];
-        let manifest = GridManifest {
-            task: "classify".into(),
-            name: "states".into(),
-            headline: Headline {
-                label: "test accuracy %".into(),
-                pointer: "/final_test_acc".into(),
-            },
-            spec: GridSpec {
-                title: "every state".into(),
-                label_headers: vec!["name".into()],
-                rows: names.iter().map(|n| row(n)).collect(),
-                seeds: vec![0],
-                reference: None,
-                seconds_header: "s/epoch".into(),
-                margin: None,
-            },
-        };
+        let manifest = testing::manifest("states", &names, vec![0]);
         write_json(&out.join(GRID_MANIFEST), &manifest).unwrap();
         let run = |name: &str| {
             let dir = out.join("runs").join(format!("{name}-s0"));

@@ -596,16 +596,13 @@ mod tests {
                 .collect()
         };
         let names = ["relu", "better", "equivalent", "undecided"];
-        let row = |name: &str| GridRow {
-            name: name.into(),
-            labels: vec![name.into()],
-            learnable: false,
-            runs_from: None,
-        };
         let spec = GridSpec {
             title: "t".into(),
             label_headers: vec!["activation".into()],
-            rows: names.iter().map(|n| row(n)).collect(),
+            rows: names
+                .iter()
+                .map(|n| crate::runs::spec::testing::row(n))
+                .collect(),
             seeds: (0..10).collect(),
             reference: Some(0),
             seconds_header: "s".into(),

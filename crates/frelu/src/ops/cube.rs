@@ -21,6 +21,7 @@ use cubecl::prelude::*;
 use cubecl::{CubeCount, CubeDim, calculate_cube_count_elemwise};
 
 use super::backend::FReluBackend;
+use super::shape::plane_size;
 
 /// Largest grid extent per dimension that every runtime accepts.
 const MAX_GRID: usize = 65_535;
@@ -88,10 +89,6 @@ fn frelu_backward_kernel<F: Float>(
     let slot = index * block + unit;
     partial_pos[slot] = sum_pos;
     partial_neg[slot] = sum_neg;
-}
-
-fn plane_size(shape: &Shape) -> usize {
-    shape.iter().skip(2).product::<usize>()
 }
 
 fn empty_like(t: &CubeTensor, shape: Shape) -> CubeTensor {

@@ -8,11 +8,13 @@
 
 use burn::backend::TensorMetadata;
 use burn::backend::flex::{Flex, FlexTensor};
-use burn::tensor::DType;
 use rayon::prelude::*;
 
 use super::backend::{FReluBackend, composed_backward, composed_forward};
-use crate::flex_tensor::{contiguous, f32_vec, f32s, map_planes, owned, tensor, unique_slice_mut};
+use super::shape::plane_size;
+use crate::flex_tensor::{
+    all_f32, contiguous, f32_vec, f32s, map_planes, owned, tensor, unique_slice_mut,
+};
 
 /// Elements per rayon task, at least.
 const GRAIN: usize = 1 << 14;
@@ -107,13 +109,4 @@ fn plane_backward(x: &[f32], g: &mut [f32], p: f32, n: f32) -> (f32, f32) {
         *d *= if positive { p } else { n };
     }
     (sum_pos.iter().sum(), sum_neg.iter().sum())
-}
-
-fn all_f32<const K: usize>(tensors: [&FlexTensor; K]) -> bool {
-    tensors.iter().all(|t| t.dtype() == DType::F32)
-}
-
-/// Elements per `(n, c)` plane.
-fn plane_size(shape: &burn::tensor::Shape) -> usize {
-    shape.iter().skip(2).product::<usize>()
 }

@@ -19,7 +19,7 @@ use burn::backend::{Dispatch, DispatchDevice};
 use burn::tensor::{Device, Tensor};
 
 pub use backend::{FReluBackend, composed_backward, composed_forward};
-pub(crate) use shape::{channel_shape, channel_shape_of};
+pub(crate) use shape::{channel_shape, channel_shape_of, plane_size};
 
 /// Whether [`frelu`] has a fused kernel for tensors on `device` (else it composes).
 pub fn has_fused_kernel(device: &Device) -> bool {

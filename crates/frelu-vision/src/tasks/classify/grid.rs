@@ -443,6 +443,21 @@ mod tests {
         assert_eq!(summary.rows[0].seeds, vec![0]);
     }
 
+    /// Asserts how many runs a grid's log says it skipped as finished and restarted as
+    /// interrupted.
+    fn assert_skipped_and_restarted(log: &str, skipped: usize, restarted: usize) {
+        assert_eq!(
+            log.matches("finished earlier, skipped").count(),
+            skipped,
+            "{log}"
+        );
+        assert_eq!(
+            log.matches("interrupted earlier, restarting").count(),
+            restarted,
+            "{log}"
+        );
+    }
+
     #[test]
     fn a_grid_continues_from_its_records_in_another_folder() {
         use crate::runs::records::keep_records;
@@ -464,16 +479,7 @@ mod tests {
         let collect = Collect::default();
         let again = grid_of(&protocol, &elsewhere, &collect).unwrap();
         let text = collect.lines().join("\n");
-        assert_eq!(
-            text.matches("finished earlier, skipped").count(),
-            3,
-            "{text}"
-        );
-        assert_eq!(
-            text.matches("interrupted earlier, restarting").count(),
-            1,
-            "{text}"
-        );
+        assert_skipped_and_restarted(&text, 3, 1);
         // The same numbers: three read from the records, one trained again from its seed.
         for row in 0..2 {
             let acc = |s: &GridSummary| s.metric(&s.rows[row], "final_acc").unwrap().values.clone();
@@ -502,16 +508,7 @@ mod tests {
         let collect = Collect::default();
         let summary = grid_of(&protocol, out, &collect).unwrap();
         let text = collect.lines().join("\n");
-        assert_eq!(
-            text.matches("finished earlier, skipped").count(),
-            2,
-            "{text}"
-        );
-        assert_eq!(
-            text.matches("interrupted earlier, restarting").count(),
-            1,
-            "{text}"
-        );
+        assert_skipped_and_restarted(&text, 2, 1);
         assert_eq!(
             std::fs::metadata(&finished).unwrap().modified().unwrap(),
             before

@@ -11,6 +11,7 @@ use burn::backend::flex::FlexTensor;
 use rayon::prelude::*;
 
 use crate::flex_tensor::{contiguous, f32_vec, f32s, filled, owned, tensor, unique_slice_mut};
+use crate::ops::plane_size;
 
 /// Elements per rayon task, at least.
 const GRAIN: usize = 1 << 13;
@@ -177,9 +178,4 @@ fn hinge_block(x: &[f32], g: &[f32], dx: &mut [f32], a: f32, b: f32) -> (f32, f3
         dx[i] -= if open { g[i] * a } else { 0.0 };
     }
     (sum_a.iter().sum(), sum_b.iter().sum())
-}
-
-/// Elements per `(n, c)` plane.
-fn plane_size(shape: &burn::tensor::Shape) -> usize {
-    shape.iter().skip(2).product::<usize>()
 }

@@ -1,5 +1,5 @@
-//! PAU and APL under autodiff: the inner backend's forward, and a backward that calls the inner
-//! backend's fused backward once for the gradients of the input and both parameter tensors.
+//! The peers' ops under autodiff: the inner backend's forward, and a backward that calls the
+//! inner backend's fused backward once for the gradients of the input and every parameter tensor.
 //!
 //! Each op keeps its inputs as state and is registered as compute-bound, so checkpointing
 //! strategies never recompute it.
@@ -27,12 +27,13 @@ struct PointwiseBackward {
 }
 
 type Three<B> = (FloatTensor<B>, FloatTensor<B>, FloatTensor<B>);
+/// A tensor of the inner backend `B` as autodiff holds it.
+type Wrapped<B> = FloatTensor<Autodiff<B>>;
 
-/// Registers the three gradients with those of the op's parents that track one.
+/// Registers the gradients `[d_parent; N]` with those of the op's parents that track one.
 macro_rules! register {
     ($ops:expr, $grads:expr, $result:expr) => {{
-        let (d0, d1, d2) = $result;
-        for (node, grad) in $ops.parents.into_iter().zip([d0, d1, d2]) {
+        for (node, grad) in $ops.parents.into_iter().zip($result) {
             if let Some(node) = node {
                 $grads.register::<B>(node.id, grad);
             }
@@ -46,8 +47,9 @@ impl<B: PeerBackend> Backward<B, 3> for PauBackward {
     fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, _: &mut Checkpointer) {
         let dy = grads.consume::<B>(&ops.node);
         let (x, numerator, denominator) = ops.state;
-        let result = B::pau_backward(x, numerator, denominator, dy, self.version_a);
-        register!(ops, grads, result);
+        let (dx, dnumerator, ddenominator) =
+            B::pau_backward(x, numerator, denominator, dy, self.version_a);
+        register!(ops, grads, [dx, dnumerator, ddenominator]);
     }
 }
 
@@ -58,11 +60,7 @@ impl<B: PeerBackend> Backward<B, 2> for PointwiseBackward {
         let dy = grads.consume::<B>(&ops.node);
         let (x, params) = ops.state;
         let (dx, dparams) = B::pointwise_backward(x, params, dy, self.kind);
-        for (node, grad) in ops.parents.into_iter().zip([dx, dparams]) {
-            if let Some(node) = node {
-                grads.register::<B>(node.id, grad);
-            }
-        }
+        register!(ops, grads, [dx, dparams]);
     }
 }
 
@@ -72,13 +70,13 @@ impl<B: PeerBackend> Backward<B, 3> for AplBackward {
     fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, _: &mut Checkpointer) {
         let dy = grads.consume::<B>(&ops.node);
         let (x, a, b) = ops.state;
-        register!(ops, grads, B::apl_backward(x, a, b, dy));
+        let (dx, da, db) = B::apl_backward(x, a, b, dy);
+        register!(ops, grads, [dx, da, db]);
     }
 }
 
 /// Inner tensors as untracked autodiff tensors.
 fn constants<B: PeerBackend>((d0, d1, d2): Three<B>) -> Three<Autodiff<B>> {
-    type Wrapped<B> = FloatTensor<Autodiff<B>>;
     (
         Wrapped::<B>::new(d0),
         Wrapped::<B>::new(d1),
@@ -174,7 +172,6 @@ impl<B: PeerBackend, C: CheckpointStrategy> PeerBackend for Autodiff<B, C> {
         dy: FloatTensor<Self>,
         kind: u8,
     ) -> (FloatTensor<Self>, FloatTensor<Self>) {
-        type Wrapped<B> = FloatTensor<Autodiff<B>>;
         let (dx, dparams) = B::pointwise_backward(
             x.into_primitive(),
             params.into_primitive(),

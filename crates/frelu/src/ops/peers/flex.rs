@@ -2,14 +2,14 @@
 //! `apl_kernel`, for f32 tensors (the wrappers of [`super`] send nothing else here).
 
 use burn::backend::flex::{Flex, FlexTensor};
-use burn::tensor::DType;
 
 use super::backend::PeerBackend;
 use super::{Pointwise, apl_kernel, pau_kernel, pointwise_kernel};
+use crate::flex_tensor::all_f32;
 
 fn assert_f32<const K: usize>(op: &str, tensors: [&FlexTensor; K]) {
     assert!(
-        tensors.iter().all(|t| t.dtype() == DType::F32),
+        all_f32(tensors),
         "the fused {op} kernel takes f32 tensors; other dtypes use the composed layer"
     );
 }

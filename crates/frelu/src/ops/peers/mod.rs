@@ -21,7 +21,8 @@ use burn::tensor::{DType, Tensor};
 
 pub use backend::PeerBackend;
 
-/// Whether [`pau`] and [`apl`] have a kernel for `input` (f32 on Flex, under autodiff or not).
+/// Whether [`pau`], [`apl`] and [`pointwise`] have a kernel for `input` (f32 on Flex, under
+/// autodiff or not).
 pub fn has_fused_kernel<const D: usize>(input: &Tensor<D>) -> bool {
     input.dtype() == DType::F32 && crate::flex_tensor::on_flex(&input.device())
 }

@@ -21,6 +21,8 @@ const LANES: usize = 8;
 struct Coefficients {
     a: [f32; 6],
     b: [f32; 4],
+    /// `sign(b_k)`: version A's derivative of `|b_k|`.
+    b_sign: [f32; 4],
     version_a: bool,
 }
 
@@ -28,10 +30,10 @@ impl Coefficients {
     fn new(numerator: &FlexTensor, denominator: &FlexTensor, version_a: bool) -> Self {
         let (a, b) = (f32_vec(numerator), f32_vec(denominator));
         assert!(a.len() == 6 && b.len() == 4, "PAU takes 6 + 4 coefficients");
-        let b: [f32; 4] = std::array::from_fn(|k| if version_a { b[k].abs() } else { b[k] });
         Self {
             a: std::array::from_fn(|k| a[k]),
-            b,
+            b: std::array::from_fn(|k| if version_a { b[k].abs() } else { b[k] }),
+            b_sign: std::array::from_fn(|k| sign(b[k])),
             version_a,
         }
     }
@@ -112,11 +114,10 @@ pub(super) fn backward(
     }
     let da: Vec<f32> = sums[..6].iter().map(|&s| s as f32).collect();
     // Version A differentiates |b_k| as well: sign(b_k) per coefficient.
-    let raw_b = f32_vec(&denominator);
     let db: Vec<f32> = (0..4)
         .map(|k| {
             let s = sums[6 + k] as f32;
-            if version_a { s * sign(raw_b[k]) } else { s }
+            if version_a { s * c.b_sign[k] } else { s }
         })
         .collect();
     (dy, tensor(da, [6]), tensor(db, [4]))

@@ -14,6 +14,7 @@ use rayon::prelude::*;
 
 use super::Pointwise;
 use crate::flex_tensor::{contiguous, f32_vec, f32s, map_planes, owned, tensor, unique_slice_mut};
+use crate::ops::plane_size;
 
 /// Elements per rayon task, at least.
 const GRAIN: usize = 1 << 13;
@@ -134,11 +135,6 @@ fn by_channel(params: &FlexTensor, k: usize) -> Vec<[f32; MAX_K]> {
     (0..c)
         .map(|ch| std::array::from_fn(|i| if i < k { values[i * c + ch] } else { 0.0 }))
         .collect()
-}
-
-/// Elements per `(n, c)` plane.
-fn plane_size(shape: &burn::tensor::Shape) -> usize {
-    shape.iter().skip(2).product::<usize>()
 }
 
 fn forward_with<F: Formula>(x: FlexTensor, params: FlexTensor) -> FlexTensor {
