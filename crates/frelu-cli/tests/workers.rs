@@ -358,3 +358,49 @@ fn a_worker_killed_on_this_host_is_taken_over_at_once() {
     assert!(log.contains("resuming after epoch"), "{log}");
     assert!(out.join("summary.md").is_file(), "{log}");
 }
+
+/// `frelu records`, then the same command on its output, as a record kept in one checkout and
+/// copied into another.
+fn records(from: &Path, to: &Path) -> String {
+    let output = frelu()
+        .arg("records")
+        .arg(from)
+        .arg("--to")
+        .arg(to)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", text(&output));
+    text(&output)
+}
+
+// In its own process, as every test here: a run trained again draws its weights and data order
+// from the device's seeded generator, which other tests of the same process would reseed.
+#[test]
+fn a_grid_continues_from_its_records_in_another_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    let protocol = protocol(dir.path(), "records", 1, "0, 1");
+    let out = dir.path().join("results/records");
+    let kept = dir.path().join("docs/runs/records");
+    let elsewhere = dir.path().join("checkout-2/results/records");
+    let first = compare(&protocol, &out, &[]).output().unwrap();
+    assert!(first.status.success(), "{}", text(&first));
+    let trained = accuracies(&out);
+    // As if killed during relu-s1; its checkpoints stay behind with the results.
+    std::fs::remove_file(out.join("runs/relu-s1/summary.json")).unwrap();
+    let said = records(&out, &kept);
+    assert!(said.contains("3 of 4 runs finished, 4 started"), "{said}");
+    assert!(!kept.join("runs/relu-s0/model.bpk").exists());
+    assert!(!kept.join("runs/relu-s1/checkpoint").exists());
+    records(&kept, &elsewhere);
+    let again = compare(&protocol, &elsewhere, &[]).output().unwrap();
+    let log = text(&again);
+    assert!(again.status.success(), "{log}");
+    assert_eq!(log.matches("finished earlier, skipped").count(), 3, "{log}");
+    assert_eq!(
+        log.matches("interrupted earlier, restarting").count(),
+        1,
+        "{log}"
+    );
+    // The same numbers: three read from the records, one trained again from its seed.
+    assert_eq!(accuracies(&elsewhere), trained);
+}
