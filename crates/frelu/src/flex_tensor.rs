@@ -84,15 +84,15 @@ pub(crate) fn tensor(values: Vec<f32>, shape: impl Into<Shape>) -> FlexTensor {
     FlexTensor::from_data(TensorData::new(values, shape.into()))
 }
 
-/// `x` with each element `v` of plane `i` (the `i`-th run of `s` contiguous elements, an `(n, c)`
-/// plane for an `[N, C, ...]` tensor) replaced by `f(&per_plane(i), v)`: in place when `x` owns
-/// its buffer alone, else into a new one; planes in parallel, at least `grain` per task.
+/// `x` with element `j` of plane `i` (the `i`-th run of `s` contiguous elements, an `(n, c)`
+/// plane for an `[N, C, ...]` tensor), `v`, replaced by `f(&per_plane(i), j, v)`: in place when
+/// `x` owns its buffer alone, else into a new one; planes in parallel, at least `grain` per task.
 pub(crate) fn map_planes<P>(
     x: FlexTensor,
     s: usize,
     grain: usize,
     per_plane: impl Fn(usize) -> P + Sync,
-    f: impl Fn(&P, f32) -> f32 + Sync,
+    f: impl Fn(&P, usize, f32) -> f32 + Sync,
 ) -> FlexTensor {
     let s = s.max(1);
     let mut x = contiguous(x);
@@ -102,8 +102,8 @@ pub(crate) fn map_planes<P>(
             .enumerate()
             .for_each(|(plane, values)| {
                 let p = per_plane(plane);
-                for v in values {
-                    *v = f(&p, *v);
+                for (j, v) in values.iter_mut().enumerate() {
+                    *v = f(&p, j, *v);
                 }
             });
         return x;
@@ -117,10 +117,61 @@ pub(crate) fn map_planes<P>(
             .enumerate()
             .for_each(|(plane, (dst, src))| {
                 let p = per_plane(plane);
-                for (d, &v) in dst.iter_mut().zip(src) {
-                    d.write(f(&p, v));
+                for (j, (d, &v)) in dst.iter_mut().zip(src).enumerate() {
+                    d.write(f(&p, j, v));
                 }
             });
     });
     tensor(out, shape)
+}
+
+/// The backward pass of an elementwise op over planes (as in [`map_planes`]): `dy`'s buffer
+/// (or a copy, when it is shared) overwritten with `dx = f(&per_plane(i), j, x, dy, partial)`
+/// for element `j` of plane `i`, where `partial` (`k` zeros at the start of each plane) collects
+/// the plane's parameter gradients. Returns `dx` and the partials, `k` per plane in plane order.
+pub(crate) fn backward_planes<P>(
+    x: FlexTensor,
+    dy: FlexTensor,
+    (s, grain, k): (usize, usize, usize),
+    per_plane: impl Fn(usize) -> P + Sync,
+    f: impl Fn(&P, usize, f32, f32, &mut [f32]) -> f32 + Sync,
+) -> (FlexTensor, Vec<f32>) {
+    assert!(k > 0, "at least one parameter gradient per plane");
+    let s = s.max(1);
+    let x = contiguous(x);
+    let xs = f32s(&x);
+    let mut dy = owned(dy);
+    let grad = unique_slice_mut(&mut dy).expect("uniquely owned");
+    let mut partials = vec![0.0f32; (xs.len() / s) * k];
+    grad.par_chunks_mut(s)
+        .zip(xs.par_chunks(s))
+        .zip(partials.par_chunks_mut(k))
+        .with_min_len(grain)
+        .enumerate()
+        .for_each(|(plane, ((g, xp), partial))| {
+            let p = per_plane(plane);
+            for (j, (d, &v)) in g.iter_mut().zip(xp).enumerate() {
+                *d = f(&p, j, v, *d, partial);
+            }
+        });
+    (dy, partials)
+}
+
+/// The partials of [`backward_planes`] (`k` per plane) summed into `k × slots` values, `k`-major,
+/// plane `i` adding into slot `slot(i)`; in plane order, so the sums do not depend on how the
+/// planes were scheduled.
+pub(crate) fn sum_into_slots(
+    partials: &[f32],
+    k: usize,
+    slots: usize,
+    slot: impl Fn(usize) -> usize,
+) -> Vec<f32> {
+    let mut sums = vec![0.0f32; k * slots];
+    for (plane, partial) in partials.chunks(k).enumerate() {
+        let at = slot(plane);
+        for (i, v) in partial.iter().enumerate() {
+            sums[i * slots + at] += v;
+        }
+    }
+    sums
 }

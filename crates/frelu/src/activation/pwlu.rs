@@ -6,6 +6,8 @@ use burn::module::{Module, Param};
 use burn::tensor::{Device, Int, Tensor, TensorData};
 
 use super::common::{check_input, filled};
+pub use crate::ops::peers::PWLU_MIN_WIDTH;
+use crate::ops::peers::{self, Pointwise};
 
 /// The default number of intervals of [`PwluConfig`] (the paper's).
 pub const PWLU_INTERVALS: usize = 16;
@@ -77,6 +79,32 @@ impl Pwlu {
     /// - input: `[batch, channels, ...]`
     /// - output: same as the input
     pub fn forward<const D: usize>(&self, input: Tensor<D>) -> Tensor<D> {
+        check_input("Pwlu", self.channels, &input.dims());
+        if !peers::has_fused_kernel(&input) {
+            return self.forward_composed(input);
+        }
+        let c = self.channels;
+        let column = |t: &Param<Tensor<1>>| t.val().reshape([1, c]);
+        let params = Tensor::cat(
+            vec![
+                column(&self.left),
+                column(&self.right),
+                column(&self.left_slope),
+                column(&self.right_slope),
+                self.heights.val().transpose(),
+            ],
+            0,
+        );
+        peers::pointwise_stacked(input, params, Pointwise::Pwlu)
+    }
+
+    /// [`Pwlu::forward`] from tensor operations alone (the reference of the fused kernel, and
+    /// the form every device without one takes).
+    ///
+    /// # Shapes
+    /// - input: `[batch, channels, ...]`
+    /// - output: same as the input
+    pub fn forward_composed<const D: usize>(&self, input: Tensor<D>) -> Tensor<D> {
         let dims = input.dims();
         check_input("Pwlu", self.channels, &dims);
         let (c, n) = (self.channels, self.intervals);
@@ -108,13 +136,31 @@ impl Pwlu {
     }
 }
 
-/// The smallest interval width PWLU's forward pass uses, whatever the learned bounds say.
-pub const PWLU_MIN_WIDTH: f64 = 1e-4;
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::activation::common::testing;
+    use crate::activation::common::two_forms::{
+        assert_same_function, assert_same_in_inference, assert_same_on_every_layout, impl_two_forms,
+    };
+
+    impl_two_forms!(Pwlu);
+
+    /// A layer of 4 channels and 6 intervals as training leaves one: heights off ReLU's,
+    /// asymmetric bounds, slopes on both sides.
+    fn trained(device: &Device) -> Pwlu {
+        let mut layer = PwluConfig::new(4).with_intervals(6).init(device);
+        layer.heights = Param::from_tensor(Tensor::random(
+            [4, 7],
+            Distribution::Normal(0.0, 1.0),
+            device,
+        ));
+        layer.left = Param::from_data([-3.0, -2.2, -1.3, -0.4], device);
+        layer.right = Param::from_data([3.0, 1.1, 2.7, 0.6], device);
+        layer.left_slope = Param::from_data([0.3, -0.2, 0.0, 1.5], device);
+        layer.right_slope = Param::from_data([1.0, 0.4, -0.7, 2.0], device);
+        layer
+    }
     use burn::tensor::{Distribution, Tolerance, activation};
 
     #[test]
@@ -167,6 +213,25 @@ mod tests {
         let x = Tensor::<4>::random([2, 2, 3, 3], Distribution::Uniform(0.1, 0.9), &device)
             + Tensor::<4>::random([2, 2, 3, 3], Distribution::Uniform(-4.0, 4.0), &device).floor();
         testing::gradcheck(crate::Activation::Pwlu(layer), x, 1e-3, 2e-2);
+    }
+
+    #[test]
+    fn fused_and_composed_are_one_function() {
+        let device = Device::flex().autodiff();
+        let mut layer = trained(&device);
+        assert_same_on_every_layout(&layer, 4);
+        // Bounds that meet (the width held at its minimum) and bounds that cross.
+        let x = Tensor::<4>::random([3, 4, 5, 5], Distribution::Normal(0.0, 2.0), &device);
+        layer.left = Param::from_data([0.5, 0.5, 1.0, -1.0], &device);
+        layer.right = Param::from_data([0.5, 0.50001, -1.0, -1.0], &device);
+        assert_same_function(&layer, x, 1e-4);
+        let layer = trained(&Device::flex());
+        let x = Tensor::<4>::random(
+            [3, 4, 5, 5],
+            Distribution::Normal(0.0, 2.0),
+            &Device::flex(),
+        );
+        assert_same_in_inference(&layer, x);
     }
 
     #[test]

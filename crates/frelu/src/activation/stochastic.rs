@@ -9,6 +9,7 @@ use burn::tensor::{Device, Distribution, Tensor, activation};
 use serde::{Deserialize, Serialize};
 
 use super::common::{check_input, filled, on_channels, training};
+use crate::ops::peers::{self, RandomDraw, RandomSide};
 
 /// How RReLU applies its random draw `a` to a negative input.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -101,6 +102,26 @@ impl RRelu {
     /// - input: `[batch, channels, ...]` (any rank)
     /// - output: same as the input
     pub fn forward<const D: usize>(&self, input: Tensor<D>) -> Tensor<D> {
+        if training(&self.training, &input) && peers::has_fused_kernel(&input) {
+            let side = match self.form {
+                RReluForm::Divide => RandomSide::NegativeDivide,
+                RReluForm::Multiply => RandomSide::NegativeTimes,
+            };
+            let device = input.device();
+            let draw = RandomDraw::seeded(side, self.lower, self.upper, &device);
+            // The negative sides read no learned slope: a constant stands in for it.
+            return peers::random_slope(input, Tensor::zeros([1], &device), draw);
+        }
+        self.forward_composed(input)
+    }
+
+    /// [`RRelu::forward`] from tensor operations alone (the reference of the fused kernel, and
+    /// the form every device without one takes).
+    ///
+    /// # Shapes
+    /// - input: `[batch, channels, ...]` (any rank)
+    /// - output: same as the input
+    pub fn forward_composed<const D: usize>(&self, input: Tensor<D>) -> Tensor<D> {
         let mean = (self.lower + self.upper) / 2.0;
         if !training(&self.training, &input) {
             let slope = match self.form {
@@ -171,6 +192,37 @@ impl ERelu {
     /// - output: same as the input
     pub fn forward<const D: usize>(&self, input: Tensor<D>) -> Tensor<D> {
         check_input("ERelu", self.channels, &input.dims());
+        if !peers::has_fused_kernel(&input) {
+            return self.forward_composed(input);
+        }
+        let device = input.device();
+        let side = RandomSide::Positive;
+        let draw = if training(&self.training, &input) {
+            RandomDraw::seeded(side, 1.0 - self.alpha, 1.0 + self.alpha, &device)
+        } else {
+            // k = 1 exactly: the deterministic function of evaluation.
+            RandomDraw {
+                side,
+                low: 1.0,
+                high: 1.0,
+                seed: 0,
+            }
+        };
+        let neg = match &self.neg {
+            Some(neg) => neg.val(),
+            None => Tensor::zeros([1], &device),
+        };
+        peers::random_slope(input, neg, draw)
+    }
+
+    /// [`ERelu::forward`] from tensor operations alone (the reference of the fused kernel, and
+    /// the form every device without one takes).
+    ///
+    /// # Shapes
+    /// - input: `[batch, channels, ...]`
+    /// - output: same as the input
+    pub fn forward_composed<const D: usize>(&self, input: Tensor<D>) -> Tensor<D> {
+        check_input("ERelu", self.channels, &input.dims());
         let mut positive = input.clone().clamp_min(0.0);
         if training(&self.training, &input) {
             let k = input.random_like(Distribution::Uniform(1.0 - self.alpha, 1.0 + self.alpha));
@@ -187,6 +239,142 @@ impl ERelu {
 mod tests {
     use super::*;
     use crate::activation::common::testing;
+    use crate::activation::common::two_forms::{assert_same_on_every_layout, impl_two_forms};
+
+    impl_two_forms!(ERelu);
+
+    /// EPReLU on 3 channels with negative slopes 0.5, −1 and 0.1.
+    fn eprelu(alpha: f64, device: &Device) -> ERelu {
+        let mut layer = EReluConfig::new(3)
+            .with_alpha(alpha)
+            .with_learn_neg(true)
+            .init(device);
+        layer.neg = Some(Param::from_data([0.5, -1.0, 0.1], device));
+        layer
+    }
+
+    fn flat<const D: usize>(t: Tensor<D>) -> Vec<f32> {
+        t.into_data().convert::<f32>().try_to_vec::<f32>().unwrap()
+    }
+
+    /// The slope each element of `x` (`[4, 3, 8, 8]`, away from 0) took in one training pass of
+    /// `forward`, read from the input gradient of `sum(y)`, checked to be the slope of the output
+    /// too (`y = slope·x`: the backward pass drew what the forward pass drew); with `x`.
+    fn slopes_of_one_pass(forward: impl Fn(Tensor<4>) -> Tensor<4>) -> (Vec<f32>, Vec<f32>) {
+        let device = Device::flex().autodiff();
+        let x = testing::away_from_zero([4, 3, 8, 8], &device).require_grad();
+        let y = forward(x.clone());
+        let grads = y.clone().sum().backward();
+        let (xs, ys, slopes) = (flat(x.clone()), flat(y), flat(x.grad(&grads).unwrap()));
+        for ((x, y), k) in xs.iter().zip(&ys).zip(&slopes) {
+            assert!(
+                (y - k * x).abs() <= 1e-5 * (1.0 + y.abs()),
+                "{y} vs {k}·{x}"
+            );
+        }
+        (xs, slopes)
+    }
+
+    #[test]
+    fn the_fused_training_pass_draws_each_slope_once_for_both_passes() {
+        let device = Device::flex().autodiff();
+        let layer = eprelu(0.3, &device);
+        let (xs, slopes) = slopes_of_one_pass(|x| layer.forward(x));
+        let mut drawn = std::collections::HashSet::new();
+        for (i, (x, k)) in xs.iter().zip(&slopes).enumerate() {
+            if *x > 0.0 {
+                assert!((0.7 - 1e-6..=1.3 + 1e-6).contains(k), "{k}");
+                drawn.insert(k.to_bits());
+            } else {
+                assert_eq!(*k, [0.5, -1.0, 0.1][(i / 64) % 3]);
+            }
+        }
+        assert!(
+            drawn.len() > 300,
+            "{} distinct positive slopes",
+            drawn.len()
+        );
+        for form in [RReluForm::Divide, RReluForm::Multiply] {
+            let (lower, upper) = form.default_range();
+            let rrelu = RReluConfig::new()
+                .with_form(form)
+                .with_lower(lower)
+                .with_upper(upper)
+                .init();
+            let (xs, slopes) = slopes_of_one_pass(|x| rrelu.forward(x));
+            for (x, k) in xs.iter().zip(&slopes) {
+                if *x > 0.0 {
+                    assert_eq!(*k, 1.0);
+                } else {
+                    assert!(
+                        (0.125 - 1e-6..=1.0 / 3.0 + 1e-6).contains(k),
+                        "{form:?}: {k}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn eprelu_learns_the_same_slopes_fused_as_composed_while_training() {
+        // The negative slopes' gradient does not depend on the positive side's draw.
+        let device = Device::flex().autodiff();
+        let layer = eprelu(ERELU_ALPHA, &device);
+        let x = Tensor::<4>::random([4, 3, 5, 5], Distribution::Normal(0.0, 1.0), &device);
+        let w = Tensor::<4>::random([4, 3, 5, 5], Distribution::Normal(0.0, 1.0), &device);
+        let grad = |y: Tensor<4>| {
+            let grads = (y * w.clone()).sum().backward();
+            flat(layer.neg.as_ref().unwrap().val().grad(&grads).unwrap())
+        };
+        let (fused, composed) = (
+            grad(layer.forward(x.clone())),
+            grad(layer.forward_composed(x)),
+        );
+        for (f, c) in fused.iter().zip(&composed) {
+            assert!(
+                (f - c).abs() <= 1e-4 * (1.0 + c.abs()),
+                "{fused:?} vs {composed:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn fused_and_composed_elastic_relus_are_one_function_at_evaluation() {
+        let device = Device::flex().autodiff();
+        let mut layer = eprelu(ERELU_ALPHA, &device);
+        layer.training = Param::from_bool(false);
+        assert_same_on_every_layout(&layer, 3);
+        let mut plain = EReluConfig::new(3).init(&device);
+        plain.training = Param::from_bool(false);
+        assert_same_on_every_layout(&plain, 3);
+    }
+
+    #[test]
+    fn one_seed_gives_one_draw() {
+        let device = Device::flex();
+        let x = Tensor::<4>::random([2, 3, 6, 6], Distribution::Normal(0.0, 1.0), &device);
+        let draw = |seed| RandomDraw {
+            side: RandomSide::NegativeTimes,
+            low: 0.1,
+            high: 0.9,
+            seed,
+        };
+        let run = |seed| {
+            flat(peers::random_slope(
+                x.clone(),
+                Tensor::zeros([1], &device),
+                draw(seed),
+            ))
+        };
+        assert_eq!(run(5), run(5));
+        let (a, b) = (run(5), run(6));
+        let negatives = flat(x.clone().lower_elem(0.0).float()).iter().sum::<f32>() as usize;
+        let differ = a.iter().zip(&b).filter(|(a, b)| a != b).count();
+        assert!(
+            differ + 5 >= negatives,
+            "{differ} of {negatives} negative outputs differ"
+        );
+    }
 
     /// The layer's training output at x = −1 on 64 × 64 elements, checked to lie in
     /// [−1/3, −1/8] (both forms' slopes span it), with the input.

@@ -32,7 +32,7 @@ impl FReluBackend for Flex {
         let neg = f32_vec(&neg);
         let grain = (GRAIN / s.max(1)).max(1);
         let slope = |plane: usize| (pos[plane % c], neg[plane % c]);
-        map_planes(x, s, grain, slope, |&(p, n), v| {
+        map_planes(x, s, grain, slope, |&(p, n), _, v| {
             v * if v > 0.0 { p } else { n }
         })
     }

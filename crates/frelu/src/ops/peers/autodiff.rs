@@ -26,6 +26,13 @@ struct PointwiseBackward {
     kind: u8,
 }
 
+#[derive(Debug)]
+struct RandomSlopeBackward {
+    seed: u64,
+    side: u8,
+    range: [f32; 2],
+}
+
 type Three<B> = (FloatTensor<B>, FloatTensor<B>, FloatTensor<B>);
 /// A tensor of the inner backend `B` as autodiff holds it.
 type Wrapped<B> = FloatTensor<Autodiff<B>>;
@@ -61,6 +68,17 @@ impl<B: PeerBackend> Backward<B, 2> for PointwiseBackward {
         let (x, params) = ops.state;
         let (dx, dparams) = B::pointwise_backward(x, params, dy, self.kind);
         register!(ops, grads, [dx, dparams]);
+    }
+}
+
+impl<B: PeerBackend> Backward<B, 2> for RandomSlopeBackward {
+    type State = (FloatTensor<B>, FloatTensor<B>);
+
+    fn backward(self, ops: Ops<Self::State, 2>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let dy = grads.consume::<B>(&ops.node);
+        let (x, neg) = ops.state;
+        let (dx, dneg) = B::random_slope_backward(x, neg, dy, self.seed, self.side, self.range);
+        register!(ops, grads, [dx, dneg]);
     }
 }
 
@@ -179,5 +197,46 @@ impl<B: PeerBackend, C: CheckpointStrategy> PeerBackend for Autodiff<B, C> {
             kind,
         );
         (Wrapped::<B>::new(dx), Wrapped::<B>::new(dparams))
+    }
+
+    fn random_slope(
+        x: FloatTensor<Self>,
+        neg: FloatTensor<Self>,
+        seed: u64,
+        side: u8,
+        range: [f32; 2],
+    ) -> FloatTensor<Self> {
+        let nodes = [x.node(), neg.node()];
+        let inner = (x.into_primitive(), neg.into_primitive());
+        let op = RandomSlopeBackward { seed, side, range };
+        match op.prepare::<C>(nodes).compute_bound().stateful() {
+            OpsKind::Tracked(prep) => {
+                let output = B::random_slope(inner.0.clone(), inner.1.clone(), seed, side, range);
+                prep.finish(inner, output)
+            }
+            OpsKind::UnTracked(prep) => {
+                prep.finish(B::random_slope(inner.0, inner.1, seed, side, range))
+            }
+        }
+    }
+
+    /// The inner backend's gradients, as constants (no second derivative).
+    fn random_slope_backward(
+        x: FloatTensor<Self>,
+        neg: FloatTensor<Self>,
+        dy: FloatTensor<Self>,
+        seed: u64,
+        side: u8,
+        range: [f32; 2],
+    ) -> (FloatTensor<Self>, FloatTensor<Self>) {
+        let (dx, dneg) = B::random_slope_backward(
+            x.into_primitive(),
+            neg.into_primitive(),
+            dy.into_primitive(),
+            seed,
+            side,
+            range,
+        );
+        (Wrapped::<B>::new(dx), Wrapped::<B>::new(dneg))
     }
 }

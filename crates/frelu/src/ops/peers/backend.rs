@@ -1,12 +1,12 @@
-//! The peers' backend extension: a forward and a backward operation for PAU, for APL and for the
-//! pointwise peers ([`super::Pointwise`]).
+//! The peers' backend extension: a forward and a backward operation for PAU, for APL, for the
+//! pointwise peers ([`super::Pointwise`]) and for the randomised ReLUs ([`super::RandomDraw`]).
 //! Only `Flex` (f32) has kernels; [`super`]'s wrappers call them there and compose the
 //! activation from tensor operations everywhere else.
 
 use burn::backend::tensor::FloatTensor;
 use burn::backend::{Backend, backend_extension};
 
-/// PAU and APL as backend operations.
+/// The peers as backend operations.
 #[backend_extension(Flex, Autodiff)]
 pub trait PeerBackend: Backend {
     /// Safe PAU `y = P(x) / Q(x)`, `P(x) = Σ_{k=0..5} a_k·x^k`; `Q(x) = 1 + Σ_{k=1..4}
@@ -60,5 +60,30 @@ pub trait PeerBackend: Backend {
         params: FloatTensor<Self>,
         dy: FloatTensor<Self>,
         kind: u8,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>);
+
+    /// A randomised ReLU ([`super::random_slope`]): per element `i`, `a = low + u_i·(high − low)`
+    /// with `u_i ∈ [0, 1)` a hash of `(seed, i)`; `side` ([`super::RandomSide`]'s code) says
+    /// which slope `a` is. `range` is `[low, high]`.
+    ///
+    /// # Shapes
+    /// - x: any (rank ≥ 2 where `neg` is read); neg: `[C]` or `[1]`; output: like `x`.
+    fn random_slope(
+        x: FloatTensor<Self>,
+        neg: FloatTensor<Self>,
+        seed: u64,
+        side: u8,
+        range: [f32; 2],
+    ) -> FloatTensor<Self>;
+
+    /// Gradients of [`PeerBackend::random_slope`] given `dy`, with the same draws: `(dx, dneg)`;
+    /// at `x = 0` both sides pass the gradient, as autodiff's `clamp_min` and `clamp_max` do.
+    fn random_slope_backward(
+        x: FloatTensor<Self>,
+        neg: FloatTensor<Self>,
+        dy: FloatTensor<Self>,
+        seed: u64,
+        side: u8,
+        range: [f32; 2],
     ) -> (FloatTensor<Self>, FloatTensor<Self>);
 }

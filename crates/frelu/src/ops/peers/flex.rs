@@ -1,10 +1,11 @@
-//! The peers' operations on the Flex (CPU) backend: the kernels of `pau_kernel` and
-//! `apl_kernel`, for f32 tensors (the wrappers of [`super`] send nothing else here).
+//! The peers' operations on the Flex (CPU) backend: the kernels of `pau_kernel`, `apl_kernel`,
+//! `pointwise_kernel` and `random_kernel`, for f32 tensors (the wrappers of [`super`] send
+//! nothing else here).
 
 use burn::backend::flex::{Flex, FlexTensor};
 
 use super::backend::PeerBackend;
-use super::{Pointwise, apl_kernel, pau_kernel, pointwise_kernel};
+use super::{Pointwise, RandomSide, apl_kernel, pau_kernel, pointwise_kernel, random_kernel};
 use crate::flex_tensor::all_f32;
 
 fn assert_f32<const K: usize>(op: &str, tensors: [&FlexTensor; K]) {
@@ -64,5 +65,28 @@ impl PeerBackend for Flex {
     ) -> (FlexTensor, FlexTensor) {
         assert_f32("pointwise", [&x, &params, &dy]);
         pointwise_kernel::backward(x, params, dy, Pointwise::from_code(kind))
+    }
+
+    fn random_slope(
+        x: FlexTensor,
+        neg: FlexTensor,
+        seed: u64,
+        side: u8,
+        range: [f32; 2],
+    ) -> FlexTensor {
+        assert_f32("random-slope", [&x, &neg]);
+        random_kernel::forward(x, neg, (seed, RandomSide::from_code(side), range))
+    }
+
+    fn random_slope_backward(
+        x: FlexTensor,
+        neg: FlexTensor,
+        dy: FlexTensor,
+        seed: u64,
+        side: u8,
+        range: [f32; 2],
+    ) -> (FlexTensor, FlexTensor) {
+        assert_f32("random-slope", [&x, &neg, &dy]);
+        random_kernel::backward(x, neg, dy, (seed, RandomSide::from_code(side), range))
     }
 }

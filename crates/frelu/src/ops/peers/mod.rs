@@ -1,9 +1,11 @@
 //! Fused operations for FReLU's peers, whose composed forms cost several times a ReLU step:
-//! PAU (about 30 elementwise tensor operations per layer), APL (four per hinge) and the
-//! pointwise peers PELU, MPELU, PReNU and ACON-C ([`Pointwise`]).
+//! PAU (about 30 elementwise tensor operations per layer), APL (four per hinge), the pointwise
+//! peers PELU, MPELU, PReNU, ACON-C and PWLU ([`Pointwise`]), and the randomised ReLUs EReLU,
+//! EPReLU and RReLU ([`random_slope`]).
 //!
-//! - [`pau`], [`apl`] and [`pointwise`]: one kernel forward, one backward that gives the input's
-//!   and every parameter's gradient together ([`PeerBackend`]). Flex (CPU, f32) has kernels.
+//! - [`pau`], [`apl`], [`pointwise`] and [`random_slope`]: one kernel forward, one backward that
+//!   gives the input's and every parameter's gradient together ([`PeerBackend`]). Flex (CPU, f32)
+//!   has kernels.
 //! - [`has_fused_kernel`]: whether a tensor can take them; the layers compose the same function
 //!   from tensor operations everywhere else, and their tests hold the two equal, values and
 //!   gradients. A layer's parameter constraint read in the forward pass (a clamp) stays outside
@@ -15,13 +17,14 @@ mod backend;
 mod flex;
 mod pau_kernel;
 mod pointwise_kernel;
+mod random_kernel;
 
 use burn::backend::Dispatch;
 use burn::tensor::{DType, Tensor};
 
 pub use backend::PeerBackend;
 
-/// Whether [`pau`], [`apl`] and [`pointwise`] have a kernel for `input` (f32 on Flex, under
+/// Whether [`pau`], [`apl`], [`pointwise`] and [`random_slope`] have a kernel for `input` (f32 on Flex, under
 /// autodiff or not).
 pub fn has_fused_kernel<const D: usize>(input: &Tensor<D>) -> bool {
     input.dtype() == DType::F32 && crate::flex_tensor::on_flex(&input.device())
@@ -71,10 +74,20 @@ pub enum Pointwise {
     Prenu,
     /// `(p1, p2, β)`: `d·σ(β·d) + p2·x`, `d = (p1 − p2)·x`.
     AconC,
+    /// `(left, right, left slope, right slope, h_0 … h_N)`, `N ≥ 1`: linear between heights at
+    /// `N + 1` equally spaced breakpoints on `[left, right]`, the slopes outside
+    /// (the PWLU layer).
+    Pwlu,
 }
 
 impl Pointwise {
-    const ALL: [Pointwise; 4] = [Self::Pelu, Self::Mpelu, Self::Prenu, Self::AconC];
+    const ALL: [Pointwise; 5] = [
+        Self::Pelu,
+        Self::Mpelu,
+        Self::Prenu,
+        Self::AconC,
+        Self::Pwlu,
+    ];
 
     /// The code the backend operation carries.
     pub fn code(self) -> u8 {
@@ -100,10 +113,105 @@ pub fn pointwise<const D: usize>(
     params: Vec<Tensor<1>>,
     kind: Pointwise,
 ) -> Tensor<D> {
-    let params = Tensor::stack::<2>(params, 0);
+    pointwise_stacked(input, Tensor::stack::<2>(params, 0), kind)
+}
+
+/// The smallest interval width PWLU uses ([`Pointwise::Pwlu`] and the composed layer),
+/// whatever the learned bounds say.
+pub const PWLU_MIN_WIDTH: f64 = 1e-4;
+
+/// [`pointwise`] with the parameters already stacked.
+///
+/// # Shapes
+/// - input: `[N, C, ...]`; params: `[K, C]` or `[K, 1]`; output: like the input.
+pub fn pointwise_stacked<const D: usize>(
+    input: Tensor<D>,
+    params: Tensor<2>,
+    kind: Pointwise,
+) -> Tensor<D> {
     Tensor::from_dispatch(<Dispatch as PeerBackend>::pointwise(
         input.into_dispatch(),
         params.into_dispatch(),
         kind.code(),
+    ))
+}
+
+/// Which slope of a randomised ReLU [`random_slope`] draws, per element, from `U(low, high)`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RandomSide {
+    /// `a·x` for `x ≥ 0` and `neg[c]·x` for `x ≤ 0`: elastic ReLU (`neg = 0`) and EPReLU.
+    Positive,
+    /// `x` for `x ≥ 0`, `a·x` below: RReLU as PyTorch draws it.
+    NegativeTimes,
+    /// `x` for `x ≥ 0`, `x / a` below: RReLU as its paper draws it.
+    NegativeDivide,
+}
+
+/// A per-element draw of [`random_slope`]: `a = low + u·(high − low)`, `u ∈ [0, 1)` a hash of
+/// `seed` and the element's index (so the backward pass draws the same `a` again, with nothing
+/// stored). `low = high` gives a deterministic function.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct RandomDraw {
+    /// Which slope is drawn.
+    pub side: RandomSide,
+    /// The lower end of the draw's range.
+    pub low: f32,
+    /// The upper end of the draw's range.
+    pub high: f32,
+    /// The seed of this call's draws.
+    pub seed: u64,
+}
+
+impl RandomDraw {
+    /// A draw whose seed comes from `device`'s generator (as every other random tensor's does,
+    /// so a seeded device repeats it).
+    pub fn seeded(side: RandomSide, low: f64, high: f64, device: &burn::tensor::Device) -> Self {
+        let bits = Tensor::<1>::random([2], burn::tensor::Distribution::Default, device)
+            .into_data()
+            .convert::<f32>()
+            .try_to_vec::<f32>()
+            .expect("f32 values");
+        let part = |u: f32| (f64::from(u) * f64::from(1u32 << 24)) as u64 & 0xFF_FFFF;
+        Self {
+            side,
+            low: low as f32,
+            high: high as f32,
+            seed: part(bits[0]) | part(bits[1]) << 24,
+        }
+    }
+
+    /// The side as the backend operation carries it.
+    fn side_code(self) -> u8 {
+        self.side as u8
+    }
+}
+
+impl RandomSide {
+    /// The side of a code from [`RandomDraw`]'s backend operation.
+    fn from_code(code: u8) -> Self {
+        [Self::Positive, Self::NegativeTimes, Self::NegativeDivide]
+            .into_iter()
+            .find(|side| *side as u8 == code)
+            .unwrap_or_else(|| panic!("no random side has code {code}"))
+    }
+}
+
+/// A randomised ReLU: the slope [`RandomDraw::side`] names drawn per element, the other side's
+/// slope 1 (RReLU) or `neg[c]` (elastic ReLU, EPReLU); only where [`has_fused_kernel`] holds.
+///
+/// # Shapes
+/// - input: `[N, C, ...]` (any rank for the negative sides: `neg` is not read there);
+///   neg: `[C]` or `[1]`; output: like the input.
+pub fn random_slope<const D: usize>(
+    input: Tensor<D>,
+    neg: Tensor<1>,
+    draw: RandomDraw,
+) -> Tensor<D> {
+    Tensor::from_dispatch(<Dispatch as PeerBackend>::random_slope(
+        input.into_dispatch(),
+        neg.into_dispatch(),
+        draw.seed,
+        draw.side_code(),
+        [draw.low, draw.high],
     ))
 }

@@ -81,7 +81,7 @@ pub(super) fn forward(
     version_a: bool,
 ) -> FlexTensor {
     let c = Coefficients::new(&numerator, &denominator, version_a);
-    map_planes(x, CHUNK, 1, |_| (), |_, v| c.forward(v))
+    map_planes(x, CHUNK, 1, |_| (), |_, _, v| c.forward(v))
 }
 
 /// Per-chunk sums: `Σ dy·x^k/D` for `k = 0..5`, then `Σ −dy·y/D·s·t^k` for `k = 1..4`

@@ -1,29 +1,28 @@
-//! The kernels of the pointwise peers on the Flex (CPU) backend, for f32: PELU, MPELU, PReNU and
-//! ACON-C, each a function of one input element and its channel's parameters (`[K, C]`, or
-//! `[K, 1]` for one set per layer).
+//! The kernels of the pointwise peers on the Flex (CPU) backend, for f32: PELU, MPELU, PReNU,
+//! ACON-C and PWLU, each a function of one input element and its channel's parameters (`[K, C]`,
+//! or `[K, 1]` for one set per layer).
 //!
-//! Both passes work on `(n, c)` planes in parallel with rayon. The backward pass writes `dx` over
-//! `dy`'s buffer and sums the parameters' gradients per plane, then over the planes in index
-//! order, so its result does not depend on how the work was scheduled. Each formula takes the
+//! Both passes work on `(n, c)` planes in parallel with rayon ([`map_planes`],
+//! [`backward_planes`]). The backward pass writes `dx` over `dy`'s buffer and sums the
+//! parameters' gradients per plane, then over the planes in index order, so its result does not
+//! depend on how the work was scheduled. Each formula takes the
 //! derivative at a kink (`x = 0`) as autodiff takes it through the composed layer: `clamp_min`
 //! and `clamp_max` both pass the gradient where `x` equals the bound.
 
 use burn::backend::TensorMetadata;
 use burn::backend::flex::FlexTensor;
-use rayon::prelude::*;
 
-use super::Pointwise;
-use crate::flex_tensor::{contiguous, f32_vec, f32s, map_planes, owned, tensor, unique_slice_mut};
+use super::{PWLU_MIN_WIDTH, Pointwise};
+use crate::flex_tensor::{backward_planes, f32_vec, map_planes, sum_into_slots, tensor};
 use crate::ops::plane_size;
 
 /// Elements per rayon task, at least.
 const GRAIN: usize = 1 << 13;
-/// The most parameters per channel of any formula.
-const MAX_K: usize = 3;
 
 /// One pointwise activation: its value, and its derivatives in the input and the parameters.
 trait Formula: Sync {
-    const K: usize;
+    /// Whether `k` parameters per channel are what the formula takes.
+    fn takes(k: usize) -> bool;
     fn value(x: f32, p: &[f32]) -> f32;
     /// Adds `g·∂y/∂p_k` to `dp[k]` and returns `g·∂y/∂x`.
     fn backward(x: f32, p: &[f32], g: f32, dp: &mut [f32]) -> f32;
@@ -32,7 +31,9 @@ trait Formula: Sync {
 /// PELU `(a, b)`: `(a/b)·max(x, 0) + a·(exp(min(x, 0)/b) − 1)`.
 struct PeluFormula;
 impl Formula for PeluFormula {
-    const K: usize = 2;
+    fn takes(k: usize) -> bool {
+        k == 2
+    }
     #[inline(always)]
     fn value(x: f32, p: &[f32]) -> f32 {
         let (a, b) = (p[0], p[1]);
@@ -54,7 +55,9 @@ impl Formula for PeluFormula {
 /// MPELU `(α, β)`: `max(x, 0) + α·(exp(β·min(x, 0)) − 1)`.
 struct MpeluFormula;
 impl Formula for MpeluFormula {
-    const K: usize = 2;
+    fn takes(k: usize) -> bool {
+        k == 2
+    }
     #[inline(always)]
     fn value(x: f32, p: &[f32]) -> f32 {
         let (alpha, beta) = (p[0], p[1]);
@@ -76,7 +79,9 @@ impl Formula for MpeluFormula {
 /// PReNU `α`: `max(x, 0) − α·ln(1 + max(x, 0))`.
 struct PrenuFormula;
 impl Formula for PrenuFormula {
-    const K: usize = 1;
+    fn takes(k: usize) -> bool {
+        k == 1
+    }
     #[inline(always)]
     fn value(x: f32, p: &[f32]) -> f32 {
         let pos = x.max(0.0);
@@ -97,7 +102,9 @@ impl Formula for PrenuFormula {
 /// ACON-C `(p1, p2, β)`: `d·σ(β·d) + p2·x` with `d = (p1 − p2)·x`.
 struct AconFormula;
 impl Formula for AconFormula {
-    const K: usize = 3;
+    fn takes(k: usize) -> bool {
+        k == 3
+    }
     #[inline(always)]
     fn value(x: f32, p: &[f32]) -> f32 {
         let d = x * (p[0] - p[1]);
@@ -122,32 +129,101 @@ fn sigmoid(v: f32) -> f32 {
     1.0 / (1.0 + (-v).exp())
 }
 
-/// The parameters as `[channel][k]` (one row when they are shared by the layer).
-fn by_channel(params: &FlexTensor, k: usize) -> Vec<[f32; MAX_K]> {
+/// PWLU `(left, right, left slope, right slope, h_0 … h_N)`: `N` equal intervals on
+/// `[left, right]` (each at least [`PWLU_MIN_WIDTH`] wide), linear between the heights `h_i` at
+/// their ends, and the two slopes outside; in the composed layer's order of operations. Where
+/// the bounds cross, right of `right` wins, as there.
+struct PwluFormula;
+impl PwluFormula {
+    /// `(width, t, cell)`: the interval width, `x`'s position in widths from `left`, and the
+    /// index of its interval, clamped into `0..N`.
+    #[inline(always)]
+    fn locate(x: f32, p: &[f32]) -> (f32, f32, f32) {
+        let n = (p.len() - 5) as f32;
+        let width = ((p[1] - p[0]) / n).max(PWLU_MIN_WIDTH as f32);
+        let t = (x - p[0]) / width;
+        (width, t, t.floor().clamp(0.0, n - 1.0))
+    }
+}
+impl Formula for PwluFormula {
+    fn takes(k: usize) -> bool {
+        k >= 6
+    }
+    #[inline(always)]
+    fn value(x: f32, p: &[f32]) -> f32 {
+        let (left, right, h) = (p[0], p[1], &p[4..]);
+        if x > right {
+            return h[h.len() - 1] + (x - right) * p[3];
+        }
+        if x < left {
+            return h[0] + (x - left) * p[2];
+        }
+        let (_, t, cell) = Self::locate(x, p);
+        let i = cell as usize;
+        h[i] + (t - cell) * (h[i + 1] - h[i])
+    }
+    #[inline(always)]
+    fn backward(x: f32, p: &[f32], g: f32, dp: &mut [f32]) -> f32 {
+        let (left, right, last) = (p[0], p[1], p.len() - 1);
+        if x > right {
+            dp[1] -= g * p[3];
+            dp[3] += g * (x - right);
+            dp[last] += g;
+            return g * p[3];
+        }
+        if x < left {
+            dp[0] -= g * p[2];
+            dp[2] += g * (x - left);
+            dp[4] += g;
+            return g * p[2];
+        }
+        let (width, t, cell) = Self::locate(x, p);
+        let (i, frac) = (4 + cell as usize, t - cell);
+        dp[i] += g * (1.0 - frac);
+        dp[i + 1] += g * frac;
+        // t = (x − left)/width: through the numerator, and through the width where it is not
+        // held at its minimum (width = (right − left)/N).
+        let dt = g * (p[i + 1] - p[i]);
+        dp[0] -= dt / width;
+        let n = (p.len() - 5) as f32;
+        if (right - left) / n >= PWLU_MIN_WIDTH as f32 {
+            let dwidth = -dt * (x - left) / (width * width);
+            dp[0] -= dwidth / n;
+            dp[1] += dwidth / n;
+        }
+        dt / width
+    }
+}
+
+/// The parameters as `[slot][k]`, flattened (one slot per channel, or one for the layer), and
+/// `k`.
+fn by_channel<F: Formula>(params: &FlexTensor) -> (Vec<f32>, usize) {
     let shape = params.shape();
-    assert_eq!(
-        shape[0], k,
-        "{k} parameters per channel expected, got {}",
-        shape[0]
+    let (k, c) = (shape[0], shape[1]);
+    assert!(
+        F::takes(k),
+        "{k} parameters per channel do not fit this formula"
     );
-    let c = shape[1];
     let values = f32_vec(params);
-    (0..c)
-        .map(|ch| std::array::from_fn(|i| if i < k { values[i * c + ch] } else { 0.0 }))
-        .collect()
+    let rows = (0..c)
+        .flat_map(|ch| (0..k).map(move |i| (i, ch)))
+        .map(|(i, ch)| values[i * c + ch])
+        .collect();
+    (rows, k)
 }
 
 fn forward_with<F: Formula>(x: FlexTensor, params: FlexTensor) -> FlexTensor {
-    let p = by_channel(&params, F::K);
+    let (p, k) = by_channel::<F>(&params);
+    let slots = p.len() / k;
     let shape = x.shape();
     let (c, s) = (shape[1], plane_size(&shape).max(1));
-    let slot = |plane: usize| if p.len() == 1 { 0 } else { plane % c };
+    let slot = |plane: usize| if slots == 1 { 0 } else { plane % c };
     map_planes(
         x,
         s,
         (GRAIN / s).max(1),
-        |plane| p[slot(plane)],
-        |p, v| F::value(v, p),
+        |plane| &p[slot(plane) * k..][..k],
+        |p, _, v| F::value(v, p),
     )
 }
 
@@ -156,34 +232,20 @@ fn backward_with<F: Formula>(
     params: FlexTensor,
     dy: FlexTensor,
 ) -> (FlexTensor, FlexTensor) {
-    let p = by_channel(&params, F::K);
+    let (p, k) = by_channel::<F>(&params);
+    let slots = p.len() / k;
     let shape = x.shape();
     let (c, s) = (shape[1], plane_size(&shape).max(1));
-    let slot = |plane: usize| if p.len() == 1 { 0 } else { plane % c };
-    let x = contiguous(x);
-    let xs = f32s(&x);
-    let mut dy = owned(dy);
-    let grad = unique_slice_mut(&mut dy).expect("uniquely owned");
-    let mut partials = vec![[0.0f32; MAX_K]; xs.len() / s];
-    grad.par_chunks_mut(s)
-        .zip(xs.par_chunks(s))
-        .zip(partials.par_iter_mut())
-        .with_min_len((GRAIN / s).max(1))
-        .enumerate()
-        .for_each(|(plane, ((g, xp), partial))| {
-            let p = &p[slot(plane)];
-            for (d, &v) in g.iter_mut().zip(xp) {
-                *d = F::backward(v, p, *d, &mut partial[..F::K]);
-            }
-        });
-    let mut dp = vec![0.0f32; F::K * p.len()];
-    for (plane, partial) in partials.iter().enumerate() {
-        let ch = slot(plane);
-        for k in 0..F::K {
-            dp[k * p.len() + ch] += partial[k];
-        }
-    }
-    (dy, tensor(dp, [F::K, p.len()]))
+    let slot = |plane: usize| if slots == 1 { 0 } else { plane % c };
+    let (dx, partials) = backward_planes(
+        x,
+        dy,
+        (s, (GRAIN / s).max(1), k),
+        |plane| &p[slot(plane) * k..][..k],
+        |p, _, v, g, partial| F::backward(v, p, g, partial),
+    );
+    let dp = sum_into_slots(&partials, k, slots, slot);
+    (dx, tensor(dp, [k, slots]))
 }
 
 /// The forward pass of `kind`.
@@ -193,6 +255,7 @@ pub(super) fn forward(x: FlexTensor, params: FlexTensor, kind: Pointwise) -> Fle
         Pointwise::Mpelu => forward_with::<MpeluFormula>(x, params),
         Pointwise::Prenu => forward_with::<PrenuFormula>(x, params),
         Pointwise::AconC => forward_with::<AconFormula>(x, params),
+        Pointwise::Pwlu => forward_with::<PwluFormula>(x, params),
     }
 }
 
@@ -208,5 +271,6 @@ pub(super) fn backward(
         Pointwise::Mpelu => backward_with::<MpeluFormula>(x, params, dy),
         Pointwise::Prenu => backward_with::<PrenuFormula>(x, params, dy),
         Pointwise::AconC => backward_with::<AconFormula>(x, params, dy),
+        Pointwise::Pwlu => backward_with::<PwluFormula>(x, params, dy),
     }
 }
