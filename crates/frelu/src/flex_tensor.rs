@@ -1,5 +1,7 @@
 //! Reading and making Flex (CPU) f32 tensors for the hand-written kernels: the fused FReLU op
-//! (`ops`) and the fast path (`fastpath`) share these.
+//! (`ops`) and the fast path (`fastpath`) share these; and the elementwise loops over `(n, c)`
+//! planes of the fused ops ([`map_planes`], [`backward_planes`]), compiled for the widest vector
+//! instructions the CPU has ([`multiversion!`]).
 
 use std::mem::MaybeUninit;
 
@@ -7,6 +9,8 @@ use burn::backend::flex::FlexTensor;
 use burn::backend::{DispatchDevice, TensorMetadata};
 use burn::tensor::{Device, Shape, TensorData};
 use rayon::prelude::*;
+
+use crate::simd::multiversion;
 
 /// Whether `device` is Flex, with or without autodiff: where the hand-written kernels run.
 pub(crate) fn on_flex(device: &Device) -> bool {
@@ -84,15 +88,36 @@ pub(crate) fn tensor(values: Vec<f32>, shape: impl Into<Shape>) -> FlexTensor {
     FlexTensor::from_data(TensorData::new(values, shape.into()))
 }
 
-/// `x` with element `j` of plane `i` (the `i`-th run of `s` contiguous elements, an `(n, c)`
-/// plane for an `[N, C, ...]` tensor), `v`, replaced by `f(&per_plane(i), j, v)`: in place when
-/// `x` owns its buffer alone, else into a new one; planes in parallel, at least `grain` per task.
-pub(crate) fn map_planes<P>(
+/// An elementwise function over `(n, c)` planes (the `i`-th run of `s` contiguous elements of an
+/// `[N, C, ...]` tensor), for [`map_planes`]: what a plane's elements share, and each element's
+/// value. The loops call these methods through a trait, not a closure, so that the methods
+/// (marked `#[inline(always)]`) are compiled inside each version [`multiversion!`] makes: a
+/// closure the compiler does not inline stays a call, compiled for the baseline only.
+pub(crate) trait PlaneMap: Sync {
+    /// What one plane's elements share (their channel's parameters, their first index).
+    type Plane;
+    /// The data of plane `index`.
+    fn plane(&self, index: usize) -> Self::Plane;
+    /// The value of element `j` of a plane, whose input is `x`.
+    fn value(&self, plane: &Self::Plane, j: usize, x: f32) -> f32;
+}
+
+/// The backward pass of a [`PlaneMap`], for [`backward_planes`].
+pub(crate) trait PlaneGrad: PlaneMap {
+    /// How many parameter gradients each plane sums (at least 1).
+    fn partials(&self) -> usize;
+    /// Adds element `j`'s `g·∂y/∂p_k` to `partial[k]` and returns `g·∂y/∂x`. (`partial` may be
+    /// longer than [`PlaneGrad::partials`]; the entries past it are not read.)
+    fn grad(&self, plane: &Self::Plane, j: usize, x: f32, g: f32, partial: &mut [f32]) -> f32;
+}
+
+/// `x` with each element replaced by `map`'s value: in place when `x` owns its buffer alone,
+/// else into a new one; planes of `s` elements in parallel, at least `grain` per task.
+pub(crate) fn map_planes<M: PlaneMap>(
     x: FlexTensor,
     s: usize,
     grain: usize,
-    per_plane: impl Fn(usize) -> P + Sync,
-    f: impl Fn(&P, usize, f32) -> f32 + Sync,
+    map: &M,
 ) -> FlexTensor {
     let s = s.max(1);
     let mut x = contiguous(x);
@@ -100,12 +125,7 @@ pub(crate) fn map_planes<P>(
         data.par_chunks_mut(s)
             .with_min_len(grain)
             .enumerate()
-            .for_each(|(plane, values)| {
-                let p = per_plane(plane);
-                for (j, v) in values.iter_mut().enumerate() {
-                    *v = f(&p, j, *v);
-                }
-            });
+            .for_each(|(plane, values)| map_plane_in_place(map, &map.plane(plane), values));
         return x;
     }
     let shape = x.shape();
@@ -115,27 +135,97 @@ pub(crate) fn map_planes<P>(
             .zip(input.par_chunks(s))
             .with_min_len(grain)
             .enumerate()
-            .for_each(|(plane, (dst, src))| {
-                let p = per_plane(plane);
-                for (j, (d, &v)) in dst.iter_mut().zip(src).enumerate() {
-                    d.write(f(&p, j, v));
-                }
-            });
+            .for_each(|(plane, (dst, src))| map_plane_into(map, &map.plane(plane), dst, src));
     });
     tensor(out, shape)
 }
 
-/// The backward pass of an elementwise op over planes (as in [`map_planes`]): `dy`'s buffer
-/// (or a copy, when it is shared) overwritten with `dx = f(&per_plane(i), j, x, dy, partial)`
-/// for element `j` of plane `i`, where `partial` (`k` zeros at the start of each plane) collects
-/// the plane's parameter gradients. Returns `dx` and the partials, `k` per plane in plane order.
-pub(crate) fn backward_planes<P>(
+multiversion! {
+    /// One plane of [`map_planes`], in place.
+    fn map_plane_in_place<M>(map: &M, p: &M::Plane, values: &mut [f32]) where [M: PlaneMap] {
+        for (j, v) in values.iter_mut().enumerate() {
+            *v = map.value(p, j, *v);
+        }
+    }
+}
+
+multiversion! {
+    /// One plane of [`map_planes`], into a new buffer.
+    fn map_plane_into<M>(map: &M, p: &M::Plane, dst: &mut [MaybeUninit<f32>], src: &[f32])
+    where [M: PlaneMap]
+    {
+        for (j, (d, &v)) in dst.iter_mut().zip(src).enumerate() {
+            d.write(map.value(p, j, v));
+        }
+    }
+}
+
+/// The most parameter gradients per element [`backward_plane`] handles in its vectorised loop;
+/// a map with more takes them one element at a time.
+const BLOCK_PARTIALS: usize = 4;
+/// Elements per block of [`backward_plane`]'s vectorised loop.
+const BLOCK: usize = 64;
+/// Independent accumulators of [`lane_sum`].
+const LANES: usize = 8;
+
+multiversion! {
+    /// One plane of [`backward_planes`]. With at most [`BLOCK_PARTIALS`] parameter gradients, in
+    /// blocks: each element's contributions go to their own slots (no sum carried from element
+    /// to element, so the loop vectorises), then each parameter's block sums in a fixed order
+    /// ([`lane_sum`]).
+    fn backward_plane<M>(map: &M, p: &M::Plane, g: &mut [f32], xs: &[f32], partial: &mut [f32])
+    where [M: PlaneGrad]
+    {
+        let k = partial.len();
+        if k > BLOCK_PARTIALS {
+            for (j, (d, &v)) in g.iter_mut().zip(xs).enumerate() {
+                *d = map.grad(p, j, v, *d, partial);
+            }
+            return;
+        }
+        let mut contributions = [[0.0f32; BLOCK]; BLOCK_PARTIALS];
+        for (b, (gb, xb)) in g.chunks_mut(BLOCK).zip(xs.chunks(BLOCK)).enumerate() {
+            for (i, (d, &v)) in gb.iter_mut().zip(xb).enumerate() {
+                let mut dp = [0.0f32; BLOCK_PARTIALS];
+                *d = map.grad(p, b * BLOCK + i, v, *d, &mut dp);
+                for (slot, c) in contributions.iter_mut().zip(dp) {
+                    slot[i] = c;
+                }
+            }
+            for (sum, c) in partial.iter_mut().zip(&contributions) {
+                *sum += lane_sum(&c[..gb.len()]);
+            }
+        }
+    }
+}
+
+/// The sum of `values` over [`LANES`] accumulators, then across them, in a fixed order.
+#[inline(always)]
+fn lane_sum(values: &[f32]) -> f32 {
+    let mut lanes = [0.0f32; LANES];
+    let chunks = values.chunks_exact(LANES);
+    let rest = chunks.remainder();
+    for chunk in chunks {
+        for (lane, v) in lanes.iter_mut().zip(chunk) {
+            *lane += v;
+        }
+    }
+    for (lane, v) in lanes.iter_mut().zip(rest) {
+        *lane += v;
+    }
+    lanes.iter().sum()
+}
+
+/// The backward pass of a [`PlaneMap`] over planes of `s` elements (at least `grain` per task):
+/// `dy`'s buffer (or a copy, when it is shared) overwritten with `dx`, and each plane's
+/// parameter gradients summed into its own `map.partials()` values, returned in plane order.
+pub(crate) fn backward_planes<M: PlaneGrad>(
     x: FlexTensor,
     dy: FlexTensor,
-    (s, grain, k): (usize, usize, usize),
-    per_plane: impl Fn(usize) -> P + Sync,
-    f: impl Fn(&P, usize, f32, f32, &mut [f32]) -> f32 + Sync,
+    (s, grain): (usize, usize),
+    map: &M,
 ) -> (FlexTensor, Vec<f32>) {
+    let k = map.partials();
     assert!(k > 0, "at least one parameter gradient per plane");
     let s = s.max(1);
     let x = contiguous(x);
@@ -149,10 +239,7 @@ pub(crate) fn backward_planes<P>(
         .with_min_len(grain)
         .enumerate()
         .for_each(|(plane, ((g, xp), partial))| {
-            let p = per_plane(plane);
-            for (j, (d, &v)) in g.iter_mut().zip(xp).enumerate() {
-                *d = f(&p, j, v, *d, partial);
-            }
+            backward_plane(map, &map.plane(plane), g, xp, partial)
         });
     (dy, partials)
 }

@@ -21,12 +21,14 @@
 //!   burn-train's `Learner` on any training strategy.
 
 pub mod activation;
+mod fast_math;
 pub mod fastpath;
 mod flex_tensor;
 pub mod learned;
 pub mod ops;
 pub mod params;
 pub mod schedule;
+mod simd;
 pub mod slopes;
 
 pub use activation::{

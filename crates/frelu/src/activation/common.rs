@@ -315,7 +315,8 @@ pub(crate) mod two_forms {
     }
 
     /// [`assert_same_function`] (tolerance 1e-4) on inputs `N(0, 2)` of `channels` channels:
-    /// `[3, C, 9, 7]`, the same transposed (not contiguous), and `[16, C]` (a fully connected
+    /// `[3, C, 9, 7]`, the same transposed (not contiguous), `[2, C, 13, 11]` (planes of several
+    /// blocks of the kernels' loops, and a partial one), and `[16, C]` (a fully connected
     /// layer's, planes of one element).
     pub(crate) fn assert_same_on_every_layout<M: TwoForms>(layer: &M, channels: usize) {
         let device = Device::flex().autodiff();
@@ -323,6 +324,8 @@ pub(crate) mod two_forms {
         let x = Tensor::<4>::random([3, channels, 9, 7], normal, &device);
         assert_same_function(layer, x.clone(), 1e-4);
         assert_same_function(layer, x.swap_dims(2, 3), 1e-4);
+        let x = Tensor::<4>::random([2, channels, 13, 11], normal, &device);
+        assert_same_function(layer, x, 1e-4);
         let x = Tensor::<2>::random([16, channels], normal, &device);
         assert_same_function(layer, x, 1e-4);
     }

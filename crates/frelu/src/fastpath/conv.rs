@@ -17,7 +17,7 @@ use rayon::prelude::*;
 
 use super::geometry::ConvGeometry;
 use super::matmul::{View, matmul, with_scratch};
-use super::simd::multiversion;
+use crate::simd::multiversion;
 
 /// The weight gradient is summed over at most this many chunks of images (then in order).
 const WEIGHT_CHUNKS: usize = 16;

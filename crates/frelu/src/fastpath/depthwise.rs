@@ -13,7 +13,7 @@ use rayon::prelude::*;
 
 use super::geometry::ConvGeometry;
 use super::matmul::with_scratch;
-use super::simd::multiversion;
+use crate::simd::multiversion;
 
 /// Size `(rows, cols)` of a plane with its padding.
 fn padded_size(g: &ConvGeometry) -> (usize, usize) {

@@ -33,7 +33,6 @@ mod onednn;
 mod onednn_objects;
 mod onednn_sys;
 mod pool;
-mod simd;
 mod switch;
 #[cfg(test)]
 mod tests;

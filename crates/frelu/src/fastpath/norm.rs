@@ -11,7 +11,7 @@
 
 use rayon::prelude::*;
 
-use super::simd::multiversion;
+use crate::simd::multiversion;
 
 /// Independent accumulators per plane in the reductions.
 const LANES: usize = 16;

@@ -11,7 +11,7 @@ use rayon::prelude::*;
 
 use super::geometry::ConvGeometry;
 use super::matmul::with_scratch;
-use super::simd::multiversion;
+use crate::simd::multiversion;
 
 /// Whether the windows are 2×2 with stride 2, no padding and no dilation: they tile the image
 /// (floor mode: a last odd row or column is left out), and both passes run a kernel of their own.

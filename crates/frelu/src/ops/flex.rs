@@ -13,13 +13,33 @@ use rayon::prelude::*;
 use super::backend::{FReluBackend, composed_backward, composed_forward};
 use super::shape::plane_size;
 use crate::flex_tensor::{
-    all_f32, contiguous, f32_vec, f32s, map_planes, owned, tensor, unique_slice_mut,
+    PlaneMap, all_f32, contiguous, f32_vec, f32s, map_planes, owned, tensor, unique_slice_mut,
 };
 
 /// Elements per rayon task, at least.
 const GRAIN: usize = 1 << 14;
 /// Independent accumulators per plane in the backward reduction.
 const LANES: usize = 16;
+
+/// FReLU's slopes per channel, for [`map_planes`].
+struct Slopes {
+    pos: Vec<f32>,
+    neg: Vec<f32>,
+    c: usize,
+}
+
+impl PlaneMap for Slopes {
+    type Plane = (f32, f32);
+
+    fn plane(&self, index: usize) -> (f32, f32) {
+        (self.pos[index % self.c], self.neg[index % self.c])
+    }
+
+    #[inline(always)]
+    fn value(&self, &(p, n): &(f32, f32), _: usize, v: f32) -> f32 {
+        v * if v > 0.0 { p } else { n }
+    }
+}
 
 impl FReluBackend for Flex {
     fn frelu(x: FlexTensor, pos: FlexTensor, neg: FlexTensor) -> FlexTensor {
@@ -28,13 +48,12 @@ impl FReluBackend for Flex {
         }
         let shape = x.shape();
         let (c, s) = (shape[1], plane_size(&shape));
-        let pos = f32_vec(&pos);
-        let neg = f32_vec(&neg);
-        let grain = (GRAIN / s.max(1)).max(1);
-        let slope = |plane: usize| (pos[plane % c], neg[plane % c]);
-        map_planes(x, s, grain, slope, |&(p, n), _, v| {
-            v * if v > 0.0 { p } else { n }
-        })
+        let slopes = Slopes {
+            pos: f32_vec(&pos),
+            neg: f32_vec(&neg),
+            c,
+        };
+        map_planes(x, s, (GRAIN / s.max(1)).max(1), &slopes)
     }
 
     fn frelu_backward(

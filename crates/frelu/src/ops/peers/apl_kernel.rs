@@ -2,16 +2,18 @@
 //!
 //! Both passes work on `(n, c)` planes of `S = H·W·...` contiguous elements, in parallel with
 //! rayon, and within a plane on blocks of [`BLOCK`] elements, hinge by hinge (loops the compiler
-//! vectorises). The backward pass writes `dx` over `dy`'s buffer and reduces `da`, `db` per plane
+//! vectorises, compiled for the widest vector instructions the CPU has: [`multiversion!`]). The backward pass writes `dx` over `dy`'s buffer and reduces `da`, `db` per plane
 //! (with [`LANES`] independent accumulators), then over `n` in index order, so its result does
 //! not depend on how the work was scheduled.
 
 use burn::backend::TensorMetadata;
 use burn::backend::flex::FlexTensor;
 use rayon::prelude::*;
+use std::mem::MaybeUninit;
 
 use crate::flex_tensor::{contiguous, f32_vec, f32s, filled, owned, tensor, unique_slice_mut};
 use crate::ops::plane_size;
+use crate::simd::multiversion;
 
 /// Elements per rayon task, at least.
 const GRAIN: usize = 1 << 13;
@@ -39,7 +41,7 @@ impl Hinges {
 }
 
 /// `out = max(0, x) + Σ_s a_s·max(0, b_s − x)` over one block, in the composed layer's order.
-#[inline]
+#[inline(always)]
 fn block_forward(x: &[f32], out: &mut [f32], hinges: &[(f32, f32)]) {
     for (o, &v) in out.iter_mut().zip(x) {
         *o = v.max(0.0);
@@ -47,6 +49,32 @@ fn block_forward(x: &[f32], out: &mut [f32], hinges: &[(f32, f32)]) {
     for &(a, b) in hinges {
         for (o, &v) in out.iter_mut().zip(x) {
             *o += (b - v).max(0.0) * a;
+        }
+    }
+}
+
+multiversion! {
+    /// One plane of the forward pass, in place.
+    fn plane_forward_in_place(values: &mut [f32], hinges: &[(f32, f32)]) {
+        let mut input = [0.0f32; BLOCK];
+        for block in values.chunks_mut(BLOCK) {
+            let input = &mut input[..block.len()];
+            input.copy_from_slice(block);
+            block_forward(input, block, hinges);
+        }
+    }
+}
+
+multiversion! {
+    /// One plane of the forward pass, into a new buffer.
+    fn plane_forward_into(dst: &mut [MaybeUninit<f32>], src: &[f32], hinges: &[(f32, f32)]) {
+        let mut buffer = [0.0f32; BLOCK];
+        for (d, x) in dst.chunks_mut(BLOCK).zip(src.chunks(BLOCK)) {
+            let buffer = &mut buffer[..x.len()];
+            block_forward(x, buffer, hinges);
+            for (d, &v) in d.iter_mut().zip(buffer.iter()) {
+                d.write(v);
+            }
         }
     }
 }
@@ -63,13 +91,7 @@ pub(super) fn forward(x: FlexTensor, a: FlexTensor, b: FlexTensor) -> FlexTensor
             .with_min_len(grain)
             .enumerate()
             .for_each(|(plane, values)| {
-                let h = &hinges.per_channel[plane % c];
-                let mut input = [0.0f32; BLOCK];
-                for block in values.chunks_mut(BLOCK) {
-                    let input = &mut input[..block.len()];
-                    input.copy_from_slice(block);
-                    block_forward(input, block, h);
-                }
+                plane_forward_in_place(values, &hinges.per_channel[plane % c])
             });
         return x;
     }
@@ -80,15 +102,7 @@ pub(super) fn forward(x: FlexTensor, a: FlexTensor, b: FlexTensor) -> FlexTensor
             .with_min_len(grain)
             .enumerate()
             .for_each(|(plane, (dst, src))| {
-                let h = &hinges.per_channel[plane % c];
-                let mut buffer = [0.0f32; BLOCK];
-                for (d, x) in dst.chunks_mut(BLOCK).zip(src.chunks(BLOCK)) {
-                    let buffer = &mut buffer[..x.len()];
-                    block_forward(x, buffer, h);
-                    for (d, &v) in d.iter_mut().zip(buffer.iter()) {
-                        d.write(v);
-                    }
-                }
+                plane_forward_into(dst, src, &hinges.per_channel[plane % c])
             });
     });
     tensor(out, shape)
@@ -132,29 +146,31 @@ pub(super) fn backward(
     (dy, tensor(da, [n_hinges, c]), tensor(db, [n_hinges, c]))
 }
 
-/// One plane of the backward pass: turns `g` (dy) into dx in place and writes its sums into
-/// `partial` (`[Σ dy·max(0, b_s − x); S]` then `[Σ dy·[b_s − x ≥ 0]; S]`).
-fn plane_backward(x: &[f32], g: &mut [f32], hinges: &[(f32, f32)], partial: &mut [f32]) {
-    let n_hinges = hinges.len();
-    let mut upstream = [0.0f32; BLOCK];
-    for (xb, gb) in x.chunks(BLOCK).zip(g.chunks_mut(BLOCK)) {
-        let upstream = &mut upstream[..xb.len()];
-        upstream.copy_from_slice(gb);
-        // The ReLU term passes the gradient where x ≥ 0.
-        for (d, &v) in gb.iter_mut().zip(xb.iter()) {
-            *d = if v >= 0.0 { *d } else { 0.0 };
-        }
-        for (k, &(a, b)) in hinges.iter().enumerate() {
-            let (sum_a, sum_b) = hinge_block(xb, upstream, gb, a, b);
-            partial[k] += sum_a;
-            partial[n_hinges + k] += sum_b;
+multiversion! {
+    /// One plane of the backward pass: turns `g` (dy) into dx in place and writes its sums into
+    /// `partial` (`[Σ dy·max(0, b_s − x); S]` then `[Σ dy·[b_s − x ≥ 0]; S]`).
+    fn plane_backward(x: &[f32], g: &mut [f32], hinges: &[(f32, f32)], partial: &mut [f32]) {
+        let n_hinges = hinges.len();
+        let mut upstream = [0.0f32; BLOCK];
+        for (xb, gb) in x.chunks(BLOCK).zip(g.chunks_mut(BLOCK)) {
+            let upstream = &mut upstream[..xb.len()];
+            upstream.copy_from_slice(gb);
+            // The ReLU term passes the gradient where x ≥ 0.
+            for (d, &v) in gb.iter_mut().zip(xb.iter()) {
+                *d = if v >= 0.0 { *d } else { 0.0 };
+            }
+            for (k, &(a, b)) in hinges.iter().enumerate() {
+                let (sum_a, sum_b) = hinge_block(xb, upstream, gb, a, b);
+                partial[k] += sum_a;
+                partial[n_hinges + k] += sum_b;
+            }
         }
     }
 }
 
 /// One hinge over one block: `dx −= dy·a·[b − x ≥ 0]`; returns `(Σ dy·max(0, b − x),
 /// Σ dy·[b − x ≥ 0])`.
-#[inline]
+#[inline(always)]
 fn hinge_block(x: &[f32], g: &[f32], dx: &mut [f32], a: f32, b: f32) -> (f32, f32) {
     let mut sum_a = [0.0f32; LANES];
     let mut sum_b = [0.0f32; LANES];

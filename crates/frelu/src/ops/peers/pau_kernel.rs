@@ -8,7 +8,9 @@
 use burn::backend::flex::FlexTensor;
 use rayon::prelude::*;
 
-use crate::flex_tensor::{contiguous, f32_vec, f32s, map_planes, owned, tensor, unique_slice_mut};
+use crate::flex_tensor::{
+    PlaneMap, contiguous, f32_vec, f32s, map_planes, owned, tensor, unique_slice_mut,
+};
 
 /// Elements per rayon task.
 const CHUNK: usize = 1 << 13;
@@ -81,7 +83,18 @@ pub(super) fn forward(
     version_a: bool,
 ) -> FlexTensor {
     let c = Coefficients::new(&numerator, &denominator, version_a);
-    map_planes(x, CHUNK, 1, |_| (), |_, _, v| c.forward(v))
+    map_planes(x, CHUNK, 1, &c)
+}
+
+impl PlaneMap for Coefficients {
+    type Plane = ();
+
+    fn plane(&self, _: usize) {}
+
+    #[inline(always)]
+    fn value(&self, _: &(), _: usize, x: f32) -> f32 {
+        self.forward(x)
+    }
 }
 
 /// Per-chunk sums: `Σ dy·x^k/D` for `k = 0..5`, then `Σ −dy·y/D·s·t^k` for `k = 1..4`

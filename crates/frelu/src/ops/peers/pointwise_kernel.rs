@@ -5,7 +5,8 @@
 //! Both passes work on `(n, c)` planes in parallel with rayon ([`map_planes`],
 //! [`backward_planes`]). The backward pass writes `dx` over `dy`'s buffer and sums the
 //! parameters' gradients per plane, then over the planes in index order, so its result does not
-//! depend on how the work was scheduled. Each formula takes the
+//! depend on how the work was scheduled. `exp` and `ln_1p` are [`crate::fast_math`]'s, which
+//! vectorise (the C library's are calls). Each formula takes the
 //! derivative at a kink (`x = 0`) as autodiff takes it through the composed layer: `clamp_min`
 //! and `clamp_max` both pass the gradient where `x` equals the bound.
 
@@ -13,14 +14,17 @@ use burn::backend::TensorMetadata;
 use burn::backend::flex::FlexTensor;
 
 use super::{PWLU_MIN_WIDTH, Pointwise};
-use crate::flex_tensor::{backward_planes, f32_vec, map_planes, sum_into_slots, tensor};
+use crate::fast_math::{exp, ln_1p};
+use crate::flex_tensor::{
+    PlaneGrad, PlaneMap, backward_planes, f32_vec, map_planes, sum_into_slots, tensor,
+};
 use crate::ops::plane_size;
 
 /// Elements per rayon task, at least.
 const GRAIN: usize = 1 << 13;
 
 /// One pointwise activation: its value, and its derivatives in the input and the parameters.
-trait Formula: Sync {
+trait Formula: Sync + Send {
     /// Whether `k` parameters per channel are what the formula takes.
     fn takes(k: usize) -> bool;
     fn value(x: f32, p: &[f32]) -> f32;
@@ -37,13 +41,13 @@ impl Formula for PeluFormula {
     #[inline(always)]
     fn value(x: f32, p: &[f32]) -> f32 {
         let (a, b) = (p[0], p[1]);
-        x.max(0.0) * (a / b) + ((x.min(0.0) / b).exp() - 1.0) * a
+        x.max(0.0) * (a / b) + (exp(x.min(0.0) / b) - 1.0) * a
     }
     #[inline(always)]
     fn backward(x: f32, p: &[f32], g: f32, dp: &mut [f32]) -> f32 {
         let (a, b) = (p[0], p[1]);
         let (pos, neg) = (x.max(0.0), x.min(0.0));
-        let e = (neg / b).exp();
+        let e = exp(neg / b);
         dp[0] += g * (pos / b + e - 1.0);
         dp[1] += g * (-a * pos / (b * b) - a * e * neg / (b * b));
         let from_pos = if x >= 0.0 { a / b } else { 0.0 };
@@ -61,13 +65,13 @@ impl Formula for MpeluFormula {
     #[inline(always)]
     fn value(x: f32, p: &[f32]) -> f32 {
         let (alpha, beta) = (p[0], p[1]);
-        x.max(0.0) + ((x.min(0.0) * beta).exp() - 1.0) * alpha
+        x.max(0.0) + (exp(x.min(0.0) * beta) - 1.0) * alpha
     }
     #[inline(always)]
     fn backward(x: f32, p: &[f32], g: f32, dp: &mut [f32]) -> f32 {
         let (alpha, beta) = (p[0], p[1]);
         let neg = x.min(0.0);
-        let e = (neg * beta).exp();
+        let e = exp(neg * beta);
         dp[0] += g * (e - 1.0);
         dp[1] += g * alpha * e * neg;
         let from_pos = if x >= 0.0 { 1.0 } else { 0.0 };
@@ -85,14 +89,15 @@ impl Formula for PrenuFormula {
     #[inline(always)]
     fn value(x: f32, p: &[f32]) -> f32 {
         let pos = x.max(0.0);
-        pos - pos.ln_1p() * p[0]
+        pos - ln_1p(pos) * p[0]
     }
     #[inline(always)]
     fn backward(x: f32, p: &[f32], g: f32, dp: &mut [f32]) -> f32 {
-        let pos = x.max(0.0);
-        dp[0] -= g * pos.ln_1p();
+        // α read before the branch: a bounds check inside it would keep the loop scalar.
+        let (alpha, pos) = (p[0], x.max(0.0));
+        dp[0] -= g * ln_1p(pos);
         if x >= 0.0 {
-            g * (1.0 - p[0] / (1.0 + pos))
+            g * (1.0 - alpha / (1.0 + pos))
         } else {
             0.0
         }
@@ -126,7 +131,7 @@ impl Formula for AconFormula {
 
 #[inline(always)]
 fn sigmoid(v: f32) -> f32 {
-    1.0 / (1.0 + (-v).exp())
+    1.0 / (1.0 + exp(-v))
 }
 
 /// PWLU `(left, right, left slope, right slope, h_0 … h_N)`: `N` equal intervals on
@@ -195,36 +200,73 @@ impl Formula for PwluFormula {
     }
 }
 
-/// The parameters as `[slot][k]`, flattened (one slot per channel, or one for the layer), and
-/// `k`.
-fn by_channel<F: Formula>(params: &FlexTensor) -> (Vec<f32>, usize) {
-    let shape = params.shape();
-    let (k, c) = (shape[0], shape[1]);
-    assert!(
-        F::takes(k),
-        "{k} parameters per channel do not fit this formula"
-    );
-    let values = f32_vec(params);
-    let rows = (0..c)
-        .flat_map(|ch| (0..k).map(move |i| (i, ch)))
-        .map(|(i, ch)| values[i * c + ch])
-        .collect();
-    (rows, k)
+/// A formula with every plane's parameters: `p` holds them as `[slot][k]`, flattened (one slot
+/// per channel, or one for the layer).
+struct Planes<F> {
+    p: Vec<f32>,
+    k: usize,
+    slots: usize,
+    c: usize,
+    formula: std::marker::PhantomData<F>,
+}
+
+impl<F: Formula> Planes<F> {
+    fn new(params: &FlexTensor, x: &burn::tensor::Shape) -> Self {
+        let shape = params.shape();
+        let (k, slots) = (shape[0], shape[1]);
+        assert!(
+            F::takes(k),
+            "{k} parameters per channel do not fit this formula"
+        );
+        let values = f32_vec(params);
+        let p = (0..slots)
+            .flat_map(|ch| (0..k).map(move |i| (i, ch)))
+            .map(|(i, ch)| values[i * slots + ch])
+            .collect();
+        Self {
+            p,
+            k,
+            slots,
+            c: x[1],
+            formula: std::marker::PhantomData,
+        }
+    }
+
+    fn slot(&self, plane: usize) -> usize {
+        if self.slots == 1 { 0 } else { plane % self.c }
+    }
+}
+
+impl<F: Formula> PlaneMap for Planes<F> {
+    type Plane = usize;
+
+    /// Where the plane's parameters start in `p`.
+    fn plane(&self, index: usize) -> usize {
+        self.slot(index) * self.k
+    }
+
+    #[inline(always)]
+    fn value(&self, &at: &usize, _: usize, x: f32) -> f32 {
+        F::value(x, &self.p[at..at + self.k])
+    }
+}
+
+impl<F: Formula> PlaneGrad for Planes<F> {
+    fn partials(&self) -> usize {
+        self.k
+    }
+
+    #[inline(always)]
+    fn grad(&self, &at: &usize, _: usize, x: f32, g: f32, partial: &mut [f32]) -> f32 {
+        F::backward(x, &self.p[at..at + self.k], g, partial)
+    }
 }
 
 fn forward_with<F: Formula>(x: FlexTensor, params: FlexTensor) -> FlexTensor {
-    let (p, k) = by_channel::<F>(&params);
-    let slots = p.len() / k;
     let shape = x.shape();
-    let (c, s) = (shape[1], plane_size(&shape).max(1));
-    let slot = |plane: usize| if slots == 1 { 0 } else { plane % c };
-    map_planes(
-        x,
-        s,
-        (GRAIN / s).max(1),
-        |plane| &p[slot(plane) * k..][..k],
-        |p, _, v| F::value(v, p),
-    )
+    let planes = Planes::<F>::new(&params, &shape);
+    let s = plane_size(&shape).max(1);
+    map_planes(x, s, (GRAIN / s).max(1), &planes)
 }
 
 fn backward_with<F: Formula>(
@@ -232,20 +274,12 @@ fn backward_with<F: Formula>(
     params: FlexTensor,
     dy: FlexTensor,
 ) -> (FlexTensor, FlexTensor) {
-    let (p, k) = by_channel::<F>(&params);
-    let slots = p.len() / k;
     let shape = x.shape();
-    let (c, s) = (shape[1], plane_size(&shape).max(1));
-    let slot = |plane: usize| if slots == 1 { 0 } else { plane % c };
-    let (dx, partials) = backward_planes(
-        x,
-        dy,
-        (s, (GRAIN / s).max(1), k),
-        |plane| &p[slot(plane) * k..][..k],
-        |p, _, v, g, partial| F::backward(v, p, g, partial),
-    );
-    let dp = sum_into_slots(&partials, k, slots, slot);
-    (dx, tensor(dp, [k, slots]))
+    let planes = Planes::<F>::new(&params, &shape);
+    let s = plane_size(&shape).max(1);
+    let (dx, partials) = backward_planes(x, dy, (s, (GRAIN / s).max(1)), &planes);
+    let dp = sum_into_slots(&partials, planes.k, planes.slots, |i| planes.slot(i));
+    (dx, tensor(dp, [planes.k, planes.slots]))
 }
 
 /// The forward pass of `kind`.

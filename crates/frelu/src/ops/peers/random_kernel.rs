@@ -10,7 +10,9 @@ use burn::backend::TensorMetadata;
 use burn::backend::flex::FlexTensor;
 
 use super::RandomSide;
-use crate::flex_tensor::{backward_planes, f32_vec, map_planes, sum_into_slots, tensor};
+use crate::flex_tensor::{
+    PlaneGrad, PlaneMap, backward_planes, f32_vec, map_planes, sum_into_slots, tensor,
+};
 use crate::ops::plane_size;
 
 /// Elements per rayon task, at least.
@@ -68,27 +70,106 @@ fn planes_of(shape: &burn::tensor::Shape) -> (usize, usize) {
     }
 }
 
+/// The draws of one call with the learned negative slopes, for the side `SIDE`
+/// ([`RandomSide`]'s code), as a [`PlaneMap`].
+struct Slopes<const SIDE: u8> {
+    draws: Draws,
+    neg: Vec<f32>,
+    c: usize,
+    s: usize,
+}
+
+const POSITIVE: u8 = RandomSide::Positive as u8;
+const NEGATIVE_TIMES: u8 = RandomSide::NegativeTimes as u8;
+const NEGATIVE_DIVIDE: u8 = RandomSide::NegativeDivide as u8;
+
+impl<const SIDE: u8> Slopes<SIDE> {
+    fn slot(&self, plane: usize) -> usize {
+        if self.neg.len() == 1 {
+            0
+        } else {
+            plane % self.c
+        }
+    }
+}
+
+impl<const SIDE: u8> PlaneMap for Slopes<SIDE> {
+    /// The plane's first index, and its negative slope.
+    type Plane = (usize, f32);
+
+    fn plane(&self, index: usize) -> (usize, f32) {
+        (index * self.s, self.neg[self.slot(index)])
+    }
+
+    #[inline(always)]
+    fn value(&self, &(base, n): &(usize, f32), j: usize, v: f32) -> f32 {
+        let a = self.draws.at(base + j);
+        match SIDE {
+            POSITIVE => v * if v > 0.0 { a } else { n },
+            NEGATIVE_TIMES => v * if v > 0.0 { 1.0 } else { a },
+            _ => {
+                if v > 0.0 {
+                    v
+                } else {
+                    v / a
+                }
+            }
+        }
+    }
+}
+
+impl<const SIDE: u8> PlaneGrad for Slopes<SIDE> {
+    fn partials(&self) -> usize {
+        1
+    }
+
+    /// Where x = 0, both sides pass the gradient (clamp_min and clamp_max under autodiff).
+    #[inline(always)]
+    fn grad(&self, &(base, n): &(usize, f32), j: usize, v: f32, g: f32, dn: &mut [f32]) -> f32 {
+        let a = self.draws.at(base + j);
+        let (up, down) = match SIDE {
+            POSITIVE => {
+                dn[0] += g * v.min(0.0);
+                (a, n)
+            }
+            NEGATIVE_TIMES => (1.0, a),
+            _ => (1.0, 1.0 / a),
+        };
+        g * (if v >= 0.0 { up } else { 0.0 } + if v <= 0.0 { down } else { 0.0 })
+    }
+}
+
+fn slopes<const SIDE: u8>(
+    x: &FlexTensor,
+    neg: &FlexTensor,
+    seed: u64,
+    range: [f32; 2],
+) -> Slopes<SIDE> {
+    let (c, s) = planes_of(&x.shape());
+    Slopes {
+        draws: Draws::new(seed, range),
+        neg: f32_vec(neg),
+        c,
+        s,
+    }
+}
+
 /// The forward pass (see [`super::backend::PeerBackend::random_slope`]).
 pub(super) fn forward(x: FlexTensor, neg: FlexTensor, (seed, side, range): Spec) -> FlexTensor {
-    let draws = Draws::new(seed, range);
-    let neg = f32_vec(&neg);
-    let (c, s) = planes_of(&x.shape());
-    let per_plane = |plane: usize| (plane * s, neg[if neg.len() == 1 { 0 } else { plane % c }]);
-    let grain = (GRAIN / s).max(1);
+    fn run<const SIDE: u8>(
+        x: FlexTensor,
+        neg: &FlexTensor,
+        seed: u64,
+        range: [f32; 2],
+    ) -> FlexTensor {
+        let map = slopes::<SIDE>(&x, neg, seed, range);
+        let s = map.s;
+        map_planes(x, s, (GRAIN / s).max(1), &map)
+    }
     match side {
-        RandomSide::Positive => map_planes(x, s, grain, per_plane, |&(base, n), j, v| {
-            if v > 0.0 {
-                v * draws.at(base + j)
-            } else {
-                v * n
-            }
-        }),
-        RandomSide::NegativeTimes => map_planes(x, s, grain, per_plane, |&(base, _), j, v| {
-            if v > 0.0 { v } else { v * draws.at(base + j) }
-        }),
-        RandomSide::NegativeDivide => map_planes(x, s, grain, per_plane, |&(base, _), j, v| {
-            if v > 0.0 { v } else { v / draws.at(base + j) }
-        }),
+        RandomSide::Positive => run::<POSITIVE>(x, &neg, seed, range),
+        RandomSide::NegativeTimes => run::<NEGATIVE_TIMES>(x, &neg, seed, range),
+        RandomSide::NegativeDivide => run::<NEGATIVE_DIVIDE>(x, &neg, seed, range),
     }
 }
 
@@ -100,45 +181,24 @@ pub(super) fn backward(
     dy: FlexTensor,
     (seed, side, range): Spec,
 ) -> (FlexTensor, FlexTensor) {
-    let draws = Draws::new(seed, range);
-    let neg_shape = neg.shape();
-    let neg = f32_vec(&neg);
-    let slots = neg.len();
-    let (c, s) = planes_of(&x.shape());
-    let slot = |plane: usize| if slots == 1 { 0 } else { plane % c };
-    let per_plane = |plane: usize| (plane * s, neg[slot(plane)]);
-    let work = (s, (GRAIN / s).max(1), 1);
-    // Where x = 0, both sides pass the gradient (clamp_min and clamp_max under autodiff).
-    let (dx, partials) = match side {
-        RandomSide::Positive => {
-            backward_planes(x, dy, work, per_plane, |&(base, n), j, v, g, dn| {
-                dn[0] += g * v.min(0.0);
-                let up = if v >= 0.0 { draws.at(base + j) } else { 0.0 };
-                let down = if v <= 0.0 { n } else { 0.0 };
-                g * (up + down)
-            })
-        }
-        RandomSide::NegativeTimes => {
-            backward_planes(x, dy, work, per_plane, |&(base, _), j, v, g, _| {
-                let up = if v >= 0.0 { 1.0 } else { 0.0 };
-                let down = if v <= 0.0 { draws.at(base + j) } else { 0.0 };
-                g * (up + down)
-            })
-        }
-        RandomSide::NegativeDivide => {
-            backward_planes(x, dy, work, per_plane, |&(base, _), j, v, g, _| {
-                let up = if v >= 0.0 { 1.0 } else { 0.0 };
-                let down = if v <= 0.0 {
-                    1.0 / draws.at(base + j)
-                } else {
-                    0.0
-                };
-                g * (up + down)
-            })
-        }
-    };
-    let dneg = sum_into_slots(&partials, 1, slots, slot);
-    (dx, tensor(dneg, neg_shape))
+    fn run<const SIDE: u8>(
+        x: FlexTensor,
+        neg: FlexTensor,
+        dy: FlexTensor,
+        seed: u64,
+        range: [f32; 2],
+    ) -> (FlexTensor, FlexTensor) {
+        let map = slopes::<SIDE>(&x, &neg, seed, range);
+        let s = map.s;
+        let (dx, partials) = backward_planes(x, dy, (s, (GRAIN / s).max(1)), &map);
+        let dneg = sum_into_slots(&partials, 1, map.neg.len(), |i| map.slot(i));
+        (dx, tensor(dneg, neg.shape()))
+    }
+    match side {
+        RandomSide::Positive => run::<POSITIVE>(x, neg, dy, seed, range),
+        RandomSide::NegativeTimes => run::<NEGATIVE_TIMES>(x, neg, dy, seed, range),
+        RandomSide::NegativeDivide => run::<NEGATIVE_DIVIDE>(x, neg, dy, seed, range),
+    }
 }
 
 #[cfg(test)]

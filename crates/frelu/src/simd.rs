@@ -56,27 +56,41 @@ fn level() -> Level {
 ///     }
 /// }
 /// ```
+///
+/// A generic function names its type parameters and puts its bounds in brackets; the closures
+/// it takes are compiled inside each version where the compiler inlines them (small ones are):
+///
+/// ```text
+/// multiversion! {
+///     fn apply<F>(values: &mut [f32], f: &F) where [F: Fn(f32) -> f32] {
+///         for v in values { *v = f(*v); }
+///     }
+/// }
+/// ```
 macro_rules! multiversion {
-    ($(#[$meta:meta])* $vis:vis fn $name:ident($($arg:ident: $ty:ty),* $(,)?) $(-> $ret:ty)? $body:block) => {
+    (
+        $(#[$meta:meta])* $vis:vis fn $name:ident $(<$($g:ident),*>)?
+        ($($arg:ident: $ty:ty),* $(,)?) $(-> $ret:ty)? $(where [$($w:tt)*])? $body:block
+    ) => {
         $(#[$meta])*
         #[allow(clippy::too_many_arguments)]
-        $vis fn $name($($arg: $ty),*) $(-> $ret)? {
+        $vis fn $name $(<$($g),*>)? ($($arg: $ty),*) $(-> $ret)? $(where $($w)*)? {
             #[inline(always)]
             #[allow(clippy::too_many_arguments)]
-            fn body($($arg: $ty),*) $(-> $ret)? $body
+            fn body $(<$($g),*>)? ($($arg: $ty),*) $(-> $ret)? $(where $($w)*)? $body
             #[cfg(target_arch = "x86_64")]
             #[target_feature(enable = "avx512f,avx512vl,avx512bw,avx512dq,avx2,fma,bmi1,bmi2,lzcnt,popcnt")]
             #[allow(clippy::too_many_arguments)]
-            unsafe fn v4($($arg: $ty),*) $(-> $ret)? {
+            unsafe fn v4 $(<$($g),*>)? ($($arg: $ty),*) $(-> $ret)? $(where $($w)*)? {
                 body($($arg),*)
             }
             #[cfg(target_arch = "x86_64")]
             #[target_feature(enable = "avx2,fma,bmi1,bmi2,lzcnt,popcnt")]
             #[allow(clippy::too_many_arguments)]
-            unsafe fn v3($($arg: $ty),*) $(-> $ret)? {
+            unsafe fn v3 $(<$($g),*>)? ($($arg: $ty),*) $(-> $ret)? $(where $($w)*)? {
                 body($($arg),*)
             }
-            match $crate::fastpath::simd::level_index() {
+            match $crate::simd::level_index() {
                 #[cfg(target_arch = "x86_64")]
                 // SAFETY: the CPU has these features (checked once, at the first call).
                 2 => unsafe { v4($($arg),*) },
@@ -110,6 +124,24 @@ mod tests {
                 *v *= if *v > 0.0 { 1.0 } else { 0.5 };
             }
         }
+    }
+
+    multiversion! {
+        fn apply<F>(values: &mut [f32], f: &F) where [F: Fn(f32) -> f32] {
+            for v in values {
+                *v = f(*v);
+            }
+        }
+    }
+
+    #[test]
+    fn a_generic_multiversioned_function_runs_its_closure() {
+        let mut a: Vec<f32> = (0..999).map(|i| i as f32 - 500.0).collect();
+        apply(&mut a, &|v: f32| v.floor().max(-3.0) * 0.5);
+        let expected: Vec<f32> = (0..999)
+            .map(|i| (i as f32 - 500.0).max(-3.0) * 0.5)
+            .collect();
+        assert_eq!(a, expected);
     }
 
     #[test]
