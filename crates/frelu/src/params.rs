@@ -9,15 +9,7 @@
 use burn::module::{Module, ModuleVisitor, Param, ParamId};
 use burn::tensor::Tensor;
 
-/// What Burn's `Module` derive passes to [`ModuleVisitor::enter_module`] for a struct of type
-/// `T`: `Struct:` followed by the type's name without its module path.
-pub fn owner_marker<T: ?Sized>() -> String {
-    let full = core::any::type_name::<T>();
-    // `a::b::Name<Generic>` → `Name`.
-    let base = full.split('<').next().unwrap_or(full);
-    let name = base.rsplit("::").next().unwrap_or(base);
-    format!("Struct:{name}")
-}
+pub use crate::activation::owner_marker;
 
 /// One float parameter as the visitor sees it.
 pub struct ParamInfo<'a> {

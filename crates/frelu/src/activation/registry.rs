@@ -547,24 +547,6 @@ impl Activation {
     }
 }
 
-/// The module types whose float parameters are learnable activation parameters, as Burn's
-/// derive announces them (see [`crate::params::owner_marker`]). A test checks that every
-/// learnable activation of the registry is covered.
-pub fn learnable_markers() -> Vec<String> {
-    use crate::params::owner_marker;
-    vec![
-        owner_marker::<FRelu>(),
-        owner_marker::<ERelu>(),
-        owner_marker::<Pelu>(),
-        owner_marker::<Mpelu>(),
-        owner_marker::<Prenu>(),
-        owner_marker::<Apl>(),
-        owner_marker::<AconC>(),
-        owner_marker::<Pau>(),
-        owner_marker::<Pwlu>(),
-    ]
-}
-
 /// Every activation of the registry as a user writes it (name and its options), in the order
 /// help texts and errors list them: [`ActivationConfig::all`]'s names with their
 /// [`ActivationConfig::options_hint`].
