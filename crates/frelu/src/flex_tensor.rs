@@ -244,6 +244,12 @@ pub(crate) fn backward_planes<M: PlaneGrad>(
     (dy, partials)
 }
 
+/// The parameter slot of plane `plane` of an `[N, C, ...]` tensor (`C = channels`): its channel,
+/// or 0 when one set of parameters (`slots == 1`) serves the layer.
+pub(crate) fn slot_of(plane: usize, slots: usize, channels: usize) -> usize {
+    if slots == 1 { 0 } else { plane % channels }
+}
+
 /// The partials of [`backward_planes`] (`k` per plane) summed into `k × slots` values, `k`-major,
 /// plane `i` adding into slot `slot(i)`; in plane order, so the sums do not depend on how the
 /// planes were scheduled.

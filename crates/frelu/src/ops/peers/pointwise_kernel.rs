@@ -16,7 +16,7 @@ use burn::backend::flex::FlexTensor;
 use super::{PWLU_MIN_WIDTH, Pointwise};
 use crate::fast_math::{exp, ln_1p};
 use crate::flex_tensor::{
-    PlaneGrad, PlaneMap, backward_planes, f32_vec, map_planes, sum_into_slots, tensor,
+    PlaneGrad, PlaneMap, backward_planes, f32_vec, map_planes, slot_of, sum_into_slots, tensor,
 };
 use crate::ops::plane_size;
 
@@ -24,7 +24,7 @@ use crate::ops::plane_size;
 const GRAIN: usize = 1 << 13;
 
 /// One pointwise activation: its value, and its derivatives in the input and the parameters.
-trait Formula: Sync + Send {
+trait Formula: Sync {
     /// Whether `k` parameters per channel are what the formula takes.
     fn takes(k: usize) -> bool;
     fn value(x: f32, p: &[f32]) -> f32;
@@ -140,14 +140,21 @@ fn sigmoid(v: f32) -> f32 {
 /// the bounds cross, right of `right` wins, as there.
 struct PwluFormula;
 impl PwluFormula {
-    /// `(width, t, cell)`: the interval width, `x`'s position in widths from `left`, and the
-    /// index of its interval, clamped into `0..N`.
+    /// `(width, free, t, cell)`: the interval width, whether it is `(right − left)/N` (not held
+    /// at its minimum), `x`'s position in widths from `left`, and the index of its interval,
+    /// clamped into `0..N`.
     #[inline(always)]
-    fn locate(x: f32, p: &[f32]) -> (f32, f32, f32) {
+    fn locate(x: f32, p: &[f32]) -> (f32, bool, f32, f32) {
         let n = (p.len() - 5) as f32;
-        let width = ((p[1] - p[0]) / n).max(PWLU_MIN_WIDTH as f32);
+        let raw = (p[1] - p[0]) / n;
+        let width = raw.max(PWLU_MIN_WIDTH as f32);
         let t = (x - p[0]) / width;
-        (width, t, t.floor().clamp(0.0, n - 1.0))
+        (
+            width,
+            raw >= PWLU_MIN_WIDTH as f32,
+            t,
+            t.floor().clamp(0.0, n - 1.0),
+        )
     }
 }
 impl Formula for PwluFormula {
@@ -163,7 +170,7 @@ impl Formula for PwluFormula {
         if x < left {
             return h[0] + (x - left) * p[2];
         }
-        let (_, t, cell) = Self::locate(x, p);
+        let (_, _, t, cell) = Self::locate(x, p);
         let i = cell as usize;
         h[i] + (t - cell) * (h[i + 1] - h[i])
     }
@@ -182,7 +189,7 @@ impl Formula for PwluFormula {
             dp[4] += g;
             return g * p[2];
         }
-        let (width, t, cell) = Self::locate(x, p);
+        let (width, free, t, cell) = Self::locate(x, p);
         let (i, frac) = (4 + cell as usize, t - cell);
         dp[i] += g * (1.0 - frac);
         dp[i + 1] += g * frac;
@@ -190,8 +197,8 @@ impl Formula for PwluFormula {
         // held at its minimum (width = (right − left)/N).
         let dt = g * (p[i + 1] - p[i]);
         dp[0] -= dt / width;
-        let n = (p.len() - 5) as f32;
-        if (right - left) / n >= PWLU_MIN_WIDTH as f32 {
+        if free {
+            let n = (p.len() - 5) as f32;
             let dwidth = -dt * (x - left) / (width * width);
             dp[0] -= dwidth / n;
             dp[1] += dwidth / n;
@@ -233,7 +240,7 @@ impl<F: Formula> Planes<F> {
     }
 
     fn slot(&self, plane: usize) -> usize {
-        if self.slots == 1 { 0 } else { plane % self.c }
+        slot_of(plane, self.slots, self.c)
     }
 }
 

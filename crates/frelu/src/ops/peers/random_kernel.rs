@@ -11,7 +11,7 @@ use burn::backend::flex::FlexTensor;
 
 use super::RandomSide;
 use crate::flex_tensor::{
-    PlaneGrad, PlaneMap, backward_planes, f32_vec, map_planes, sum_into_slots, tensor,
+    PlaneGrad, PlaneMap, backward_planes, f32_vec, map_planes, slot_of, sum_into_slots, tensor,
 };
 use crate::ops::plane_size;
 
@@ -85,11 +85,7 @@ const NEGATIVE_DIVIDE: u8 = RandomSide::NegativeDivide as u8;
 
 impl<const SIDE: u8> Slopes<SIDE> {
     fn slot(&self, plane: usize) -> usize {
-        if self.neg.len() == 1 {
-            0
-        } else {
-            plane % self.c
-        }
+        slot_of(plane, self.neg.len(), self.c)
     }
 }
 
